@@ -1,0 +1,90 @@
+"""Canonical DataFrame schemas: the one place that says which columns a frame has, their dtypes and units.
+
+Every market-data source (synthetic, Parquet snapshot, Dhan) returns frames that pass `conform()`.
+Conventions: money in rupees per unit of the underlying; quantities (OI, volume, bid/ask size) in units,
+not lots; implied volatility as a decimal fraction (0.14 = 14 %); dates as datetime64 at midnight.
+"""
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from optionsv4_lib.errors import DataError
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str
+    unit: str
+    description: str
+    required: bool = True
+
+
+OPTION_CHAIN: tuple[Column, ...] = (
+    Column("symbol", "string", "", "underlying symbol as in the universe, e.g. NIFTY, DIXON"),
+    Column("expiry", "datetime64[s]", "date", "expiry date (last trading day of the contract)"),
+    Column("strike", "float64", "₹", "strike price"),
+    Column("option_type", "string", "", "'CE' (call) or 'PE' (put)"),
+    Column("bid", "float64", "₹/unit", "best bid; 0 when there is no bid"),
+    Column("ask", "float64", "₹/unit", "best ask; 0 when there is no offer"),
+    Column("ltp", "float64", "₹/unit", "last traded price"),
+    Column("bid_qty", "int64", "units", "quantity at the best bid"),
+    Column("ask_qty", "int64", "units", "quantity at the best ask"),
+    Column("iv", "float64", "decimal", "implied volatility, 0.14 = 14 %; NaN when unknown"),
+    Column("delta", "float64", "₹/₹", "option delta per unit"),
+    Column("gamma", "float64", "1/₹", "option gamma per unit"),
+    Column("theta", "float64", "₹/day", "theta per calendar day per unit"),
+    Column("vega", "float64", "₹/vol pt", "vega per 1 volatility point (0.01) per unit"),
+    Column("oi", "int64", "units", "open interest"),
+    Column("volume", "int64", "units", "traded volume of the day"),
+    Column("underlying_price", "float64", "₹", "spot (last price) of the underlying when the chain was taken"),
+    Column("security_id", "Int64", "", "broker security id of the contract, when known", required=False),
+)
+
+CANDLES: tuple[Column, ...] = (
+    Column("symbol", "string", "", "instrument symbol, e.g. NIFTY, INDIA VIX, RELIANCE"),
+    Column("date", "datetime64[s]", "date", "trading day"),
+    Column("open", "float64", "₹", "open"),
+    Column("high", "float64", "₹", "high"),
+    Column("low", "float64", "₹", "low"),
+    Column("close", "float64", "₹", "close"),
+    Column("volume", "int64", "units", "traded volume (0 for indices)"),
+)
+
+UNIVERSE: tuple[Column, ...] = (
+    Column("symbol", "string", "", "F&O symbol"),
+    Column("name", "string", "", "company or index name"),
+    Column("sector", "string", "", "NSE sector (Index for indices)"),
+    Column("industry", "string", "", "industry within the sector"),
+    Column("lot_size", "int64", "units", "F&O market lot"),
+    Column("dhan_security_id", "int64", "", "Dhan security id of the underlying"),
+    Column("underlying_segment", "string", "", "Dhan exchange segment of the underlying: IDX_I or NSE_EQ"),
+    Column("approx_price_inr", "float64", "₹", "approximate price level (synthetic data only)"),
+    Column("strike_step", "float64", "₹", "strike interval near the money"),
+)
+
+
+def conform(frame: pd.DataFrame, schema: tuple[Column, ...], what: str) -> pd.DataFrame:
+    """Return `frame` with exactly the schema's columns, in order, cast to their dtypes.
+
+    Raises DataError naming `what` and the missing column or the column that cannot be cast.
+    Optional columns that are absent are added as all-missing.
+    """
+    out = {}
+    for col in schema:
+        if col.name not in frame.columns:
+            if col.required:
+                raise DataError(f"{what}: missing column {col.name!r} ({col.description})")
+            out[col.name] = pd.Series(pd.NA, index=frame.index, dtype=col.dtype)
+            continue
+        try:
+            out[col.name] = frame[col.name].astype(col.dtype)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{what}: column {col.name!r} cannot be read as {col.dtype}: {exc}") from exc
+    return pd.DataFrame(out, index=frame.index)
+
+
+def describe(schema: tuple[Column, ...]) -> pd.DataFrame:
+    """The schema as a table (name, dtype, unit, description), for docs and the CLI."""
+    return pd.DataFrame([c.__dict__ for c in schema])
