@@ -35,7 +35,7 @@ def make_chain(
             mid = bs_price(option_type, spot, strikes, t, r, iv)
             g = bs_greeks(option_type, spot, strikes, t, r, iv)
             bid = np.maximum(np.floor(mid * (1 - spread / 2) / 0.05) * 0.05, 0.05)
-            ask = np.ceil(mid * (1 + spread / 2) / 0.05) * 0.05
+            ask = np.maximum(np.ceil(mid * (1 + spread / 2) / 0.05) * 0.05, bid + 0.05)
             rows.append(
                 pd.DataFrame(
                     {

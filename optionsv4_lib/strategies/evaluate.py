@@ -54,8 +54,9 @@ class Positions:
 
     @property
     def horizon(self) -> np.ndarray:
-        """(N,) years to the nearest option expiry of each position."""
-        return np.where(self.is_option, self.years, np.inf).min(axis=1)
+        """(N,) years to the nearest option expiry of each position (a stock-only position: its legs' years)."""
+        nearest = np.where(self.is_option, self.years, np.inf).min(axis=1)
+        return np.where(np.isfinite(nearest), nearest, self.years.min(axis=1))
 
     @property
     def net_premium(self) -> np.ndarray:
@@ -363,4 +364,5 @@ def evaluate_positions(
 def _ratio(numerator: np.ndarray, capital: np.ndarray) -> np.ndarray:
     """numerator / capital at risk; a position with nothing at risk gets ±inf (never NaN)."""
     fallback = np.where(numerator >= 0, np.inf, -np.inf)
-    return np.divide(numerator, capital, out=fallback.astype(float), where=capital > 0)
+    with np.errstate(over="ignore"):  # a tiny capital at risk: the ratio's limit is ±inf
+        return np.divide(numerator, capital, out=fallback.astype(float), where=capital > 0)
