@@ -1,0 +1,64 @@
+"""The market-data source protocol: what every source (synthetic, Parquet snapshot, Dhan) offers the pipeline.
+
+A source is bound to one trade date. Frames follow optionsv4_lib.marketdata.schema: option chains are
+schema.OPTION_CHAIN (one expiry per call), candles are schema.CANDLES (daily, start and end inclusive).
+Symbols are universe symbols, plus "INDIA VIX" for candles and spot. An unknown symbol or expiry raises DataError.
+"""
+
+from datetime import date, datetime
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from optionsv4_lib.errors import InputError
+
+MARKET_SYMBOL = "NIFTY"
+VIX_SYMBOL = "INDIA VIX"
+
+
+@runtime_checkable
+class MarketDataSource(Protocol):
+    """Market data as seen on `trade_date`; `name` says where it comes from (for logs and reports)."""
+
+    name: str
+    trade_date: date
+
+    def expiries(self, symbol: str) -> list[date]:
+        """Listed option expiries of symbol, sorted."""
+        ...
+
+    def option_chain(self, symbol: str, expiry: date) -> pd.DataFrame:
+        """The chain of one expiry as schema.OPTION_CHAIN (may be empty)."""
+        ...
+
+    def candles(self, symbol: str, start: date, end: date) -> pd.DataFrame:
+        """Daily candles from start to end inclusive as schema.CANDLES, sorted by date."""
+        ...
+
+    def spot(self, symbol: str) -> float:
+        """Last price of symbol in ₹ (index points for indices and INDIA VIX)."""
+        ...
+
+
+def as_date(value, field: str) -> date:
+    """A date from a date, datetime, pandas Timestamp, numpy datetime64 or ISO string; InputError naming field."""
+    if isinstance(value, datetime) and value == value:  # NaT is the one datetime unequal to itself
+        return value.date()
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, np.datetime64) and not np.isnat(value):
+        return value.astype("datetime64[D]").item()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise InputError(f"{field}: expected a date, got {value!r}")
+
+
+def as_symbol(value, field: str = "symbol") -> str:
+    """A non-empty symbol, stripped and upper-cased; InputError naming field."""
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{field}: expected a non-empty symbol, got {value!r}")
+    return value.strip().upper()
