@@ -29,7 +29,7 @@ $(OPTIONLAB_VENV)/.installed:
 optionlab-venv: $(OPTIONLAB_VENV)/.installed
 
 demo: venv
-	$(VENV)/bin/optionsv4 strategies
+	$(VENV)/bin/optionsv4 analyze --risk moderate
 
 test: venv optionlab-venv
 	$(PY) -m pytest -n 2

@@ -1,15 +1,19 @@
 """`optionsv4 …`: the command line. Thin wiring over the library."""
 
 import json
+import math
 
 import typer
 from rich.console import Console
+from rich.panel import Panel
 from rich.table import Table
 
+from optionsv4_lib.errors import OptionsV4Error
 from optionsv4_lib.strategies.catalog import catalog_table
 
 app = typer.Typer(no_args_is_help=True, help="OptionsV4: NSE F&O options-strategy pipeline.", add_completion=False)
-console = Console()
+console = Console(width=None if Console().is_terminal else 160)  # logs and pipes get a wide table
+err_console = Console(stderr=True)
 
 
 @app.callback()
@@ -30,3 +34,88 @@ def strategies(as_json: bool = typer.Option(False, "--json", help="Print the cat
     for row in rows:
         table.add_row(row["name"], row["family"], row["view"], row["risk_type"], "\n".join(row["legs"]), str(len(row["variants"])))
     console.print(table)
+
+
+@app.command()
+def analyze(
+    risk: str = typer.Option(None, "--risk", help="Risk profile: conservative, moderate or aggressive (default from settings)."),
+    symbol: list[str] = typer.Option(None, "--symbol", help="Analyze only this symbol (repeatable), e.g. --symbol DIXON."),
+    symbols: int = typer.Option(None, "--symbols", min=1, help="Analyze only the first N symbols of the universe."),
+    trade_date: str = typer.Option(None, "--date", help="Trade date YYYY-MM-DD (default: the latest trading day up to today)."),
+    source: str = typer.Option("synthetic", "--source", help="Market data: synthetic, snapshot (replay a recorded date) or dhan."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the synthetic market (default from settings)."),
+    charts: int = typer.Option(10, "--charts", min=0, help="Payoff-diagram PNGs for this many top strategies."),
+    as_json: bool = typer.Option(False, "--json", help="Print the analysis result document as JSON on stdout."),
+) -> None:
+    """Market state → candidates → scores → industry-first sizing → exits, for the universe; results to results/."""
+    from optionsv4_lib.run import run_analysis
+
+    try:
+        outcome = run_analysis(
+            risk=risk, symbols=symbol or None, first=symbols, trade_date=trade_date, source=source, seed=seed,
+            charts=charts, console=None if as_json else err_console,
+        )
+    except OptionsV4Error as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(outcome.result.analysis_document(), indent=2, ensure_ascii=False))
+    else:
+        print_summary(outcome)
+
+
+def print_summary(outcome, top: int = 15) -> None:
+    """Market state, per-symbol outcome, the top strategies with legs and exits, and where the files are."""
+    result = outcome.result
+    m = result.market
+    pcr = "n/a" if m.pcr_oi is None else f"{m.pcr_oi:.2f}"
+    console.print(Panel(
+        f"[bold]{m.state}[/bold]  (confidence {m.direction_confidence:.0%})\n"
+        f"INDIA VIX {m.vix:.2f} — {m.vix_regime}, {m.vix_percentile:.0f}th percentile · PCR (OI) {pcr}\n"
+        + "\n".join(f"• {line}" for line in m.explanation),
+        title=f"Market state on {result.trade_date} ({result.source})",
+    ))
+    ok = result.symbols["status"] == "ok"
+    console.print(f"Symbols analyzed: [bold]{int(ok.sum())}/{len(result.symbols)}[/bold] · strategies sized: "
+                  f"{len(result.strategies)} · capital at risk ₹{result.strategies['capital_at_risk'].sum():,.0f} "
+                  f"of ₹{result.capital:,.0f} ({result.risk_profile})")
+    for row in result.symbols[~ok].itertuples(index=False):
+        console.print(f"  [yellow]{row.symbol}[/yellow]: {row.reason}")
+    table = Table(title=f"Top {min(top, len(result.strategies))} strategies by score")
+    for column in ("Symbol", "Strategy", "Legs", "Lots", "PoP", "Max profit", "Max loss", "Breakevens", "Capital", "Score", "Exits"):
+        table.add_column(column, justify="right" if column in ("Lots", "PoP", "Max profit", "Max loss", "Capital", "Score") else "left")
+    best = result.strategies.sort_values(["score", "candidate_id"], ascending=[False, True]).head(top)
+    for row in best.itertuples(index=False):
+        legs = result.legs[result.legs["candidate_id"] == row.candidate_id]
+        exits = result.exits[(result.exits["candidate_id"] == row.candidate_id) & result.exits["kind"].isin(["profit_target", "stop_loss", "time_exit"])]
+        table.add_row(
+            row.symbol, row.strategy,
+            "\n".join(_leg_text(leg) for leg in legs.itertuples(index=False)),
+            str(row.lots), f"{row.pop_net:.0%}", _money(row.max_profit), _money(row.max_loss),
+            ", ".join(f"{b:,.1f}" for b in row.breakevens), _money(row.capital_at_risk), f"{row.score:.0f}",
+            "\n".join(_exit_text(e) for e in exits.itertuples(index=False)),
+        )
+    console.print(table)
+    console.print(f"Results: {outcome.analysis_path}\n         {outcome.allocation_path}")
+    if outcome.charts:
+        console.print(f"Payoff charts: {outcome.charts[0].parent}/ ({len(outcome.charts)} PNG)")
+    console.print(f"Log: {outcome.log_path}")
+
+
+def _leg_text(leg) -> str:
+    """e.g. 'S 325 25800PE 01Dec @187.30' (quantity in units)."""
+    if leg.instrument == "STK":
+        return f"{leg.side[0]} {leg.qty:,.0f} sh @{leg.entry_price:,.2f}"
+    return f"{leg.side[0]} {leg.qty:,.0f} {leg.strike:g}{leg.instrument} {leg.expiry:%d%b} @{leg.entry_price:,.2f}"
+
+
+_EXIT_LABELS = {"profit_target": "target", "stop_loss": "stop", "time_exit": "exit at"}
+
+
+def _exit_text(rule) -> str:
+    value = f"₹{rule.threshold:,.0f}" if rule.unit == "₹" else f"{rule.threshold:g} {rule.unit} left"
+    return f"{_EXIT_LABELS[rule.kind]} {value}"
+
+
+def _money(value: float) -> str:
+    return "unlimited" if math.isinf(value) else f"₹{value:,.0f}"

@@ -173,7 +173,7 @@ def generate_candidates(
 
     Raises DataError (a per-symbol reason) for a missing lot size, an unusable chain, or no candidate at all.
     """
-    if not lot_size or not np.isfinite(lot_size) or lot_size <= 0:
+    if lot_size is None or pd.isna(lot_size) or not lot_size > 0:
         raise DataError(f"{symbol}: missing or invalid lot size {lot_size!r}")
     grids = quote_grids(chain, as_of, int(lot_size), rules, r, q)
     near, far = pick_expiries(grids, rules)

@@ -63,6 +63,32 @@ class Positions:
         """(N,) ₹ received at entry minus ₹ paid (> 0 is a net credit)."""
         return -(self.qty * self.premium).sum(axis=1)
 
+    def take(self, rows: np.ndarray) -> "Positions":
+        """The positions at `rows` (indices or a boolean mask)."""
+        return Positions(*(getattr(self, f)[rows] for f in _FIELDS))
+
+    def scaled(self, lots: np.ndarray) -> "Positions":
+        """The same positions with every leg's quantity multiplied by `lots` (N,)."""
+        return Positions(self.kind, self.strike, self.qty * np.asarray(lots)[:, None], self.premium, self.years, self.sigma)
+
+    @staticmethod
+    def concat(parts: list["Positions"]) -> "Positions":
+        """Stack positions with different leg counts, padding each to the widest (padding legs: kind NONE, qty 0)."""
+        width = max(p.kind.shape[1] for p in parts)
+        stacked = {}
+        for f in _FIELDS:
+            blocks = []
+            for p in parts:
+                value, pad = getattr(p, f), width - p.kind.shape[1]
+                fill = NONE if f == "kind" else 0.0
+                edge = value[:, :1] if f in ("years", "sigma") else np.full((len(value), 1), fill, dtype=value.dtype)
+                blocks.append(np.concatenate([value, np.repeat(edge, pad, axis=1)], axis=1))
+            stacked[f] = np.concatenate(blocks)
+        return Positions(**stacked)
+
+
+_FIELDS = ("kind", "strike", "qty", "premium", "years", "sigma")
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -78,7 +104,7 @@ def horizon_profile(pos: Positions, spot: np.ndarray, sigma: np.ndarray, r: floa
     single = np.all(~pos.is_option | np.isclose(pos.years, pos.horizon[:, None], rtol=0, atol=1e-12), axis=1)
     if single.all():
         return _expiry_profile(pos)
-    exact, grid = _expiry_profile(_take(pos, single)), _grid_profile(_take(pos, ~single), spot[~single], sigma[~single], r, q)
+    exact, grid = _expiry_profile(pos.take(single)), _grid_profile(pos.take(~single), spot[~single], sigma[~single], r, q)
     width = max(exact.x.shape[1], grid.x.shape[1])
     x, v, slope = np.empty((len(single), width)), np.empty((len(single), width)), np.empty(len(single))
     for rows, part in ((single, exact), (~single, grid)):
@@ -134,10 +160,6 @@ def _mask_legs(pos: Positions, drop: np.ndarray) -> Positions:
     return Positions(
         np.where(drop, NONE, pos.kind), pos.strike, np.where(drop, 0.0, pos.qty), pos.premium, pos.years, pos.sigma
     )
-
-
-def _take(pos: Positions, rows: np.ndarray) -> Positions:
-    return Positions(*(getattr(pos, f)[rows] for f in ("kind", "strike", "qty", "premium", "years", "sigma")))
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,14 @@
 """Strategy metrics as public results: `strategy_metrics` for one strategy given as leg dicts, and
 `evaluate_candidates` for a symbol's whole candidate set (tables for ranking, storage and people)."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 
 import pandas as pd
 
+from optionsv4_lib.calendar import years_to_expiry
 from optionsv4_lib.costs import round_trip_costs
 from optionsv4_lib.domain import normalize_side
 from optionsv4_lib.errors import InputError
@@ -144,3 +145,32 @@ def evaluate_candidates(
 
 def _finite_list(row: np.ndarray) -> list[float]:
     return [float(v) for v in row if np.isfinite(v)]
+
+
+def positions_from_legs(legs: pd.DataFrame, as_of: datetime, ids: list[str]) -> Positions:
+    """Rebuild the Positions of the candidates `ids` (in that order) from a legs table (results.LEG_COLUMNS).
+
+    Leg prices are the entry prices, expiries turn into years from `as_of`; a stock leg's years are its
+    position's nearest option expiry.
+    """
+    kinds = {"CE": CE, "PE": PE, "STK": STK}
+    parts = []
+    for cid in ids:
+        rows = legs[legs["candidate_id"] == cid].sort_values("leg_no")
+        if rows.empty:
+            raise InputError(f"legs: no legs for candidate {cid!r}")
+        options = rows["instrument"] != "STK"
+        years = np.zeros(len(rows))
+        years[options.to_numpy()] = years_to_expiry(as_of, rows.loc[options, "expiry"].to_numpy(dtype="datetime64[D]"))
+        years[~options.to_numpy()] = years[options.to_numpy()].min() if options.any() else 1 / 365
+        sign = np.where(rows["side"] == "BUY", 1.0, -1.0)
+        iv = rows["iv"].to_numpy(dtype=float)
+        parts.append(Positions(
+            rows["instrument"].map(kinds).to_numpy(np.int8)[None, :],
+            np.nan_to_num(rows["strike"].to_numpy(dtype=float))[None, :],
+            (sign * rows["qty"].to_numpy(dtype=float))[None, :],
+            rows["entry_price"].to_numpy(dtype=float)[None, :],
+            years[None, :],
+            np.where(np.isfinite(iv), iv, np.nanmean(iv) if np.isfinite(iv).any() else 0.2)[None, :],
+        ))
+    return Positions.concat(parts)

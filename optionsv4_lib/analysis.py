@@ -1,0 +1,196 @@
+"""The analysis phase end to end: market state → per-symbol candidates, metrics, scores → sizing → exits.
+
+`analyze_symbol` is pure over its inputs (chains in, ranked strategies out) and raises DataError with a reason for
+unusable data; `analyze_portfolio` reads a MarketDataSource for the whole universe, records every symbol's outcome
+(a failure is a row with its reason, never a crash), sizes the selected strategies against the industry-first
+allocation and re-evaluates them at their final size.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from optionsv4_lib.allocation import Allocations, budgets, size_portfolio
+from optionsv4_lib.calendar import IST, session
+from optionsv4_lib.config import RiskLimits, Settings
+from optionsv4_lib.errors import DataError, OptionsV4Error
+from optionsv4_lib.exits import exit_conditions
+from optionsv4_lib.market_state import MarketState, classify_market, iv_rank
+from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource
+from optionsv4_lib.results import EXIT_COLUMNS, LEG_COLUMNS, STRATEGY_COLUMNS, SYMBOL_COLUMNS, AnalysisResult
+from optionsv4_lib.scoring import score_candidates, select_top
+from optionsv4_lib.strategies.candidates import CandidateRules, generate_candidates
+from optionsv4_lib.strategies.evaluate import Positions, evaluate_positions
+from optionsv4_lib.strategies.metrics import evaluate_candidates, position_costs
+
+log = logging.getLogger(__name__)
+
+HISTORY_DAYS = 200  # calendar days of daily candles read for the market state (≥ 90 trading days)
+
+
+@dataclass
+class SymbolAnalysis:
+    """One symbol's ranked strategies (for one strategy lot each) and the arrays to re-size them."""
+
+    symbol: str
+    spot: float
+    atm_iv: float
+    iv_rank: float | None
+    n_candidates: int
+    selected: pd.DataFrame  # scored rows of the top N, with `rank`
+    legs: pd.DataFrame
+    positions: Positions  # rows of `selected`, same order
+
+
+def analysis_moment(trade_date: date) -> datetime:
+    """The moment the analysis prices at: the F&O open of the trade date, IST (a pre-market run)."""
+    return datetime.combine(trade_date, session(trade_date)[0], tzinfo=IST)
+
+
+def choose_expiries(expiries: list[date], trade_date: date, rules: CandidateRules) -> list[date]:
+    """The near expiry (first ≥ min_dte_days away) and the far one (first ≥ far_gap_days after it), if listed.
+
+    A listed expiry before the trade date means the expiry list itself is stale: DataError.
+    """
+    stale = sorted(e for e in expiries if e < trade_date)
+    if stale:
+        raise DataError(f"stale expiry {stale[-1]} in the expiry list (before the trade date {trade_date})")
+    ahead = sorted(e for e in expiries if (e - trade_date).days >= rules.min_dte_days)
+    if not ahead:
+        raise DataError(f"no expiry at least {rules.min_dte_days:g} days after {trade_date}")
+    near = ahead[0]
+    far = next((e for e in ahead if (e - near).days >= rules.far_gap_days), None)
+    return [near] if far is None else [near, far]
+
+
+def analyze_symbol(
+    symbol: str,
+    chain: pd.DataFrame,
+    *,
+    lot_size: int,
+    is_index: bool,
+    state: MarketState,
+    as_of: datetime,
+    r: float,
+    limits: RiskLimits,
+    rules: CandidateRules,
+    position_type: str | None = None,
+    iv_history: np.ndarray | None = None,
+    stress_move: float = 0.15,
+) -> SymbolAnalysis:
+    """Candidates → metrics (gross and net of costs) → scores → the top N of one symbol. Pure over its inputs."""
+    cset = generate_candidates(chain, symbol=symbol, lot_size=lot_size, as_of=as_of, r=r, is_index=is_index, rules=rules)
+    table, legs = evaluate_candidates(cset, r, 0.0, as_of.date(), stress_move=stress_move)
+    atm_iv = float(cset.sigma[0])
+    rank = iv_rank(iv_history, atm_iv)[0] if iv_history is not None and len(iv_history) else None
+    scored = score_candidates(table, state=state, limits=limits, iv_rank=rank, position_type=position_type)
+    top = select_top(scored, limits.top_n)
+    if top.empty:
+        reasons = scored["rejection"].dropna().value_counts()
+        detail = "; ".join(f"{n} × {reason}" for reason, n in reasons.head(3).items())
+        raise DataError(f"no candidate passes the {len(table)}-candidate screen ({detail})")
+    rows = cset.meta.reset_index(drop=True).reset_index().set_index("candidate_id").loc[top["candidate_id"], "index"].to_numpy()
+    positions = cset.positions.take(rows)
+    return SymbolAnalysis(
+        symbol, cset.spot, atm_iv, rank, len(table), top.reset_index(drop=True),
+        legs[legs["candidate_id"].isin(top["candidate_id"])], positions,
+    )
+
+
+def market_context(source: MarketDataSource, settings: Settings) -> MarketState:
+    """NIFTY and INDIA VIX daily history up to the trade date and the NIFTY near-expiry chain → the market state."""
+    start = source.trade_date - timedelta(days=HISTORY_DAYS)
+    nifty = source.candles(MARKET_SYMBOL, start, source.trade_date)
+    vix = source.candles(VIX_SYMBOL, start, source.trade_date)
+    chain = None
+    try:
+        near = choose_expiries(source.expiries(MARKET_SYMBOL), source.trade_date, settings.candidates)[0]
+        chain = source.option_chain(MARKET_SYMBOL, near)
+    except DataError as exc:
+        log.warning("NIFTY chain unavailable for PCR: %s", exc)
+    return classify_market(nifty, vix, chain, settings.market)
+
+
+def analyze_portfolio(
+    source: MarketDataSource,
+    *,
+    universe: pd.DataFrame,
+    allocations: Allocations,
+    settings: Settings,
+    risk_profile: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> AnalysisResult:
+    """The whole analysis for `universe` on `source`'s trade date; every symbol ends ok or with a reason."""
+    started = datetime.now(IST)
+    profile = risk_profile or settings.risk_profile
+    limits = settings.limits(profile)
+    state = market_context(source, settings)
+    as_of = analysis_moment(source.trade_date)
+    plan = budgets(universe, allocations, settings.capital).set_index("symbol")
+    outcomes, analyses = [], []
+    for row in universe.itertuples(index=False):
+        outcome = {"symbol": row.symbol, "sector": row.sector, "industry": row.industry, "status": "ok", "reason": None,
+                   "position_type": plan["position_type"].get(row.symbol)}
+        try:
+            if row.symbol not in plan.index:
+                raise DataError("no industry allocation for this symbol")
+            expiries = choose_expiries(source.expiries(row.symbol), source.trade_date, settings.candidates)
+            chain = pd.concat([source.option_chain(row.symbol, e) for e in expiries], ignore_index=True)
+            analysis = analyze_symbol(
+                row.symbol, chain, lot_size=row.lot_size, is_index=row.sector == "Index", state=state, as_of=as_of,
+                r=settings.risk_free_rate, limits=limits, rules=settings.candidates,
+                position_type=outcome["position_type"], stress_move=settings.stress_move,
+            )
+            analyses.append(analysis)
+            outcome |= {"spot": analysis.spot, "atm_iv": analysis.atm_iv, "iv_rank": analysis.iv_rank,
+                        "n_candidates": analysis.n_candidates, "n_selected": len(analysis.selected)}
+        except OptionsV4Error as exc:
+            outcome |= {"status": "failed", "reason": str(exc)}
+            log.info("%s: %s", row.symbol, exc)
+        outcomes.append(outcome)
+        if progress:
+            progress(row.symbol)
+    symbols = pd.DataFrame(outcomes).reindex(columns=SYMBOL_COLUMNS)
+    strategies, legs, industries = _size_and_finalise(analyses, plan, settings, limits, as_of)
+    exits = exit_conditions(strategies, legs, profile) if len(strategies) else pd.DataFrame(columns=EXIT_COLUMNS)
+    symbols["n_selected"] = symbols["symbol"].map(strategies.groupby("symbol").size()).fillna(0).astype(int)
+    return AnalysisResult(
+        trade_date=source.trade_date, risk_profile=profile, source=source.name, capital=settings.capital,
+        market=state, symbols=symbols, strategies=strategies, legs=legs, exits=exits.reindex(columns=EXIT_COLUMNS),
+        industries=industries, started_at=started, finished_at=datetime.now(IST),
+        settings={"limits": limits.model_dump(), "candidates": settings.candidates.model_dump(),
+                  "risk_free_rate": settings.risk_free_rate, "stress_move": settings.stress_move},
+    )
+
+
+def _size_and_finalise(analyses: list[SymbolAnalysis], plan: pd.DataFrame, settings: Settings, limits: RiskLimits, as_of: datetime):
+    """Size every selected strategy, then re-evaluate the sized positions exactly (costs included)."""
+    if not analyses:
+        return pd.DataFrame(columns=STRATEGY_COLUMNS), pd.DataFrame(columns=LEG_COLUMNS), pd.DataFrame()
+    selected = pd.concat([a.selected for a in analyses], ignore_index=True)
+    plan_columns = ["sector", "industry", "position_type"]
+    selected = selected.drop(columns=plan_columns, errors="ignore").join(plan[plan_columns], on="symbol")
+    sized, industries = size_portfolio(selected, plan.reset_index(), settings.capital, limits)
+    sized = sized.set_index("candidate_id").loc[selected["candidate_id"]].reset_index()
+    lots = sized["lots"].to_numpy()
+    keep = lots > 0
+    final = Positions.concat([a.positions for a in analyses]).scaled(lots).take(keep)
+    table = selected[keep].reset_index(drop=True)
+    if len(table):
+        metrics = evaluate_positions(
+            final, table["spot"].to_numpy(float), table["atm_iv"].to_numpy(float), settings.risk_free_rate, 0.0,
+            costs=position_costs(final, as_of.date()), stress_move=settings.stress_move,
+        )
+        for key, value in metrics.items():
+            if key != "touch":
+                table[key] = [[float(v) for v in row if np.isfinite(v)] for row in value] if value.ndim == 2 else value
+    table["lots"] = lots[keep]
+    table["budget_binding"] = sized["budget_binding"].to_numpy()[keep]
+    legs = pd.concat([a.legs for a in analyses], ignore_index=True)
+    legs = legs[legs["candidate_id"].isin(table["candidate_id"])].copy()
+    legs["qty"] = legs["qty"] * legs["candidate_id"].map(table.set_index("candidate_id")["lots"])
+    return table.reindex(columns=STRATEGY_COLUMNS), legs.reindex(columns=LEG_COLUMNS).reset_index(drop=True), industries

@@ -1,0 +1,172 @@
+"""The analysis phase end to end on the synthetic market: every symbol accounted for, reproducible, budgets kept."""
+
+import json
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optionsv4_lib.allocation import load_allocations
+from optionsv4_lib.analysis import analyze_portfolio, choose_expiries
+from optionsv4_lib.config import Settings
+from optionsv4_lib.errors import DataError
+from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource, SnapshotRecorder
+from optionsv4_lib.marketdata.synthetic import SyntheticMarket
+from optionsv4_lib.reference import load_universe
+from optionsv4_lib.reports import payoff_charts, write_results
+from optionsv4_lib.strategies import strategy_metrics
+from optionsv4_lib.strategies.candidates import CandidateRules
+
+TRADE_DATE = date(2026, 11, 23)
+TIMESTAMPS = ("started_at", "finished_at")
+
+
+def run(market, universe=None, profile=None, **settings):
+    return analyze_portfolio(
+        market, universe=load_universe() if universe is None else universe, allocations=load_allocations(),
+        settings=Settings(**settings), risk_profile=profile,
+    )
+
+
+@pytest.fixture(scope="module")
+def result():
+    return run(SyntheticMarket(42, TRADE_DATE))
+
+
+def without_timestamps(document):
+    document["run"] = {k: v for k, v in document["run"].items() if k not in TIMESTAMPS}
+    return document
+
+
+def test_every_symbol_ends_ranked_or_with_a_reason(result):
+    symbols = result.symbols
+    assert list(symbols["symbol"]) == list(load_universe()["symbol"])
+    assert set(symbols["status"]) <= {"ok", "failed"}
+    failed = symbols[symbols["status"] == "failed"]
+    assert failed["reason"].str.len().gt(0).all()
+    ok = symbols[symbols["status"] == "ok"]
+    assert len(ok) >= 50
+    assert (ok["n_candidates"] > 0).all()
+    # the synthetic market's deliberately broken symbols fail with their reasons
+    reasons = dict(zip(failed["symbol"], failed["reason"]))
+    assert "empty option chain" in reasons["IOC"]
+    assert "no liquid two-sided quotes" in reasons["NMDC"]
+
+
+def test_same_seed_and_date_give_identical_documents(result):
+    again = run(SyntheticMarket(42, TRADE_DATE))
+    assert without_timestamps(again.analysis_document()) == without_timestamps(result.analysis_document())
+    assert without_timestamps(again.allocation_document()) == without_timestamps(result.allocation_document())
+    other = run(SyntheticMarket(7, TRADE_DATE))
+    assert without_timestamps(other.analysis_document()) != without_timestamps(result.analysis_document())
+
+
+def test_budgets_and_profile_limits_hold(result):
+    s, limits = result.strategies, Settings().limits("moderate")
+    capital = result.capital
+    assert (s["lots"] >= 1).all() and (s["lots"] <= limits.max_lots).all()
+    assert (s["capital_at_risk"] <= limits.max_loss_per_trade * capital + 1e-6).all()
+    by_industry = s.groupby("industry")["capital_at_risk"].sum()
+    assert (by_industry <= limits.max_industry * capital + 1e-6).all()
+    assert s["capital_at_risk"].sum() <= limits.max_total * capital + 1e-6
+    assert (s["pop_net"] >= limits.min_pop - 1e-9).all()
+    assert (s.groupby("symbol").size() <= limits.top_n).all()
+
+
+def test_sized_metrics_are_the_whole_position(result):
+    row = result.strategies.iloc[0]
+    legs = result.legs[result.legs["candidate_id"] == row["candidate_id"]]
+    if legs["expiry"].nunique() > 1:
+        pytest.skip("first strategy is multi-expiry")
+    metrics = strategy_metrics(
+        [{"type": l.instrument, "strike": l.strike if l.instrument != "STK" else 0, "side": l.side, "qty": l.qty,
+          "premium": l.entry_price} for l in legs.itertuples()],
+        row["spot"], row["atm_iv"], 0.065, _years(row), costs=TRADE_DATE,
+    )
+    for key in ("max_profit", "max_loss", "pop_net", "costs", "expected_pnl_net"):
+        assert row[key] == pytest.approx(metrics[key], rel=1e-9), key
+    assert (legs["qty"] % (row["lot_size"] * row["lots"]) == 0).all()
+
+
+def _years(row):
+    from optionsv4_lib.analysis import analysis_moment
+    from optionsv4_lib.calendar import years_to_expiry
+
+    return years_to_expiry(analysis_moment(TRADE_DATE), row["expiry"].date())
+
+
+def test_every_selected_strategy_has_legs_and_exits(result):
+    ids = set(result.strategies["candidate_id"])
+    assert set(result.legs["candidate_id"]) == ids
+    kinds = result.exits.groupby("candidate_id")["kind"].agg(set)
+    assert all({"profit_target", "stop_loss", "time_exit"} <= kinds[cid] for cid in ids)
+
+
+def test_conservative_profile_takes_no_undefined_risk():
+    result = run(SyntheticMarket(42, TRADE_DATE), profile="conservative")
+    assert len(result.strategies) > 0
+    assert (result.strategies["risk_type"] == "defined").all()
+    assert set(result.strategies["family"]) <= {"directional", "neutral", "income"}
+
+
+@pytest.mark.parametrize(
+    "mode, reason",
+    [("empty", "empty option chain"), ("stale_expiry", "stale expiry"), ("missing_lot", "lot size"), ("illiquid", "no liquid")],
+)
+def test_broken_symbol_gets_a_clear_reason_and_the_rest_go_on(mode, reason):
+    universe = load_universe().head(6)
+    broken = "RELIANCE"
+    market = SyntheticMarket(42, TRADE_DATE, universe=universe, broken={broken: mode})
+    result = run(market, universe=market.universe)
+    row = result.symbols.set_index("symbol").loc[broken]
+    assert row["status"] == "failed" and reason in row["reason"]
+    others = result.symbols[result.symbols["symbol"] != broken]
+    assert (others["status"] == "ok").all()
+
+
+def test_crossed_quotes_are_filtered_not_fatal():
+    universe = load_universe().head(6)
+    market = SyntheticMarket(42, TRADE_DATE, universe=universe, broken={"ONGC": "crossed"})
+    result = run(market, universe=universe)
+    legs = result.legs[result.legs["candidate_id"].str.startswith("ONGC:")]
+    assert (legs["bid"] <= legs["ask"]).all()
+
+
+def test_snapshot_replay_reproduces_the_run(tmp_path):
+    universe = load_universe().head(8)
+    recorded = run(SnapshotRecorder(SyntheticMarket(42, TRADE_DATE, universe=universe), tmp_path), universe=universe)
+    replayed = run(ParquetSnapshotSource(tmp_path, TRADE_DATE), universe=universe)
+    original, again = recorded.analysis_document(), replayed.analysis_document()
+    assert again["run"].pop("source") == "snapshot of " + original["run"].pop("source")
+    assert without_timestamps(original) == without_timestamps(again)
+
+
+def test_reports_write_documents_and_charts(result, tmp_path):
+    analysis_path, allocation_path = write_results(result, tmp_path)
+    document = json.loads(analysis_path.read_text())
+    assert document["run"]["trade_date"] == "2026-11-23"
+    assert len(document["strategies"]) == len(result.strategies)
+    assert all(s["legs"] and s["exits"] for s in document["strategies"])
+    allocation = json.loads(allocation_path.read_text())
+    assert allocation["capital"] == 3_00_00_000
+    assert allocation["capital_at_risk"] == pytest.approx(result.strategies["capital_at_risk"].sum())
+    charts = payoff_charts(result, tmp_path / "charts", 0.065, top=3)
+    assert len(charts) == 3 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in charts)
+
+
+def test_choose_expiries():
+    listed = [date(2026, 11, 23), date(2026, 11, 24), date(2026, 12, 1), date(2026, 12, 29), date(2027, 1, 26)]
+    rules = CandidateRules(min_dte_days=2, far_gap_days=20)
+    assert choose_expiries(listed, TRADE_DATE, rules) == [date(2026, 12, 1), date(2026, 12, 29)]
+    with pytest.raises(DataError, match="no expiry"):
+        choose_expiries(listed[:2], TRADE_DATE, rules)
+
+
+def test_json_document_has_no_nan_and_keeps_unbounded_as_text(result):
+    text = json.dumps(result.analysis_document())
+    assert "NaN" not in text
+    unbounded = result.strategies["max_loss"].map(np.isinf)
+    if unbounded.any():
+        assert '"max_loss": "-inf"' in text
+    assert isinstance(pd.Timestamp(result.strategies["expiry"].iloc[0]), pd.Timestamp)
