@@ -33,12 +33,12 @@ import numpy as np
 import pandas as pd
 
 from optionsv4_lib.config import RiskLimits
+from optionsv4_lib.domain import PositionType
 from optionsv4_lib.errors import InputError
-from optionsv4_lib.scoring import PositionType
+from optionsv4_lib.paths import DATA_DIR
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "include" / "data"
 SECTOR_FILE = DATA_DIR / "sector_allocations.csv"
 INDUSTRY_FILE = DATA_DIR / "industry_allocations.csv"
 

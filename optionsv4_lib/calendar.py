@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from optionsv4_lib.errors import DataError, InputError
+from optionsv4_lib.paths import DATA_DIR
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "include" / "data"
 HOLIDAYS_FILE = DATA_DIR / "nse_holidays.csv"
 SESSIONS_FILE = DATA_DIR / "session_times.csv"
 EXPIRY_RULES_FILE = DATA_DIR / "expiry_rules.csv"

@@ -16,14 +16,14 @@ import csv
 import functools
 import math
 from datetime import date, datetime
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from optionsv4_lib.errors import DataError, InputError
+from optionsv4_lib.paths import DATA_DIR
 
-RATES_FILE = Path(__file__).resolve().parent.parent / "include" / "data" / "cost_rates.csv"
+RATES_FILE = DATA_DIR / "cost_rates.csv"
 
 COMPONENTS = ("stt", "exchange_txn", "sebi_fee", "stamp_duty", "gst", "brokerage", "ipft")
 GST_BASE = ("brokerage", "exchange_txn", "sebi_fee", "ipft")

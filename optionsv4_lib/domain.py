@@ -12,6 +12,7 @@ Side = Literal["BUY", "SELL"]
 Family = Literal["directional", "neutral", "volatility", "income", "advanced"]
 RiskType = Literal["defined", "undefined"]
 RiskProfile = Literal["conservative", "moderate", "aggressive"]
+PositionType = Literal["LONG", "SHORT", "NEUTRAL"]  # an industry's allocation stance
 
 FAMILIES: tuple[Family, ...] = ("directional", "neutral", "volatility", "income", "advanced")
 RISK_PROFILES: tuple[RiskProfile, ...] = ("conservative", "moderate", "aggressive")

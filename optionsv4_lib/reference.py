@@ -11,8 +11,8 @@ import pandas as pd
 
 from optionsv4_lib.errors import DataError
 from optionsv4_lib.marketdata.schema import UNIVERSE, conform
+from optionsv4_lib.paths import DATA_DIR
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "include" / "data"
 UNIVERSE_FILE = DATA_DIR / "universe.csv"
 INDEX_IDS_FILE = DATA_DIR / "index_ids.csv"
 

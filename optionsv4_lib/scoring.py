@@ -33,12 +33,11 @@ import numpy as np
 import pandas as pd
 
 from optionsv4_lib.config import RiskLimits, ScoreWeights
-from optionsv4_lib.domain import FAMILIES
+from optionsv4_lib.domain import FAMILIES, PositionType
 from optionsv4_lib.errors import InputError
 from optionsv4_lib.market_state import Direction, MarketState, VixRegime
 from optionsv4_lib.strategies.catalog import View
 
-PositionType = Literal["LONG", "SHORT", "NEUTRAL"]
 VolSide = Literal["buys volatility", "sells volatility"]
 FACTORS: tuple[str, ...] = tuple(ScoreWeights.model_fields)
 FACTOR_COLUMNS: tuple[str, ...] = tuple(f"f_{name}" for name in FACTORS)
