@@ -24,8 +24,8 @@ from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDat
 from optionsv4_lib.results import EXIT_COLUMNS, LEG_COLUMNS, STRATEGY_COLUMNS, SYMBOL_COLUMNS, AnalysisResult
 from optionsv4_lib.scoring import score_candidates, select_top
 from optionsv4_lib.strategies.candidates import CandidateRules, generate_candidates
-from optionsv4_lib.strategies.evaluate import Positions, evaluate_positions
-from optionsv4_lib.strategies.metrics import evaluate_candidates, position_costs
+from optionsv4_lib.strategies.evaluate import evaluate_positions
+from optionsv4_lib.strategies.metrics import evaluate_candidates, position_costs, positions_from_legs
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ HISTORY_DAYS = 200  # calendar days of daily candles read for the market state (
 
 @dataclass
 class SymbolAnalysis:
-    """One symbol's ranked strategies (for one strategy lot each) and the arrays to re-size them."""
+    """One symbol's ranked strategies, each for one strategy lot."""
 
     symbol: str
     spot: float
@@ -43,7 +43,15 @@ class SymbolAnalysis:
     n_candidates: int
     selected: pd.DataFrame  # scored rows of the top N, with `rank`
     legs: pd.DataFrame
-    positions: Positions  # rows of `selected`, same order
+
+
+@dataclass
+class SymbolOutcome:
+    """A symbol's row for results.SYMBOL_COLUMNS and, when it succeeded, its ranked strategies and their legs."""
+
+    row: dict
+    selected: pd.DataFrame | None = None
+    legs: pd.DataFrame | None = None
 
 
 def analysis_moment(trade_date: date) -> datetime:
@@ -93,11 +101,9 @@ def analyze_symbol(
         reasons = scored["rejection"].dropna().value_counts()
         detail = "; ".join(f"{n} × {reason}" for reason, n in reasons.head(3).items())
         raise DataError(f"no candidate passes the {len(table)}-candidate screen ({detail})")
-    rows = cset.meta.reset_index(drop=True).reset_index().set_index("candidate_id").loc[top["candidate_id"], "index"].to_numpy()
-    positions = cset.positions.take(rows)
     return SymbolAnalysis(
         symbol, cset.spot, atm_iv, rank, len(table), top.reset_index(drop=True),
-        legs[legs["candidate_id"].isin(top["candidate_id"])], positions,
+        legs[legs["candidate_id"].isin(top["candidate_id"])].reset_index(drop=True),
     )
 
 
@@ -115,6 +121,32 @@ def market_context(source: MarketDataSource, settings: Settings) -> MarketState:
     return classify_market(nifty, vix, chain, settings.market)
 
 
+def symbol_outcome(
+    source: MarketDataSource, row, *, plan: pd.DataFrame, state: MarketState, settings: Settings, limits: RiskLimits
+) -> SymbolOutcome:
+    """Fetch one symbol's chains from `source` and analyze them; any data problem becomes the row's reason."""
+    outcome = SymbolOutcome({"symbol": row.symbol, "sector": row.sector, "industry": row.industry, "status": "ok",
+                             "reason": None, "position_type": plan["position_type"].get(row.symbol)})
+    try:
+        if row.symbol not in plan.index:
+            raise DataError("no industry allocation for this symbol")
+        expiries = choose_expiries(source.expiries(row.symbol), source.trade_date, settings.candidates)
+        chain = pd.concat([source.option_chain(row.symbol, e) for e in expiries], ignore_index=True)
+        analysis = analyze_symbol(
+            row.symbol, chain, lot_size=row.lot_size, is_index=row.sector == "Index", state=state,
+            as_of=analysis_moment(source.trade_date), r=settings.risk_free_rate, limits=limits,
+            rules=settings.candidates, position_type=outcome.row["position_type"], stress_move=settings.stress_move,
+        )
+    except OptionsV4Error as exc:
+        outcome.row |= {"status": "failed", "reason": str(exc)}
+        log.info("%s: %s", row.symbol, exc)
+        return outcome
+    outcome.row |= {"spot": analysis.spot, "atm_iv": analysis.atm_iv, "iv_rank": analysis.iv_rank,
+                    "n_candidates": analysis.n_candidates, "n_selected": len(analysis.selected)}
+    outcome.selected, outcome.legs = analysis.selected, analysis.legs
+    return outcome
+
+
 def analyze_portfolio(
     source: MarketDataSource,
     *,
@@ -129,37 +161,38 @@ def analyze_portfolio(
     profile = risk_profile or settings.risk_profile
     limits = settings.limits(profile)
     state = market_context(source, settings)
-    as_of = analysis_moment(source.trade_date)
     plan = budgets(universe, allocations, settings.capital).set_index("symbol")
-    outcomes, analyses = [], []
+    outcomes = []
     for row in universe.itertuples(index=False):
-        outcome = {"symbol": row.symbol, "sector": row.sector, "industry": row.industry, "status": "ok", "reason": None,
-                   "position_type": plan["position_type"].get(row.symbol)}
-        try:
-            if row.symbol not in plan.index:
-                raise DataError("no industry allocation for this symbol")
-            expiries = choose_expiries(source.expiries(row.symbol), source.trade_date, settings.candidates)
-            chain = pd.concat([source.option_chain(row.symbol, e) for e in expiries], ignore_index=True)
-            analysis = analyze_symbol(
-                row.symbol, chain, lot_size=row.lot_size, is_index=row.sector == "Index", state=state, as_of=as_of,
-                r=settings.risk_free_rate, limits=limits, rules=settings.candidates,
-                position_type=outcome["position_type"], stress_move=settings.stress_move,
-            )
-            analyses.append(analysis)
-            outcome |= {"spot": analysis.spot, "atm_iv": analysis.atm_iv, "iv_rank": analysis.iv_rank,
-                        "n_candidates": analysis.n_candidates, "n_selected": len(analysis.selected)}
-        except OptionsV4Error as exc:
-            outcome |= {"status": "failed", "reason": str(exc)}
-            log.info("%s: %s", row.symbol, exc)
-        outcomes.append(outcome)
+        outcomes.append(symbol_outcome(source, row, plan=plan, state=state, settings=settings, limits=limits))
         if progress:
             progress(row.symbol)
-    symbols = pd.DataFrame(outcomes).reindex(columns=SYMBOL_COLUMNS)
-    strategies, legs, industries = _size_and_finalise(analyses, plan, settings, limits, as_of)
+    return assemble(
+        source.trade_date, outcomes, profile=profile, source_name=source.name, state=state, plan=plan,
+        settings=settings, started=started,
+    )
+
+
+def assemble(
+    trade_date: date,
+    outcomes: list[SymbolOutcome],
+    *,
+    profile: str,
+    source_name: str,
+    state: MarketState,
+    plan: pd.DataFrame,
+    settings: Settings,
+    started: datetime,
+) -> AnalysisResult:
+    """Size the selected strategies across symbols, re-evaluate them at size, attach exits: the run's result."""
+    limits = settings.limits(profile)
+    symbols = pd.DataFrame([o.row for o in outcomes]).reindex(columns=SYMBOL_COLUMNS)
+    chosen = [o for o in outcomes if o.selected is not None]
+    strategies, legs, industries = _size_and_finalise(chosen, plan, settings, limits, analysis_moment(trade_date))
     exits = exit_conditions(strategies, legs, profile) if len(strategies) else pd.DataFrame(columns=EXIT_COLUMNS)
     symbols["n_selected"] = symbols["symbol"].map(strategies.groupby("symbol").size()).fillna(0).astype(int)
     return AnalysisResult(
-        trade_date=source.trade_date, risk_profile=profile, source=source.name, capital=settings.capital,
+        trade_date=trade_date, risk_profile=profile, source=source_name, capital=settings.capital,
         market=state, symbols=symbols, strategies=strategies, legs=legs, exits=exits.reindex(columns=EXIT_COLUMNS),
         industries=industries, started_at=started, finished_at=datetime.now(IST),
         settings={"limits": limits.model_dump(), "candidates": settings.candidates.model_dump(),
@@ -167,20 +200,21 @@ def analyze_portfolio(
     )
 
 
-def _size_and_finalise(analyses: list[SymbolAnalysis], plan: pd.DataFrame, settings: Settings, limits: RiskLimits, as_of: datetime):
+def _size_and_finalise(chosen: list[SymbolOutcome], plan: pd.DataFrame, settings: Settings, limits: RiskLimits, as_of: datetime):
     """Size every selected strategy, then re-evaluate the sized positions exactly (costs included)."""
-    if not analyses:
+    if not chosen:
         return pd.DataFrame(columns=STRATEGY_COLUMNS), pd.DataFrame(columns=LEG_COLUMNS), pd.DataFrame()
-    selected = pd.concat([a.selected for a in analyses], ignore_index=True)
+    selected = pd.concat([o.selected for o in chosen], ignore_index=True)
+    all_legs = pd.concat([o.legs for o in chosen], ignore_index=True)
     plan_columns = ["sector", "industry", "position_type"]
     selected = selected.drop(columns=plan_columns, errors="ignore").join(plan[plan_columns], on="symbol")
     sized, industries = size_portfolio(selected, plan.reset_index(), settings.capital, limits)
     sized = sized.set_index("candidate_id").loc[selected["candidate_id"]].reset_index()
     lots = sized["lots"].to_numpy()
     keep = lots > 0
-    final = Positions.concat([a.positions for a in analyses]).scaled(lots).take(keep)
     table = selected[keep].reset_index(drop=True)
     if len(table):
+        final = positions_from_legs(all_legs, as_of, list(table["candidate_id"])).scaled(lots[keep])
         metrics = evaluate_positions(
             final, table["spot"].to_numpy(float), table["atm_iv"].to_numpy(float), settings.risk_free_rate, 0.0,
             costs=position_costs(final, as_of.date()), stress_move=settings.stress_move,
@@ -190,7 +224,6 @@ def _size_and_finalise(analyses: list[SymbolAnalysis], plan: pd.DataFrame, setti
                 table[key] = [[float(v) for v in row if np.isfinite(v)] for row in value] if value.ndim == 2 else value
     table["lots"] = lots[keep]
     table["budget_binding"] = sized["budget_binding"].to_numpy()[keep]
-    legs = pd.concat([a.legs for a in analyses], ignore_index=True)
-    legs = legs[legs["candidate_id"].isin(table["candidate_id"])].copy()
+    legs = all_legs[all_legs["candidate_id"].isin(table["candidate_id"])].copy()
     legs["qty"] = legs["qty"] * legs["candidate_id"].map(table.set_index("candidate_id")["lots"])
     return table.reindex(columns=STRATEGY_COLUMNS), legs.reindex(columns=LEG_COLUMNS).reset_index(drop=True), industries
