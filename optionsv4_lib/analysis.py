@@ -195,7 +195,7 @@ def assemble(
         trade_date=trade_date, risk_profile=profile, source=source_name, capital=settings.capital,
         market=state, symbols=symbols, strategies=strategies, legs=legs, exits=exits.reindex(columns=EXIT_COLUMNS),
         industries=industries, started_at=started, finished_at=datetime.now(IST),
-        settings={"limits": limits.model_dump(), "candidates": settings.candidates.model_dump(),
+        settings={"limits": limits.model_dump(mode="json"), "candidates": settings.candidates.model_dump(mode="json"),
                   "risk_free_rate": settings.risk_free_rate, "stress_move": settings.stress_move},
     )
 

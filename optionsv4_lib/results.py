@@ -9,6 +9,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -131,3 +132,40 @@ def _jsonable(value: Any) -> Any:
     if value is pd.NA:
         return None
     return value
+
+
+_FRAMES = ("symbols", "strategies", "legs", "exits", "industries")
+
+
+def save_result(result: AnalysisResult, directory: Path) -> Path:
+    """Write the result as Parquet frames plus run.json (header, market state, settings) into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in _FRAMES:
+        frame = getattr(result, name).copy()
+        if "variant" in frame:
+            frame["variant"] = frame["variant"].map(json.dumps)
+        frame.to_parquet(directory / f"{name}.parquet", index=False)
+    header = {
+        "trade_date": result.trade_date.isoformat(), "risk_profile": result.risk_profile, "source": result.source,
+        "capital": result.capital, "started_at": result.started_at.isoformat(),
+        "finished_at": result.finished_at.isoformat(), "settings": result.settings,
+        "market": json.loads(result.market.model_dump_json()),
+    }
+    (directory / "run.json").write_text(json.dumps(header, indent=2))
+    return directory
+
+
+def load_result(directory: Path) -> AnalysisResult:
+    """Read a result written by save_result."""
+    header = json.loads((directory / "run.json").read_text())
+    frames = {name: pd.read_parquet(directory / f"{name}.parquet") for name in _FRAMES}
+    if "variant" in frames["strategies"]:
+        frames["strategies"]["variant"] = frames["strategies"]["variant"].map(json.loads)
+    if "breakevens" in frames["strategies"]:
+        frames["strategies"]["breakevens"] = frames["strategies"]["breakevens"].map(list)
+    return AnalysisResult(
+        trade_date=date.fromisoformat(header["trade_date"]), risk_profile=header["risk_profile"],
+        source=header["source"], capital=header["capital"], market=MarketState.model_validate(header["market"]),
+        started_at=datetime.fromisoformat(header["started_at"]), finished_at=datetime.fromisoformat(header["finished_at"]),
+        settings=header["settings"], **frames,
+    )

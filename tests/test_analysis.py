@@ -170,3 +170,11 @@ def test_json_document_has_no_nan_and_keeps_unbounded_as_text(result):
     if unbounded.any():
         assert '"max_loss": "-inf"' in text
     assert isinstance(pd.Timestamp(result.strategies["expiry"].iloc[0]), pd.Timestamp)
+
+
+def test_result_round_trips_through_parquet(result, tmp_path):
+    from optionsv4_lib.results import load_result, save_result
+
+    again = load_result(save_result(result, tmp_path / "result"))
+    assert again.analysis_document() == result.analysis_document()
+    assert again.allocation_document() == result.allocation_document()
