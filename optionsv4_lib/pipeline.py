@@ -1,0 +1,206 @@
+"""The daily pipeline as small steps over a run directory: what each Airflow task of options_v4_daily calls.
+
+Every step takes the run directory (a string, so it travels through XCom) and writes its output under it as
+Parquet or JSON; nothing is passed in memory. Layout under the data dir:
+
+    runs/trade_date=2026-11-23/risk=moderate/
+        run.json                         parameters of the run (source, seed, profile, symbols)
+        universe.parquet, budgets.parquet
+        market_state.json
+        symbols/<SYMBOL>.json            the symbol's outcome row (status, reason, …)
+        symbols/<SYMBOL>.selected.parquet, <SYMBOL>.legs.parquet   its ranked strategies (one lot each)
+        result/                          the assembled AnalysisResult (results.save_result)
+    snapshots/trade_date=2026-11-23/     every dataset fetched (marketdata.snapshots), replayed by later steps
+
+Fetch steps read the live source through a SnapshotRecorder; analysis steps read only the snapshots, so a rerun
+or a backfill of a recorded date is exact. A per-symbol data problem is written as that symbol's reason, and the
+step succeeds: the run goes on. Anything else (a network error, a bug) raises, and Airflow retries the task.
+"""
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from optionsv4_lib.allocation import Allocations, budgets
+from optionsv4_lib.analysis import SymbolOutcome, assemble, choose_expiries, market_context, symbol_outcome
+from optionsv4_lib.calendar import IST, holiday_name, is_trading_day
+from optionsv4_lib.config import Settings
+from optionsv4_lib.errors import DataError, OptionsV4Error
+from optionsv4_lib.market_state import MarketState
+from optionsv4_lib.marketdata import open_source
+from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource
+from optionsv4_lib.marketdata.source import MarketDataSource, as_date
+from optionsv4_lib.results import AnalysisResult, load_result, save_result
+
+
+class NotATradingDay(OptionsV4Error):
+    """The trade date is a weekend or an NSE holiday: there is nothing to run."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """The parameters of one run, as written to run.json."""
+
+    trade_date: date
+    risk_profile: str
+    source: str
+    seed: int
+    data_dir: str
+    started_at: str
+
+    @staticmethod
+    def read(run_dir: str | Path) -> "RunSpec":
+        raw = json.loads((Path(run_dir) / "run.json").read_text())
+        return RunSpec(**(raw | {"trade_date": date.fromisoformat(raw["trade_date"])}))
+
+
+def run_dir_for(data_dir: Path, trade_date: date, risk_profile: str) -> Path:
+    return Path(data_dir) / "runs" / f"trade_date={trade_date.isoformat()}" / f"risk={risk_profile}"
+
+
+def plan_run(
+    trade_date: date | str,
+    *,
+    settings: Settings,
+    universe: pd.DataFrame,
+    allocations: Allocations,
+    risk_profile: str | None = None,
+    source: str = "synthetic",
+    seed: int | None = None,
+) -> dict:
+    """Check the date, write the run's parameters, universe and budgets; return {"run_dir", "symbols"}.
+
+    Raises NotATradingDay (with the holiday's name) for a weekend or NSE holiday.
+    """
+    day = as_date(trade_date, "trade_date")
+    if not is_trading_day(day):
+        raise NotATradingDay(f"{day} is not an NSE trading day ({holiday_name(day) or 'weekend'})")
+    profile = risk_profile or settings.risk_profile
+    settings.limits(profile)  # an unknown profile fails here, before any work
+    run_dir = run_dir_for(settings.data_dir, day, profile)
+    for stale in ("symbols", "result"):  # a rerun starts from a clean slate
+        shutil.rmtree(run_dir / stale, ignore_errors=True)
+    (run_dir / "symbols").mkdir(parents=True, exist_ok=True)
+    spec = RunSpec(day, profile, source, settings.seed if seed is None else seed, str(settings.data_dir),
+                   datetime.now(IST).isoformat())
+    (run_dir / "run.json").write_text(json.dumps(spec.__dict__ | {"trade_date": day.isoformat()}, indent=2))
+    universe.to_parquet(run_dir / "universe.parquet", index=False)
+    budgets(universe, allocations, settings.capital).to_parquet(run_dir / "budgets.parquet", index=False)
+    return {"run_dir": str(run_dir), "symbols": list(universe["symbol"])}
+
+
+def _live(spec: RunSpec) -> MarketDataSource:
+    return open_source(spec.source, spec.trade_date, seed=spec.seed, data_dir=Path(spec.data_dir))
+
+
+def _replay(spec: RunSpec) -> ParquetSnapshotSource:
+    return ParquetSnapshotSource(Path(spec.data_dir), spec.trade_date)
+
+
+def fetch_market_context(run_dir: str, settings: Settings) -> str:
+    """Record NIFTY and INDIA VIX history and the NIFTY near chain, and write the market state."""
+    spec = RunSpec.read(run_dir)
+    state = market_context(_live(spec), settings)
+    (Path(run_dir) / "market_state.json").write_text(state.model_dump_json(indent=2))
+    return run_dir
+
+
+def read_market_state(run_dir: str) -> MarketState:
+    return MarketState.model_validate_json((Path(run_dir) / "market_state.json").read_text())
+
+
+def fetch_symbol(run_dir: str, symbol: str, settings: Settings) -> str:
+    """Record the symbol's expiry list and the chains the analysis will use; a data problem becomes its reason."""
+    spec = RunSpec.read(run_dir)
+    source = _live(spec)
+    try:
+        for expiry in choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates):
+            source.option_chain(symbol, expiry)
+    except DataError as exc:
+        _write_failure(run_dir, symbol, f"fetch: {exc}")
+    return symbol
+
+
+def analyze_symbol_step(run_dir: str, symbol: str, settings: Settings, excluded: dict[str, str] | None = None) -> str:
+    """Analyze one symbol from the snapshots; writes its outcome (and strategies) under symbols/."""
+    spec = RunSpec.read(run_dir)
+    if _outcome_path(run_dir, symbol).exists() and _read_outcome_row(run_dir, symbol)["status"] == "failed":
+        return symbol  # failed while fetching: keep that reason
+    if excluded and symbol in excluded:
+        _write_failure(run_dir, symbol, excluded[symbol])
+        return symbol
+    universe = pd.read_parquet(Path(run_dir) / "universe.parquet")
+    row = next(universe[universe["symbol"] == symbol].itertuples(index=False))
+    plan = pd.read_parquet(Path(run_dir) / "budgets.parquet").set_index("symbol")
+    outcome = symbol_outcome(
+        _replay(spec), row, plan=plan, state=read_market_state(run_dir), settings=settings,
+        limits=settings.limits(spec.risk_profile),
+    )
+    _write_outcome(run_dir, outcome)
+    return symbol
+
+
+def assemble_run(run_dir: str, settings: Settings) -> str:
+    """Gather every symbol's outcome (a symbol whose task never finished gets that as its reason), size, exits."""
+    spec = RunSpec.read(run_dir)
+    universe = pd.read_parquet(Path(run_dir) / "universe.parquet")
+    outcomes = []
+    for row in universe.itertuples(index=False):
+        if _outcome_path(run_dir, row.symbol).exists():
+            outcomes.append(_read_outcome(run_dir, row.symbol))
+        else:
+            outcomes.append(SymbolOutcome({"symbol": row.symbol, "sector": row.sector, "industry": row.industry,
+                                           "status": "failed", "reason": "analysis task did not finish"}))
+    result = assemble(
+        spec.trade_date, outcomes, profile=spec.risk_profile, source_name=_replay(spec).name,
+        state=read_market_state(run_dir), plan=pd.read_parquet(Path(run_dir) / "budgets.parquet").set_index("symbol"),
+        settings=settings, started=datetime.fromisoformat(spec.started_at),
+    )
+    return str(save_result(result, Path(run_dir) / "result"))
+
+
+def read_result(result_dir: str) -> AnalysisResult:
+    return load_result(Path(result_dir))
+
+
+def _outcome_path(run_dir: str, symbol: str) -> Path:
+    return Path(run_dir) / "symbols" / f"{symbol}.json"
+
+
+def _write_failure(run_dir: str, symbol: str, reason: str) -> None:
+    universe = pd.read_parquet(Path(run_dir) / "universe.parquet").set_index("symbol")
+    row = universe.loc[symbol]
+    _write_outcome(run_dir, SymbolOutcome({"symbol": symbol, "sector": row["sector"], "industry": row["industry"],
+                                           "status": "failed", "reason": reason}))
+
+
+def _write_outcome(run_dir: str, outcome: SymbolOutcome) -> None:
+    symbol = outcome.row["symbol"]
+    base = Path(run_dir) / "symbols"
+    if outcome.selected is not None:
+        selected = outcome.selected.assign(variant=outcome.selected["variant"].map(json.dumps))
+        selected.to_parquet(base / f"{symbol}.selected.parquet", index=False)
+        outcome.legs.to_parquet(base / f"{symbol}.legs.parquet", index=False)
+    row = {k: (None if isinstance(v, float) and v != v else v) for k, v in outcome.row.items()}
+    tmp = base / f"{symbol}.json.tmp"
+    tmp.write_text(json.dumps(row, default=str))
+    tmp.replace(_outcome_path(run_dir, symbol))  # the outcome file appears last: its presence means complete
+
+
+def _read_outcome_row(run_dir: str, symbol: str) -> dict:
+    return json.loads(_outcome_path(run_dir, symbol).read_text())
+
+
+def _read_outcome(run_dir: str, symbol: str) -> SymbolOutcome:
+    row = _read_outcome_row(run_dir, symbol)
+    if row["status"] != "ok":
+        return SymbolOutcome(row)
+    base = Path(run_dir) / "symbols"
+    selected = pd.read_parquet(base / f"{symbol}.selected.parquet")
+    selected["variant"] = selected["variant"].map(json.loads)
+    selected["breakevens"] = selected["breakevens"].map(list)
+    return SymbolOutcome(row, selected, pd.read_parquet(base / f"{symbol}.legs.parquet"))
