@@ -102,11 +102,16 @@ def _replay(spec: RunSpec) -> ParquetSnapshotSource:
 
 
 def fetch_market_context(run_dir: str, settings: Settings) -> str:
-    """Record NIFTY and INDIA VIX history and the NIFTY near chain, and write the market state."""
-    spec = RunSpec.read(run_dir)
-    state = market_context(_live(spec), settings)
-    (Path(run_dir) / "market_state.json").write_text(state.model_dump_json(indent=2))
+    """Record NIFTY and INDIA VIX history and the NIFTY near-expiry chain (what the market state reads)."""
+    market_context(_live(RunSpec.read(run_dir)), settings)
     return run_dir
+
+
+def compute_market_state(run_dir: str, settings: Settings) -> MarketState:
+    """The market state from the recorded context; written to market_state.json for the analysis steps."""
+    state = market_context(_replay(RunSpec.read(run_dir)), settings)
+    (Path(run_dir) / "market_state.json").write_text(state.model_dump_json(indent=2))
+    return state
 
 
 def read_market_state(run_dir: str) -> MarketState:

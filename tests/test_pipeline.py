@@ -9,7 +9,7 @@ from optionsv4_lib.analysis import analyze_portfolio
 from optionsv4_lib.config import Settings
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.pipeline import (
-    NotATradingDay, analyze_symbol_step, assemble_run, fetch_market_context, fetch_symbol, plan_run, read_result,
+    NotATradingDay, analyze_symbol_step, assemble_run, compute_market_state, fetch_market_context, fetch_symbol, plan_run, read_result,
 )
 from optionsv4_lib.reference import load_universe
 
@@ -21,6 +21,7 @@ def steps(settings, universe, excluded=None):
     run_dir = fetch_market_context(plan["run_dir"], settings)
     for symbol in plan["symbols"]:
         fetch_symbol(run_dir, symbol, settings)
+    compute_market_state(run_dir, settings)
     for symbol in plan["symbols"]:
         analyze_symbol_step(run_dir, symbol, settings, excluded)
     return read_result(assemble_run(run_dir, settings))
@@ -47,6 +48,7 @@ def test_excluded_symbol_and_missing_task_become_reasons(tmp_path):
     run_dir = fetch_market_context(plan["run_dir"], settings)
     for symbol in plan["symbols"]:
         fetch_symbol(run_dir, symbol, settings)
+    compute_market_state(run_dir, settings)
     for symbol in plan["symbols"][:-1]:  # the last symbol's task "crashed"
         analyze_symbol_step(run_dir, symbol, settings, excluded={"RELIANCE": "chain failed critical expectations"})
     result = read_result(assemble_run(run_dir, settings))
