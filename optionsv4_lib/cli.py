@@ -8,12 +8,18 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from optionsv4_lib.cli_db import db_app, import_allocations, import_scrip_master
 from optionsv4_lib.errors import OptionsV4Error
 from optionsv4_lib.strategies.catalog import catalog_table
 
 app = typer.Typer(no_args_is_help=True, help="OptionsV4: NSE F&O options-strategy pipeline.", add_completion=False)
 console = Console(width=None if Console().is_terminal else 160)  # logs and pipes get a wide table
 err_console = Console(stderr=True)
+
+
+app.add_typer(db_app, name="db")
+app.command("import-scrip-master")(import_scrip_master)
+app.command("import-allocations")(import_allocations)
 
 
 @app.callback()
@@ -96,6 +102,7 @@ def print_summary(outcome, top: int = 15) -> None:
             "\n".join(_exit_text(e) for e in exits.itertuples(index=False)),
         )
     console.print(table)
+    console.print(f"Stored as analysis run {outcome.run_id} in the database.")
     console.print(f"Results: {outcome.analysis_path}\n         {outcome.allocation_path}")
     if outcome.charts:
         console.print(f"Payoff charts: {outcome.charts[0].parent}/ ({len(outcome.charts)} PNG)")

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from optionsv4_lib.domain import FAMILIES, RISK_PROFILES, Family, RiskProfile
 from optionsv4_lib.market_state import MarketStateConfig
+from optionsv4_lib.paths import PROJECT_DIR
 from optionsv4_lib.strategies.candidates import CandidateRules
 
 
@@ -84,6 +85,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     results_dir: Path = Path("results")
     logs_dir: Path = Path("logs")
+    embedded_dir: Path = Field(PROJECT_DIR / ".optionsv4", description="the embedded PostgreSQL's home (project-local)")
     database_url: SecretStr | None = Field(None, validation_alias=AliasChoices("OPTIONSV4_DATABASE_URL", "SUPABASE_DB_URL"))
     dhan_client_id: str | None = Field(None, validation_alias=AliasChoices("OPTIONSV4_DHAN_CLIENT_ID", "DHAN_CLIENT_ID"))
     dhan_access_token: SecretStr | None = Field(None, validation_alias=AliasChoices("OPTIONSV4_DHAN_ACCESS_TOKEN", "DHAN_ACCESS_TOKEN"))

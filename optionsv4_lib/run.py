@@ -8,21 +8,21 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from optionsv4_lib.allocation import load_allocations
 from optionsv4_lib.analysis import analyze_portfolio
 from optionsv4_lib.calendar import IST, is_trading_day, previous_trading_day
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.errors import InputError
 from optionsv4_lib.marketdata import open_source
 from optionsv4_lib.marketdata.source import as_date
-from optionsv4_lib.reference import load_universe
 from optionsv4_lib.reports import payoff_charts, write_results
 from optionsv4_lib.results import AnalysisResult
+from optionsv4_lib.store import load_allocations_from_db, load_universe, open_store, store_analysis
 
 
 @dataclass
 class RunOutcome:
     result: AnalysisResult
+    run_id: int
     analysis_path: Path
     allocation_path: Path
     charts: list[Path]
@@ -46,21 +46,28 @@ def run_analysis(
     charts: int = 10,
     console: Console | None = None,
 ) -> RunOutcome:
-    """Analyze the (sub-)universe on one trade date and write the result JSONs, payoff PNGs and the run log."""
+    """Analyze the (sub-)universe on one trade date; store the run in the database and write the result JSONs,
+    payoff PNGs and the run log. Universe and allocations come from the database (seeded from include/data/)."""
     cfg = current_settings()
     day = as_date(trade_date, "date") if trade_date else default_trade_date()
-    universe = _subset(load_universe(), symbols, first)
     log_path = _log_to_file(cfg.logs_dir, day)
-    market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir)
-    logging.getLogger(__name__).info("analysis of %d symbols on %s from %s", len(universe), day, market.name)
-    with _progress(console, len(universe)) as advance:
-        result = analyze_portfolio(
-            market, universe=universe, allocations=load_allocations(), settings=cfg, risk_profile=risk, progress=advance
-        )
+    conn = open_store(cfg)
+    try:
+        universe = _subset(load_universe(conn), symbols, first)
+        market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir)
+        logging.getLogger(__name__).info("analysis of %d symbols on %s from %s", len(universe), day, market.name)
+        with _progress(console, len(universe)) as advance:
+            result = analyze_portfolio(
+                market, universe=universe, allocations=load_allocations_from_db(conn), settings=cfg,
+                risk_profile=risk, progress=advance,
+            )
+        run_id = store_analysis(conn, result)
+    finally:
+        conn.close()
     analysis_path, allocation_path = write_results(result, cfg.results_dir)
     stamp = result.finished_at.strftime("%Y%m%d_%H%M%S")
     pngs = payoff_charts(result, cfg.results_dir / f"payoffs_{stamp}", cfg.risk_free_rate, top=charts) if charts else []
-    return RunOutcome(result, analysis_path, allocation_path, pngs, log_path)
+    return RunOutcome(result, run_id, analysis_path, allocation_path, pngs, log_path)
 
 
 def _subset(universe, symbols: list[str] | None, first: int | None):

