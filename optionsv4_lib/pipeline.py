@@ -20,20 +20,20 @@ step succeeds: the run goes on. Anything else (a network error, a bug) raises, a
 import json
 import shutil
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 
 from optionsv4_lib.allocation import Allocations, budgets
-from optionsv4_lib.analysis import SymbolOutcome, assemble, choose_expiries, market_context, symbol_outcome
+from optionsv4_lib.analysis import HISTORY_DAYS, SymbolOutcome, assemble, choose_expiries, market_context, symbol_outcome
 from optionsv4_lib.calendar import IST, holiday_name, is_trading_day
 from optionsv4_lib.config import Settings
 from optionsv4_lib.errors import DataError, OptionsV4Error
 from optionsv4_lib.market_state import MarketState
 from optionsv4_lib.marketdata import open_source
 from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource
-from optionsv4_lib.marketdata.source import MarketDataSource, as_date
+from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource, as_date
 from optionsv4_lib.results import AnalysisResult, load_result, save_result
 
 
@@ -170,6 +170,122 @@ def assemble_run(run_dir: str, settings: Settings) -> str:
 
 def read_result(result_dir: str) -> AnalysisResult:
     return load_result(Path(result_dir))
+
+
+# ---------------------------------------------------------------- data quality, load, report, final check
+
+
+def _dq_path(run_dir: str, suite: str) -> Path:
+    return Path(run_dir) / "dq" / f"{suite}.parquet"
+
+
+def _write_dq(run_dir: str, suite: str, reports) -> None:
+    path = _dq_path(run_dir, suite)
+    path.parent.mkdir(exist_ok=True)
+    frames = [r.results for r in reports]
+    (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()).to_parquet(path, index=False)
+
+
+def validate_chains_step(run_dir: str, settings: Settings) -> dict[str, str]:
+    """Validate every recorded chain in one GX run; return {symbol: reason} for chains with critical failures."""
+    from optionsv4_lib import quality
+
+    spec = RunSpec.read(run_dir)
+    source, chains = _replay(spec), {}
+    for symbol in pd.read_parquet(Path(run_dir) / "universe.parquet")["symbol"]:
+        if _outcome_path(run_dir, symbol).exists():
+            continue  # failed while fetching: its reason is already written
+        expiries = choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates)
+        chains[symbol] = pd.concat([source.option_chain(symbol, e) for e in expiries], ignore_index=True)
+    reports = quality.validate_chains(chains, run_name=_run_name(spec)) if chains else {}
+    _write_dq(run_dir, "option_chain", reports.values())
+    return {symbol: f"data quality: {report.summary()}" for symbol, report in reports.items() if not report.success}
+
+
+def validate_context_step(run_dir: str) -> bool:
+    """Validate the recorded NIFTY and INDIA VIX history; True when no critical expectation failed."""
+    from optionsv4_lib import quality
+
+    spec = RunSpec.read(run_dir)
+    source = _replay(spec)
+    start = spec.trade_date - timedelta(days=HISTORY_DAYS)
+    report = quality.validate_market_context(
+        source.candles(MARKET_SYMBOL, start, spec.trade_date), source.candles(VIX_SYMBOL, start, spec.trade_date),
+        spec.trade_date, run_name=_run_name(spec),
+    )
+    _write_dq(run_dir, "market_context", [report])
+    return report.success
+
+
+def validate_strategies_step(run_dir: str, result_dir: str, settings: Settings) -> bool:
+    """Validate the sized strategies of the result; True when no critical expectation failed."""
+    from optionsv4_lib import quality
+
+    spec, result = RunSpec.read(run_dir), read_result(result_dir)
+    budget = settings.limits(spec.risk_profile).max_loss_per_trade * settings.capital
+    report = quality.validate_strategies(result.strategies, result.legs, max_loss_per_trade=budget, run_name=_run_name(spec))
+    _write_dq(run_dir, "strategies", [report])
+    return report.success
+
+
+def quality_results(run_dir: str) -> pd.DataFrame:
+    """Every data-quality row of the run (store.QUALITY_COLUMNS), details parsed from JSON."""
+    frames = [pd.read_parquet(p) for p in sorted((Path(run_dir) / "dq").glob("*.parquet"))]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame()
+    rows = pd.concat(frames, ignore_index=True)
+    return rows.assign(details=rows["details"].map(json.loads))
+
+
+def load_step(run_dir: str, result_dir: str, settings: Settings) -> int:
+    """Store the result and its data-quality rows in PostgreSQL in one transaction; returns the run id."""
+    from optionsv4_lib.store import open_store, store_analysis
+
+    conn = open_store(settings)
+    try:
+        return store_analysis(conn, read_result(result_dir), quality=quality_results(run_dir))
+    finally:
+        conn.close()
+
+
+def report_step(run_dir: str, result_dir: str, settings: Settings) -> dict:
+    """Result JSONs, payoff charts and the Data Docs of this run; returns their paths and a text summary."""
+    from optionsv4_lib import quality
+    from optionsv4_lib.reports import payoff_charts, summary_lines, write_results
+
+    spec, result = RunSpec.read(run_dir), read_result(result_dir)
+    analysis_path, allocation_path = write_results(result, settings.results_dir)
+    stamp = result.finished_at.strftime("%Y%m%d_%H%M%S")
+    charts = payoff_charts(result, settings.results_dir / f"payoffs_{stamp}", settings.risk_free_rate)
+    docs = quality.build_data_docs(_run_name(spec))
+    return {"analysis": str(analysis_path), "allocation": str(allocation_path), "charts": len(charts),
+            "data_docs": str(docs), "summary": summary_lines(result)}
+
+
+class RunCheckFailed(OptionsV4Error):
+    """The run finished but must not be trusted: too few symbols succeeded or a critical expectation failed."""
+
+
+def final_check(result_dir: str, *, context_ok: bool, strategies_ok: bool, min_success_share: float) -> str:
+    """Raise RunCheckFailed when the run is not good enough; otherwise a one-line verdict."""
+    symbols = read_result(result_dir).symbols
+    share = float((symbols["status"] == "ok").mean()) if len(symbols) else 0.0
+    problems = []
+    if share < min_success_share:
+        problems.append(f"only {share:.0%} of symbols succeeded (minimum {min_success_share:.0%})")
+    if not context_ok:
+        problems.append("the market context failed a critical expectation")
+    if not strategies_ok:
+        problems.append("the strategies failed a critical expectation")
+    if problems:
+        raise RunCheckFailed("; ".join(problems))
+    return f"{share:.0%} of {len(symbols)} symbols succeeded; all critical expectations passed"
+
+
+def _run_name(spec: RunSpec) -> str:
+    return f"{spec.trade_date.isoformat()}_{spec.risk_profile}"
+
 
 
 def _outcome_path(run_dir: str, symbol: str) -> Path:

@@ -76,3 +76,20 @@ def _plot(path: Path, prices: np.ndarray, pnl: np.ndarray, row) -> Path:
 
 def _money(value: float) -> str:
     return "unlimited" if np.isinf(value) else f"₹{value:,.0f}"
+
+
+def summary_lines(result: AnalysisResult, top: int = 10) -> list[str]:
+    """A plain-text summary of a run for logs: market state, symbols, the top strategies."""
+    m, s = result.market, result.strategies
+    ok = int((result.symbols["status"] == "ok").sum())
+    lines = [
+        f"Market state {m.state} (confidence {m.direction_confidence:.0%}), INDIA VIX {m.vix:.2f} ({m.vix_regime})",
+        f"Symbols ok {ok}/{len(result.symbols)}; strategies sized {len(s)}; capital at risk "
+        f"₹{s['capital_at_risk'].sum():,.0f} of ₹{result.capital:,.0f} ({result.risk_profile})",
+    ]
+    for row in s.sort_values(["score", "candidate_id"], ascending=[False, True]).head(top).itertuples(index=False):
+        lines.append(
+            f"{row.score:5.1f}  {row.symbol:<11} {row.strategy:<22} {row.lots:>3} lots  PoP {row.pop_net:.0%}  "
+            f"max profit {_money(row.max_profit)}  max loss {_money(row.max_loss)}"
+        )
+    return lines

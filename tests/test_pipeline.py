@@ -1,6 +1,7 @@
 """The daily pipeline's steps (what the DAG tasks call) give the same result as one analyze_portfolio call."""
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,45 @@ def test_rerun_starts_clean(tmp_path):
 def test_holiday_is_not_a_trading_day(tmp_path):
     with pytest.raises(NotATradingDay, match="Guru Nanak|Gurpurb"):
         plan_run(date(2026, 11, 24), settings=Settings(data_dir=tmp_path), universe=load_universe(), allocations=load_allocations())
+
+
+def test_quality_load_report_and_final_check(tmp_path, store_url):
+    from optionsv4_lib.pipeline import (
+        RunCheckFailed, final_check, load_step, report_step, validate_chains_step, validate_context_step,
+        validate_strategies_step,
+    )
+    from optionsv4_lib.store import connect, fetch_analysis
+
+    settings = Settings(data_dir=tmp_path / "data", results_dir=tmp_path / "results", database_url=store_url)
+    universe = load_universe().head(8)  # includes IOC, whose synthetic chain is empty
+    plan = plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
+    run_dir = fetch_market_context(plan["run_dir"], settings)
+    for symbol in plan["symbols"]:
+        fetch_symbol(run_dir, symbol, settings)
+    excluded = validate_chains_step(run_dir, settings)
+    assert set(excluded) == {"IOC"} and "row" in excluded["IOC"]
+    assert validate_context_step(run_dir)
+    compute_market_state(run_dir, settings)
+    for symbol in plan["symbols"]:
+        analyze_symbol_step(run_dir, symbol, settings, excluded)
+    result_dir = assemble_run(run_dir, settings)
+    assert validate_strategies_step(run_dir, result_dir, settings)
+    run_id = load_step(run_dir, result_dir, settings)
+    conn = connect(store_url)
+    try:
+        stored = fetch_analysis(conn, TRADE_DATE, "moderate")
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*), count(*) FILTER (WHERE NOT success AND severity = 'critical') "
+                        "FROM data_quality_results WHERE run_id = %s", (run_id,))
+            total, critical = cur.fetchone()
+    finally:
+        conn.close()
+    assert stored.symbols.set_index("symbol").loc["IOC", "reason"].startswith("data quality")
+    assert total > 50 and critical >= 1  # IOC's empty chain
+    report = report_step(run_dir, result_dir, settings)
+    assert Path(report["data_docs"]).exists() and Path(report["analysis"]).exists()
+    assert final_check(result_dir, context_ok=True, strategies_ok=True, min_success_share=0.8)
+    with pytest.raises(RunCheckFailed, match="symbols succeeded"):
+        final_check(result_dir, context_ok=True, strategies_ok=True, min_success_share=0.95)
+    with pytest.raises(RunCheckFailed, match="strategies failed"):
+        final_check(result_dir, context_ok=True, strategies_ok=False, min_success_share=0.5)
