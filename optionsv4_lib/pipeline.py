@@ -93,6 +93,11 @@ def plan_run(
     return {"run_dir": str(run_dir), "symbols": list(universe["symbol"])}
 
 
+def run_symbols(run_dir: str) -> list[str]:
+    """The symbols of the run, in universe order."""
+    return list(pd.read_parquet(Path(run_dir) / "universe.parquet", columns=["symbol"])["symbol"])
+
+
 def _live(spec: RunSpec) -> MarketDataSource:
     return open_source(spec.source, spec.trade_date, seed=spec.seed, data_dir=Path(spec.data_dir))
 

@@ -1,0 +1,182 @@
+"""
+### OptionsV4 daily — pre-market analysis of NSE F&O option strategies
+
+Runs at 08:45 Asia/Kolkata, Monday to Friday. On an NSE holiday the `plan` task skips the run with the holiday's
+name in its log. The trade date is the run's date in IST (a rerun or backfill of a date is deterministic: the
+analysis reads only the Parquet snapshots recorded by the fetch tasks).
+
+1. `plan` — universe and industry allocations from the database; the run directory.
+2. `market_context` — NIFTY and INDIA VIX daily history and the NIFTY near-expiry chain.
+3. `fetch_chain` — one mapped task per symbol (pool `dhan_option_chain` keeps Dhan's one-request-per-3-s limit).
+4. `validate_chains`, `validate_context` — Great Expectations; a chain failing a critical expectation drops its
+   symbol with that reason.
+5. `market_state` — trend × VIX regime (+ PCR) → one of nine states.
+6. `analyze_symbol` — one mapped task per symbol: candidates, metrics, scores, top N (a failure is a reason, not a crash).
+7. `allocate` — industry-first sizing and exits; `validate_strategies` — Great Expectations.
+8. `load` — one transaction into PostgreSQL (Supabase: connection `supabase_db`); `report` — result JSONs, payoff
+   charts, Data Docs; `final_check` — fails the run when too few symbols succeeded or a critical expectation failed.
+
+Params: `risk_profile`, `source` (synthetic | snapshot | dhan; default from the Airflow Variable `optionsv4_source`,
+else synthetic), `symbols` (limit to the first N of the universe, 0 = all), `min_success_share`.
+Tasks hand each other paths and small dicts through XCom, never DataFrames; all logic is in `optionsv4_lib`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule, get_current_context, task
+
+IST = "Asia/Kolkata"
+DATA_RETRIES = {"retries": 3, "retry_delay": timedelta(seconds=20), "retry_exponential_backoff": True,
+                "max_retry_delay": timedelta(minutes=5)}
+DHAN_POOL = "dhan_option_chain"  # 1 slot; the Dhan client also spaces option-chain calls 3 s apart
+
+with DAG(
+    dag_id="options_v4_daily",
+    schedule=CronTriggerTimetable("45 8 * * 1-5", timezone=IST),
+    start_date=pendulum.datetime(2026, 1, 1, tz=IST),
+    catchup=False,
+    max_active_runs=1,
+    tags=["optionsv4", "analysis"],
+    doc_md=__doc__,
+    params={
+        "risk_profile": Param("moderate", enum=["conservative", "moderate", "aggressive"]),
+        "source": Param(None, type=["null", "string"], enum=[None, "synthetic", "snapshot", "dhan"]),
+        "symbols": Param(0, type="integer", minimum=0, description="analyze only the first N symbols (0 = all)"),
+        "min_success_share": Param(0.8, type="number", minimum=0, maximum=1),
+    },
+) as dag:
+
+    @task(**DATA_RETRIES)
+    def plan() -> str:
+        from airflow.sdk import Variable
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from optionsv4_airflow import run_settings, trade_date_of
+        from optionsv4_lib.pipeline import NotATradingDay, plan_run
+        from optionsv4_lib.store import load_allocations_from_db, load_universe, open_store
+
+        context = get_current_context()
+        params, settings = context["params"], run_settings()
+        conn = open_store(settings)
+        try:
+            universe, allocations = load_universe(conn), load_allocations_from_db(conn)
+        finally:
+            conn.close()
+        if params["symbols"]:
+            universe = universe.head(params["symbols"])
+        try:
+            planned = plan_run(
+                trade_date_of(context), settings=settings, universe=universe, allocations=allocations,
+                risk_profile=params["risk_profile"],
+                source=params["source"] or Variable.get("optionsv4_source", default="synthetic"),
+            )
+        except NotATradingDay as exc:
+            raise AirflowSkipException(str(exc)) from exc
+        return planned["run_dir"]
+
+    @task
+    def symbols_of(run_dir: str) -> list[str]:
+        from optionsv4_lib.pipeline import run_symbols
+
+        return run_symbols(run_dir)
+
+    @task(**DATA_RETRIES)
+    def market_context(run_dir: str) -> str:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.pipeline import fetch_market_context
+
+        return fetch_market_context(run_dir, run_settings())
+
+    @task(pool=DHAN_POOL, map_index_template="{{ symbol }}", **DATA_RETRIES)
+    def fetch_chain(run_dir: str, symbol: str) -> str:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.pipeline import fetch_symbol
+
+        get_current_context()["symbol"] = symbol
+        return fetch_symbol(run_dir, symbol, run_settings())
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def validate_chains(run_dir: str, fetched: list[str]) -> dict[str, str]:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.pipeline import validate_chains_step
+
+        excluded = validate_chains_step(run_dir, run_settings())
+        for symbol, reason in excluded.items():
+            print(f"excluded {symbol}: {reason}")
+        return excluded
+
+    @task
+    def validate_context(run_dir: str) -> bool:
+        from optionsv4_lib.pipeline import validate_context_step
+
+        return validate_context_step(run_dir)
+
+    @task
+    def market_state(run_dir: str) -> str:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.pipeline import compute_market_state
+
+        state = compute_market_state(run_dir, run_settings())
+        print("\n".join([f"Market state: {state.state} (confidence {state.direction_confidence:.0%})", *state.explanation]))
+        return state.state
+
+    @task(map_index_template="{{ symbol }}", **DATA_RETRIES)
+    def analyze_symbol(run_dir: str, symbol: str, excluded: dict[str, str], state: str) -> str:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.pipeline import analyze_symbol_step
+
+        get_current_context()["symbol"] = symbol
+        return analyze_symbol_step(run_dir, symbol, run_settings(), excluded)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def allocate(run_dir: str, analyzed: list[str]) -> str:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.pipeline import assemble_run
+
+        return assemble_run(run_dir, run_settings())
+
+    @task
+    def validate_strategies(run_dir: str, result_dir: str) -> bool:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.pipeline import validate_strategies_step
+
+        return validate_strategies_step(run_dir, result_dir, run_settings())
+
+    @task(**DATA_RETRIES)
+    def load(run_dir: str, result_dir: str, strategies_ok: bool) -> int:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.pipeline import load_step
+
+        return load_step(run_dir, result_dir, run_settings())
+
+    @task
+    def report(run_dir: str, result_dir: str, stored_run: int) -> dict:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.pipeline import report_step
+
+        outcome = report_step(run_dir, result_dir, run_settings())
+        print("\n".join([f"Analysis run {stored_run}", *outcome["summary"], f"Results: {outcome['analysis']}",
+                         f"Data Docs: {outcome['data_docs']}"]))
+        return outcome
+
+    @task
+    def final_check(result_dir: str, context_ok: bool, strategies_ok: bool, reported: dict) -> str:
+        from optionsv4_lib.pipeline import final_check as check
+
+        return check(result_dir, context_ok=context_ok, strategies_ok=strategies_ok,
+                     min_success_share=get_current_context()["params"]["min_success_share"])
+
+    run_dir = market_context(plan())
+    symbols = symbols_of(run_dir)
+    fetched = fetch_chain.partial(run_dir=run_dir).expand(symbol=symbols)
+    excluded = validate_chains(run_dir, fetched)
+    context_ok = validate_context(run_dir)
+    state = market_state(run_dir)
+    analyzed = analyze_symbol.partial(run_dir=run_dir, excluded=excluded, state=state).expand(symbol=symbols)
+    result_dir = allocate(run_dir, analyzed)
+    strategies_ok = validate_strategies(run_dir, result_dir)
+    stored_run = load(run_dir, result_dir, strategies_ok)
+    final_check(result_dir, context_ok, strategies_ok, report(run_dir, result_dir, stored_run))
