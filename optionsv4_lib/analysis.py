@@ -17,7 +17,7 @@ import pandas as pd
 from optionsv4_lib.allocation import Allocations, budgets, size_portfolio
 from optionsv4_lib.calendar import IST, session
 from optionsv4_lib.config import RiskLimits, Settings
-from optionsv4_lib.errors import DataError, OptionsV4Error
+from optionsv4_lib.errors import AuthError, DataError, OptionsV4Error
 from optionsv4_lib.exits import exit_conditions
 from optionsv4_lib.market_state import MarketState, classify_market, iv_rank
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource
@@ -137,6 +137,8 @@ def symbol_outcome(
             as_of=analysis_moment(source.trade_date), r=settings.risk_free_rate, limits=limits,
             rules=settings.candidates, position_type=outcome.row["position_type"], stress_move=settings.stress_move,
         )
+    except AuthError:
+        raise  # bad credentials fail every symbol alike: stop the run instead of recording 50 identical reasons
     except OptionsV4Error as exc:
         outcome.row |= {"status": "failed", "reason": str(exc)}
         log.info("%s: %s", row.symbol, exc)

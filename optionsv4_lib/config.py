@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from optionsv4_lib.errors import InputError
 from optionsv4_lib.domain import FAMILIES, RISK_PROFILES, Family, RiskProfile
 from optionsv4_lib.market_state import MarketStateConfig
 from optionsv4_lib.paths import PROJECT_DIR
@@ -90,6 +91,7 @@ class Settings(BaseSettings):
     dhan_client_id: str | None = Field(None, validation_alias=AliasChoices("OPTIONSV4_DHAN_CLIENT_ID", "DHAN_CLIENT_ID"))
     dhan_access_token: SecretStr | None = Field(None, validation_alias=AliasChoices("OPTIONSV4_DHAN_ACCESS_TOKEN", "DHAN_ACCESS_TOKEN"))
     dhan_base_url: str = "https://api.dhan.co/v2"
+    dhan_chain_interval: float = Field(3.0, ge=0, description="seconds between option-chain requests (Dhan: 1 per 3 s)")
     live_trading: bool = Field(False, description="OPTIONSV4_LIVE_TRADING=1 is one of the two keys to live orders")
     config_file: Path | None = Field(None, description="JSON file whose keys override the nested models below")
     profiles: dict[RiskProfile, RiskLimits] = Field(default_factory=lambda: dict(DEFAULT_PROFILES))
@@ -114,7 +116,7 @@ class Settings(BaseSettings):
         """The limits of `profile` (default: the configured risk_profile)."""
         name = profile or self.risk_profile
         if name not in RISK_PROFILES:
-            raise ValueError(f"risk profile: unknown {name!r}; expected one of {', '.join(RISK_PROFILES)}")
+            raise InputError(f"risk profile: unknown {name!r}; expected one of {', '.join(RISK_PROFILES)}")
         return self.profiles[name]
 
 

@@ -98,8 +98,8 @@ def run_symbols(run_dir: str) -> list[str]:
     return list(pd.read_parquet(Path(run_dir) / "universe.parquet", columns=["symbol"])["symbol"])
 
 
-def _live(spec: RunSpec) -> MarketDataSource:
-    return open_source(spec.source, spec.trade_date, seed=spec.seed, data_dir=Path(spec.data_dir))
+def _live(spec: RunSpec, settings: Settings) -> MarketDataSource:
+    return open_source(spec.source, spec.trade_date, seed=spec.seed, data_dir=Path(spec.data_dir), settings=settings)
 
 
 def _replay(spec: RunSpec) -> ParquetSnapshotSource:
@@ -108,7 +108,7 @@ def _replay(spec: RunSpec) -> ParquetSnapshotSource:
 
 def fetch_market_context(run_dir: str, settings: Settings) -> str:
     """Record NIFTY and INDIA VIX history and the NIFTY near-expiry chain (what the market state reads)."""
-    market_context(_live(RunSpec.read(run_dir)), settings)
+    market_context(_live(RunSpec.read(run_dir), settings), settings)
     return run_dir
 
 
@@ -126,7 +126,7 @@ def read_market_state(run_dir: str) -> MarketState:
 def fetch_symbol(run_dir: str, symbol: str, settings: Settings) -> str:
     """Record the symbol's expiry list and the chains the analysis will use; a data problem becomes its reason."""
     spec = RunSpec.read(run_dir)
-    source = _live(spec)
+    source = _live(spec, settings)
     try:
         for expiry in choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates):
             source.option_chain(symbol, expiry)

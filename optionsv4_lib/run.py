@@ -49,12 +49,14 @@ def run_analysis(
     """Analyze the (sub-)universe on one trade date; store the run in the database and write the result JSONs,
     payoff PNGs and the run log. Universe and allocations come from the database (seeded from include/data/)."""
     cfg = current_settings()
+    cfg.limits(risk)  # an unknown risk profile fails before any work
     day = as_date(trade_date, "date") if trade_date else default_trade_date()
     log_path = _log_to_file(cfg.logs_dir, day)
     conn = open_store(cfg)
     try:
         universe = _subset(load_universe(conn), symbols, first)
-        market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir)
+        market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir,
+                             settings=cfg)
         logging.getLogger(__name__).info("analysis of %d symbols on %s from %s", len(universe), day, market.name)
         with _progress(console, len(universe)) as advance:
             result = analyze_portfolio(

@@ -292,7 +292,7 @@ def _assemble(symbol, spot, lot_size, as_of, near, far, built, skipped) -> Candi
             }
         )
     positions = Positions(kind, strike, qty, premium, np.where(kind == NONE, near.years, years), np.where(kind == NONE, near.atm_iv, sigma))
-    legs_df = pd.DataFrame(leg_rows)
+    legs_df = pd.DataFrame(leg_rows).astype({"security_id": "Int64"})  # broker ids are integers; <NA> when unknown
     options = legs_df[legs_df["instrument"] != "STK"].assign(spread_pct=lambda d: (d["ask"] - d["bid"]) / d["mid"])
     liquidity = options.groupby("candidate_id").agg(
         min_oi=("oi", "min"), total_volume=("volume", "sum"), max_spread_pct=("spread_pct", "max")
