@@ -9,7 +9,16 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 OPTIONLAB_VENV ?= .venv-optionlab
 
-.PHONY: venv demo test bench optionlab-venv lock clean
+# Airflow on this checkout: a project-local AIRFLOW_HOME (SQLite metadata), this repo's DAGs and plugins.
+AIRFLOW_HOME_DIR := $(CURDIR)/.airflow
+AIRFLOW_PORT ?= 8080
+AIRFLOW_ENV = AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	AIRFLOW__CORE__PLUGINS_FOLDER=$(CURDIR)/plugins AIRFLOW__CORE__LOAD_EXAMPLES=False \
+	AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Kolkata PATH=$(CURDIR)/$(VENV)/bin:$$PATH
+# The demo's trade date: the latest NSE trading day up to today (override: make demo DEMO_DATE=2026-11-23).
+DEMO_DATE ?= $(shell $(PY) -c 'from optionsv4_lib.run import default_trade_date; print(default_trade_date())')
+
+.PHONY: venv demo airflow analyze test bench optionlab-venv lock clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
@@ -28,8 +37,36 @@ $(OPTIONLAB_VENV)/.installed:
 
 optionlab-venv: $(OPTIONLAB_VENV)/.installed
 
-demo: venv
+# Metadata DB migrated and the pools the DAGs use (Dhan: option chain 1 request / 3 s; orders).
+$(AIRFLOW_HOME_DIR)/.ready: $(VENV)/.installed
+	mkdir -p $(AIRFLOW_HOME_DIR)
+	$(AIRFLOW_ENV) airflow db migrate > $(AIRFLOW_HOME_DIR)/migrate.log 2>&1 || { tail -20 $(AIRFLOW_HOME_DIR)/migrate.log; exit 1; }
+	$(AIRFLOW_ENV) airflow pools set dhan_option_chain 1 "Dhan option chain: one request per 3 s" > /dev/null
+	$(AIRFLOW_ENV) airflow pools set dhan_orders 1 "Dhan orders: placement is sequential per account" > /dev/null
+	touch $@
+
+# The main job: the daily DAG on the synthetic market for the whole universe, in one process
+# (`airflow dags test`), into the embedded PostgreSQL; then the stored run's top strategies and the Data Docs path.
+demo: venv $(AIRFLOW_HOME_DIR)/.ready
+	$(VENV)/bin/optionsv4 db start
+	@echo "Running the daily DAG for $(DEMO_DATE) (log: $(AIRFLOW_HOME_DIR)/demo-$(DEMO_DATE).log) ..."
+	@$(AIRFLOW_ENV) airflow dags test options_v4_daily $(DEMO_DATE) > $(AIRFLOW_HOME_DIR)/demo-$(DEMO_DATE).log 2>&1 \
+		|| { tail -40 $(AIRFLOW_HOME_DIR)/demo-$(DEMO_DATE).log; exit 1; }
+	$(VENV)/bin/optionsv4 report --date $(DEMO_DATE)
+
+# The same analysis without Airflow (the old `python main.py --risk moderate`).
+analyze: venv
 	$(VENV)/bin/optionsv4 analyze --risk moderate
+
+# The Airflow UI, scheduler and triggers on 127.0.0.1 only, sized for 2 cores, wired to the embedded database.
+airflow: venv $(AIRFLOW_HOME_DIR)/.ready
+	$(VENV)/bin/optionsv4 db start
+	@echo "Airflow: http://127.0.0.1:$(AIRFLOW_PORT) — user admin, password in $(AIRFLOW_HOME_DIR)/simple_auth_manager_passwords.json.generated"
+	@test ! -f $(AIRFLOW_HOME_DIR)/simple_auth_manager_passwords.json.generated || cat $(AIRFLOW_HOME_DIR)/simple_auth_manager_passwords.json.generated; echo
+	$(AIRFLOW_ENV) AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
+		AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(AIRFLOW_PORT)/execution/ \
+		AIRFLOW__CORE__PARALLELISM=4 AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG=4 \
+		AIRFLOW_CONN_SUPABASE_DB="$$($(VENV)/bin/optionsv4 db url --show-secret)" airflow standalone
 
 test: venv optionlab-venv
 	$(PY) -m pytest -n 2
@@ -45,4 +82,4 @@ lock:
 	rm -rf .venv-lock
 
 clean:
-	rm -rf $(VENV) $(OPTIONLAB_VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(OPTIONLAB_VENV) $(AIRFLOW_HOME_DIR) .pytest_cache .hypothesis

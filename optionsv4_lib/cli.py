@@ -9,7 +9,8 @@ from rich.panel import Panel
 from rich.table import Table
 
 from optionsv4_lib.cli_db import db_app, import_allocations, import_scrip_master
-from optionsv4_lib.errors import OptionsV4Error
+from optionsv4_lib.cli_dq import dq_app
+from optionsv4_lib.errors import InputError, OptionsV4Error
 from optionsv4_lib.strategies.catalog import catalog_table
 
 app = typer.Typer(no_args_is_help=True, help="OptionsV4: NSE F&O options-strategy pipeline.", add_completion=False)
@@ -18,6 +19,7 @@ err_console = Console(stderr=True)
 
 
 app.add_typer(db_app, name="db")
+app.add_typer(dq_app, name="dq")
 app.command("import-scrip-master")(import_scrip_master)
 app.command("import-allocations")(import_allocations)
 
@@ -66,13 +68,47 @@ def analyze(
         raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps(outcome.result.analysis_document(), indent=2, ensure_ascii=False))
-    else:
-        print_summary(outcome)
+        return
+    print_summary(outcome.result)
+    console.print(f"Stored as analysis run {outcome.run_id} in the database.")
+    console.print(f"Results: {outcome.analysis_path}\n         {outcome.allocation_path}")
+    if outcome.charts:
+        console.print(f"Payoff charts: {outcome.charts[0].parent}/ ({len(outcome.charts)} PNG)")
+    console.print(f"Log: {outcome.log_path}")
 
 
-def print_summary(outcome, top: int = 15) -> None:
-    """Market state, per-symbol outcome, the top strategies with legs and exits, and where the files are."""
-    result = outcome.result
+@app.command()
+def report(
+    trade_date: str = typer.Option(None, "--date", help="Trade date YYYY-MM-DD (default: the latest stored run)."),
+    risk: str = typer.Option(None, "--risk", help="Risk profile of the run (default: the latest stored run's)."),
+    top: int = typer.Option(15, "--top", min=1, help="How many strategies to show."),
+) -> None:
+    """Show a stored analysis run — market state, symbols, top strategies — and where the Data Docs are."""
+    from optionsv4_lib.marketdata.source import as_date
+    from optionsv4_lib.quality import data_docs_index
+    from optionsv4_lib.store import fetch_analysis, open_store
+    from optionsv4_lib.store.repository import latest_run
+
+    try:
+        conn = open_store()
+        try:
+            latest = latest_run(conn) if trade_date is None or risk is None else None
+            if trade_date is None and latest is None:
+                raise InputError("date: no analysis run is stored yet (run `optionsv4 analyze` or the daily DAG)")
+            day = as_date(trade_date, "date") if trade_date else latest["trade_date"]
+            result = fetch_analysis(conn, day, risk or (latest or {}).get("risk_profile") or "moderate")
+        finally:
+            conn.close()
+    except OptionsV4Error as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    print_summary(result, top)
+    docs = data_docs_index()
+    console.print(f"Data Docs: {docs}" if docs.exists() else "Data Docs: not built yet (the daily DAG builds them)")
+
+
+def print_summary(result, top: int = 15) -> None:
+    """Market state, per-symbol outcome and the top strategies with legs and exits."""
     m = result.market
     pcr = "n/a" if m.pcr_oi is None else f"{m.pcr_oi:.2f}"
     console.print(Panel(
@@ -102,11 +138,6 @@ def print_summary(outcome, top: int = 15) -> None:
             "\n".join(_exit_text(e) for e in exits.itertuples(index=False)),
         )
     console.print(table)
-    console.print(f"Stored as analysis run {outcome.run_id} in the database.")
-    console.print(f"Results: {outcome.analysis_path}\n         {outcome.allocation_path}")
-    if outcome.charts:
-        console.print(f"Payoff charts: {outcome.charts[0].parent}/ ({len(outcome.charts)} PNG)")
-    console.print(f"Log: {outcome.log_path}")
 
 
 def _leg_text(leg) -> str:

@@ -5,6 +5,10 @@ and per pytest-xdist worker and deleted at the end (works as root: see store.db.
 OPTIONSV4_TEST_DATABASE_URL is set, that server, on which each worker creates and drops its own databases (the URL's
 role needs CREATEDB). `fresh_database` is a new empty database per test; `store_url` a migrated, seeded database
 for the session; `db` a connection to it with every table emptied and the reference tables seeded again.
+
+`airflow_home` (session): a migrated Airflow metadata database (SQLite) in a temporary AIRFLOW_HOME with this
+repository's dags/ and plugins/ and the pools the DAGs use, for DagBag and `dag.test()`. Airflow reads its
+configuration when first imported, so test modules import airflow only inside tests or fixtures that use it.
 """
 
 import itertools
@@ -15,6 +19,8 @@ from collections.abc import Iterator
 import pytest
 
 TEST_URL_ENV = "OPTIONSV4_TEST_DATABASE_URL"
+PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+AIRFLOW_POOLS = {"dhan_option_chain": 1, "dhan_orders": 1}  # as docker-compose.yaml and `make airflow` create them
 
 
 class PostgresServer:
@@ -111,3 +117,26 @@ def db(store_url):
     seed_reference_data(conn)
     yield conn
     conn.close()
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory) -> str:
+    """AIRFLOW_HOME with a migrated SQLite metadata DB, this repo's DAGs and plugins, and the pools (see above)."""
+    import sys
+
+    home = tmp_path_factory.mktemp("airflow_home")
+    os.environ |= {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": os.path.join(PROJECT_DIR, "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": os.path.join(PROJECT_DIR, "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+    }
+    sys.path.insert(0, os.path.join(PROJECT_DIR, "plugins"))  # as Airflow does for task code
+    from airflow.models.pool import Pool
+    from airflow.utils.db import initdb
+
+    initdb()
+    for name, slots in AIRFLOW_POOLS.items():
+        Pool.create_or_update_pool(name, slots, description=f"OptionsV4: {name}", include_deferred=False)
+    return str(home)

@@ -1,0 +1,159 @@
+"""The daily DAG in Airflow itself: it parses without import errors, and `dag.test()` runs it end to end against a
+real PostgreSQL — a 10-symbol synthetic run, a recorded day with a corrupted chain replayed from its snapshots, and
+an NSE holiday that skips visibly. Airflow is imported inside the tests (see the `airflow_home` fixture)."""
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pendulum
+import pytest
+
+from optionsv4_lib.allocation import load_allocations
+from optionsv4_lib.analysis import analyze_portfolio
+from optionsv4_lib.config import Settings
+from optionsv4_lib.marketdata.snapshots import SnapshotRecorder
+from optionsv4_lib.marketdata.synthetic import DEFAULT_BROKEN, SyntheticMarket
+from optionsv4_lib.reference import load_universe
+from optionsv4_lib.store import connect
+
+DAILY = "options_v4_daily"
+IST = "Asia/Kolkata"
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_home):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(Path(__file__).parents[1] / "dags"))
+
+
+@pytest.fixture
+def pipeline_env(airflow_home, store_url, tmp_path, monkeypatch) -> Path:
+    """The pipeline's database, data and results for one DAG run (what run_settings() reads in the tasks)."""
+    monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)
+    monkeypatch.setenv("OPTIONSV4_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("OPTIONSV4_RESULTS_DIR", str(tmp_path / "results"))
+    return tmp_path
+
+
+def optionsv4(*args: str):
+    """The CLI, reading the settings afresh from the environment."""
+    from typer.testing import CliRunner
+
+    from optionsv4_lib.cli import app
+    from optionsv4_lib.config import settings
+
+    settings.cache_clear()
+    return CliRunner().invoke(app, list(args))
+
+
+def run_daily(dagbag, day: date, **conf):
+    """dag.test() of the daily DAG for the 08:45 IST run of `day`; returns {task_id: [states]} and the run."""
+    dag = dagbag.get_dag(DAILY)
+    run = dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, 8, 45, tz=IST), run_conf=conf)
+    states: dict[str, list[str]] = {}
+    for ti in run.get_task_instances():
+        states.setdefault(ti.task_id, []).append(str(ti.state))
+    return run, states
+
+
+def stored(store_url: str, sql: str, params: tuple) -> pd.DataFrame:
+    conn = connect(store_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+    finally:
+        conn.close()
+
+
+def test_dags_import_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert DAILY in dagbag.dag_ids
+
+
+def test_daily_dag_shape(dagbag):
+    dag = dagbag.get_dag(DAILY)
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert dag.timetable.expression == "45 8 * * 1-5" and str(dag.timetable.timezone) == IST
+    fetch, analyze = dag.get_task("fetch_chain"), dag.get_task("analyze_symbol")
+    assert fetch.pool == "dhan_option_chain" and fetch.retries == 3 and fetch.retry_exponential_backoff
+    assert fetch.map_index_template == analyze.map_index_template == "{{ symbol }}"
+    assert dag.get_task("validate_chains").trigger_rule == "all_done"
+    assert dag.get_task("allocate").trigger_rule == "all_done"
+    order = [t.task_id for t in dag.topological_sort()]
+    assert order.index("fetch_chain") < order.index("validate_chains") < order.index("analyze_symbol") \
+        < order.index("allocate") < order.index("validate_strategies") < order.index("load") \
+        < order.index("report") < order.index("final_check")
+    assert dag.doc_md and "NSE holiday" in dag.doc_md
+
+
+def test_a_synthetic_run_loads_ranked_strategies_and_builds_data_docs(dagbag, pipeline_env, store_url):
+    day = date(2026, 11, 23)
+    run, states = run_daily(dagbag, day, symbols=10)
+    assert str(run.state) == "success", states
+    assert states["fetch_chain"] == ["success"] * 10 and states["final_check"] == ["success"]
+    symbols = stored(store_url, "SELECT s.symbol, s.status, s.reason FROM run_symbols s JOIN analysis_runs r USING "
+                                "(run_id) WHERE r.trade_date = %s AND r.risk_profile = 'moderate'", (day,))
+    assert len(symbols) == 10
+    assert set(symbols.loc[symbols["status"] != "ok", "symbol"]) == {"IOC"}  # its synthetic chain is empty
+    strategies = stored(store_url, "SELECT count(*) AS n FROM strategies JOIN analysis_runs USING (run_id) "
+                                   "WHERE trade_date = %s", (day,))
+    assert strategies["n"][0] > 0
+    results = list((pipeline_env / "results").glob("options_v4_analysis_*.json"))
+    assert results
+    assert Path(Settings().data_dir).exists() and (Path(__file__).parents[1] / "include/gx/uncommitted/data_docs/"
+                                                   "local_site/index.html").exists()
+
+
+def test_a_corrupted_chain_drops_its_symbol_with_the_failed_expectation(dagbag, pipeline_env, store_url):
+    day = date(2026, 11, 20)
+    universe = load_universe().head(10)
+    assert "RELIANCE" in set(universe["symbol"])
+    market = SyntheticMarket(42, day, broken={**DEFAULT_BROKEN, "RELIANCE": "crossed"})  # bid above ask
+    analyze_portfolio(SnapshotRecorder(market, pipeline_env / "data"), universe=universe,
+                      allocations=load_allocations(), settings=Settings())  # records the day as a live run would
+
+    run, states = run_daily(dagbag, day, symbols=10, source="snapshot")
+    assert str(run.state) == "success", states
+    symbols = stored(store_url, "SELECT s.symbol, s.status, s.reason FROM run_symbols s JOIN analysis_runs r USING "
+                                "(run_id) WHERE r.trade_date = %s", (day,)).set_index("symbol")
+    assert symbols.loc["RELIANCE", "status"] == "failed" and "bid" in symbols.loc["RELIANCE", "reason"]
+    assert (symbols.drop(index=["RELIANCE", "IOC"])["status"] == "ok").all()
+    failed = stored(store_url, "SELECT suite, expectation, severity FROM data_quality_results WHERE trade_date = %s "
+                               "AND subject = 'RELIANCE' AND NOT success", (day,))
+    assert len(failed) > 0 and "critical" in set(failed["severity"])
+
+    shown = optionsv4("dq", "failures", "--date", day.isoformat())
+    assert shown.exit_code == 0 and "RELIANCE" in shown.output and "critical" in shown.output, shown.output
+    reported = optionsv4("report", "--date", day.isoformat(), "--top", "3")
+    assert reported.exit_code == 0 and "Symbols analyzed: 8/10" in reported.output, reported.output
+    assert "Data Docs: " in reported.output and optionsv4("dq", "open").output.strip().endswith("index.html")
+
+
+def test_an_nse_holiday_skips_the_run_with_its_name(dagbag, pipeline_env, store_url, capfd):
+    day = date(2026, 11, 24)  # Prakash Gurpurb Sri Guru Nanak Dev
+    run, states = run_daily(dagbag, day)
+    assert states["plan"] == ["skipped"] and states["load"] == ["skipped"]
+    logged = capfd.readouterr()
+    assert "2026-11-24 is not an NSE trading day (Prakash Gurpurb" in logged.out + logged.err
+    runs = stored(store_url, "SELECT count(*) AS n FROM analysis_runs WHERE trade_date = %s", (day,))
+    assert runs["n"][0] == 0
+
+
+def test_run_settings_read_the_airflow_connections(airflow_home, monkeypatch):
+    from optionsv4_airflow import run_settings
+
+    monkeypatch.setenv("AIRFLOW_CONN_SUPABASE_DB",
+                       "postgresql://postgres.abc:S3cret@aws-0-ap-south-1.pooler.supabase.com:5432/postgres"
+                       "?sslmode=require")
+    monkeypatch.setenv("AIRFLOW_CONN_DHAN_DEFAULT", '{"conn_type": "generic", "login": "1000000123", '
+                                                    '"password": "eyJ-dhan-token"}')
+    settings = run_settings()
+    url = settings.database_url.get_secret_value()
+    assert url.startswith("postgresql://postgres.abc:S3cret@aws-0-ap-south-1.pooler.supabase.com:5432/postgres")
+    assert "sslmode=require" in url
+    assert settings.dhan_client_id == "1000000123"
+    assert settings.dhan_access_token.get_secret_value() == "eyJ-dhan-token"
+    assert "eyJ-dhan-token" not in repr(settings) and "S3cret" not in repr(settings)
