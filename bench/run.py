@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MODULES = ("bench_pricing", "bench_optionlab", "bench_analysis", "bench_pipeline")
+MODULES = ("bench_pricing", "bench_optionlab", "bench_analysis", "bench_pipeline", "bench_execution")
 
 
 def machine() -> str:

@@ -48,10 +48,16 @@ def optionsv4(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
+DEFAULT_CONF = {"risk_profile": "moderate", "source": None, "symbols": 0, "min_success_share": 0.8}
+
+
 def run_daily(dagbag, day: date, **conf):
-    """dag.test() of the daily DAG for the 08:45 IST run of `day`; returns {task_id: [states]} and the run."""
+    """dag.test() of the daily DAG for the 08:45 IST run of `day`; returns {task_id: [states]} and the run.
+
+    Every param is passed: in one process, dag.test() leaves a run's conf in the DAG's Param objects."""
     dag = dagbag.get_dag(DAILY)
-    run = dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, 8, 45, tz=IST), run_conf=conf)
+    run = dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, 8, 45, tz=IST),
+                   run_conf=DEFAULT_CONF | conf)
     states: dict[str, list[str]] = {}
     for ti in run.get_task_instances():
         states.setdefault(ti.task_id, []).append(str(ti.state))

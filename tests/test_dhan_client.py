@@ -216,12 +216,11 @@ def test_default_limits_are_the_documented_ones():
 
 
 def test_default_option_chain_pace_is_one_request_per_three_seconds(emulator):
-    sleep = SleepRecorder()  # waits are recorded, not slept: the limiter's clock is real time
-    client = DhanClient(emulator.client_id, TOKEN, base_url=emulator.url, sleep=sleep)
+    sleep = SleepRecorder()  # waits are recorded, not slept, on a clock that stands still between them
+    client = DhanClient(emulator.client_id, TOKEN, base_url=emulator.url, sleep=sleep, clock=lambda: 100.0)
     for _ in range(3):
         fetch_chain(client)
-    assert len(sleep.waits) == 2
-    assert 2.5 < sleep.waits[0] <= 3.0 and 5.5 < sleep.waits[1] <= 6.0  # slots at +3 s and +6 s
+    assert sleep.waits == [3.0, 6.0]  # slots at +3 s and +6 s
 
 
 def test_option_chain_requests_are_spaced_in_real_time(emulator):

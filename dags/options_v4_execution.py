@@ -1,0 +1,141 @@
+"""
+### OptionsV4 execution — place the marked strategies (manual trigger only)
+
+No schedule: trigger it from the UI form or `airflow dags trigger options_v4_execution -c '{...}'`. Unsafe actions
+default to no: without `confirm` the run records the plan and stops.
+
+1. `load_marked` — the strategies marked for execution in this mode (`optionsv4 mark [--mode live]`), or the
+   `strategy_ids` given (each must be marked for it), at most `max_strategies`; strategies left mid-placement by a
+   crashed run are picked up again.
+2. `pre_trade_checks` — the full order plan (legs as LIMIT orders, buys before sells, units, limit prices, costs,
+   margin) with every check: kill switch, market hours, stale analysis, per-trade budget, industry and total caps,
+   margin against funds. Paper: market hours and staleness only warn.
+3. `preview` — the plan, always recorded as `executions/<run id>/plan.json` and `preview.txt` under the data dir.
+4. `gate` — skips the rest unless `confirm` is true; live also needs `confirmation` = `PLACE LIVE ORDERS` and
+   OPTIONSV4_LIVE_TRADING=1 in the workers' environment, else the run fails naming what is missing.
+5. `place` — one mapped task per cleared strategy, in pool `dhan_orders` (one strategy at a time on the account):
+   legs placed one by one, each polled to a terminal state; a failed leg unwinds the filled ones and the strategy
+   becomes failed with the reason. Retrying is safe: orders carry deterministic correlation ids and are looked up
+   before they are sent, so a retry resumes and never duplicates an order.
+6. `reconcile` — open orders refreshed from the broker; a positions snapshot recorded.
+7. `summary` — `summary.json`; the run fails if a strategy failed or was left with open legs.
+
+Params: `mode` (paper | live), `strategy_ids` (empty = all marked), `max_strategies`, `confirm`, `confirmation`.
+Database and Dhan credentials come from the Airflow connections `supabase_db` and `dhan_default` (plugins/
+optionsv4_airflow.py); all logic is in `optionsv4_lib.execution.steps`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
+
+IST = "Asia/Kolkata"
+ORDERS_POOL = "dhan_orders"  # 1 slot: one strategy's legs at a time (Dhan: 10 orders/s; the client paces them too)
+PLACE_RETRIES = {"retries": 2, "retry_delay": timedelta(seconds=30)}  # a retry resumes by correlation id
+
+with DAG(
+    dag_id="options_v4_execution",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz=IST),
+    catchup=False,
+    max_active_runs=1,
+    tags=["optionsv4", "execution"],
+    doc_md=__doc__,
+    params={
+        "mode": Param("paper", enum=["paper", "live"], description="paper (simulated fills) or live (Dhan)"),
+        "strategy_ids": Param([], type="array", items={"type": "integer"},
+                              description="strategies to execute; empty = every marked strategy"),
+        "max_strategies": Param(10, type="integer", minimum=1, description="execute at most this many"),
+        "confirm": Param(False, type="boolean", description="place the orders; false = record the plan only"),
+        "confirmation": Param("", type="string", description="live only: type PLACE LIVE ORDERS"),
+    },
+) as dag:
+
+    @task
+    def load_marked() -> list[int]:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.execution.steps import marked_step
+
+        params = get_current_context()["params"]
+        ids = marked_step(run_settings(), params["mode"], params["strategy_ids"], params["max_strategies"])
+        print(f"{len(ids)} strategies to execute: {ids}")
+        return ids
+
+    @task
+    def pre_trade_checks(strategy_ids: list[int]) -> str:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.execution.steps import checks_step, execution_dir
+
+        context = get_current_context()
+        settings = run_settings()
+        return checks_step(settings, context["params"]["mode"], strategy_ids,
+                           execution_dir(settings.data_dir, context["run_id"]))
+
+    @task
+    def preview(plan_path: str) -> list[int]:
+        from optionsv4_lib.execution.steps import preview_step
+
+        text, cleared = preview_step(plan_path)
+        print(f"{text}\nRecorded: {plan_path}")
+        return cleared
+
+    @task
+    def gate(cleared: list[int]) -> list[int]:
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.execution.mode import LiveTradingRefused
+        from optionsv4_lib.execution.steps import PreviewOnly, gate_step
+
+        params = get_current_context()["params"]
+        try:
+            return gate_step(run_settings(), params["mode"], confirm=params["confirm"],
+                             confirmation=params["confirmation"], cleared=cleared)
+        except PreviewOnly as exc:
+            raise AirflowSkipException(str(exc)) from exc
+        except LiveTradingRefused as exc:
+            raise AirflowFailException(str(exc)) from exc
+
+    @task(pool=ORDERS_POOL, map_index_template="{{ strategy_id }}", **PLACE_RETRIES)
+    def place(strategy_id: int) -> dict:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.execution.steps import place_step
+
+        context = get_current_context()
+        context["strategy_id"] = strategy_id
+        params = context["params"]
+        outcome = place_step(run_settings(), params["mode"], strategy_id, confirmation=params["confirmation"])
+        print(f"strategy {strategy_id}: {outcome['status']} {outcome['reason'] or ''}")
+        return outcome
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def reconcile(outcomes: list[dict]) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.execution.steps import reconcile_step
+
+        if not list(outcomes or []):
+            raise AirflowSkipException("nothing was placed")
+        return reconcile_step(run_settings(), get_current_context()["params"]["mode"])
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def summary(plan_path: str, outcomes: list[dict], reconciled: dict | None) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from optionsv4_lib.execution.steps import ExecutionFailed, summary_step
+
+        placed = list(outcomes or [])
+        try:
+            document = summary_step(plan_path, placed, reconciled)
+        except ExecutionFailed as exc:
+            raise AirflowFailException(str(exc)) from exc
+        print(f"{len(placed)} strategies placed: {document['counts']}")
+        return document
+
+    plan_path = pre_trade_checks(load_marked())
+    outcomes = place.expand(strategy_id=gate(preview(plan_path)))
+    summary(plan_path, outcomes, reconcile(outcomes))

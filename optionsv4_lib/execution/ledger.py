@@ -1,0 +1,181 @@
+"""The execution ledger in PostgreSQL: `orders` (one row per correlation id, updated on every state change) and
+`strategy_execution_status` (one row per marked strategy).
+
+An order row is written BEFORE the order is sent (status NEW) and committed at once, so a crash at any point leaves
+a row whose correlation id can be looked up at the broker. Every write is its own short transaction.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg2
+
+from optionsv4_lib.errors import DataError, InputError
+from optionsv4_lib.execution.broker import BrokerOrder, Mode, OrderRequest
+from optionsv4_lib.store.db import as_data_error, transaction
+
+STRATEGY_STATUSES = ("marked", "placing", "open", "partially_filled", "exiting", "closed", "rejected", "failed",
+                     "cancelled")
+HOLDING_STATUSES = ("placing", "open", "partially_filled", "exiting")  # strategies that hold (or may hold) positions
+_LOCK_NAMESPACE = 731_645  # first key of pg_try_advisory_lock(int, int); the second is the strategy id
+_INT4_MAX = 2**31 - 1
+
+_COLUMNS = ("correlation_id", "strategy_id", "leg_no", "purpose", "attempt", "mode", "security_id",
+            "exchange_segment", "side", "quantity", "order_type", "product_type", "price", "status",
+            "broker_order_id", "filled_quantity", "average_price", "error")
+
+
+@dataclass(frozen=True)
+class LedgerOrder:
+    """One row of `orders` (quantities in units, prices ₹/unit)."""
+
+    correlation_id: str
+    strategy_id: int
+    leg_no: int
+    purpose: str
+    attempt: int
+    mode: str
+    security_id: int | None
+    exchange_segment: str
+    side: str
+    quantity: int
+    order_type: str
+    product_type: str
+    price: float | None
+    status: str
+    broker_order_id: str | None
+    filled_quantity: int
+    average_price: float | None
+    error: str | None
+
+    def as_broker_order(self) -> BrokerOrder:
+        return BrokerOrder(self.broker_order_id or "", self.status, self.quantity, self.filled_quantity,
+                           self.average_price, self.error, self.correlation_id)
+
+
+def insert_order(conn, request: OrderRequest, mode: Mode) -> None:
+    """Record `request` as NEW unless its correlation id is recorded already."""
+    values = (request.correlation_id, request.strategy_id, request.leg_no, request.purpose, request.attempt, mode,
+              request.contract.security_id, request.contract.exchange_segment, request.side, request.quantity,
+              request.order_type, request.product_type, request.price, "NEW")
+    with _writing(conn) as cur:
+        cur.execute(f"INSERT INTO orders ({', '.join(_COLUMNS[:14])}) VALUES ({', '.join(['%s'] * 14)}) "
+                    "ON CONFLICT (correlation_id) DO NOTHING", values)
+
+
+def update_order(conn, correlation_id: str, order: BrokerOrder) -> None:
+    """Record the broker's view of an order: its id, status, fills and rejection reason."""
+    with _writing(conn) as cur:
+        cur.execute(
+            """UPDATE orders SET broker_order_id = coalesce(%s, broker_order_id), status = %s, filled_quantity = %s,
+                      average_price = %s, error = coalesce(%s, error), updated_at = now()
+               WHERE correlation_id = %s""",
+            (order.order_id or None, order.status, order.filled_quantity, order.average_price, order.reason,
+             correlation_id))
+        if cur.rowcount != 1:
+            raise DataError(f"orders: no order with correlation id {correlation_id!r}")
+
+
+def fail_order(conn, correlation_id: str, error: str) -> None:
+    """Mark an order the broker refused or never received as REJECTED, with the reason."""
+    with _writing(conn) as cur:
+        cur.execute("UPDATE orders SET status = 'REJECTED', error = %s, updated_at = now() WHERE correlation_id = %s",
+                    (error, correlation_id))
+
+
+def get_order(conn, correlation_id: str) -> LedgerOrder | None:
+    rows = _select(conn, "WHERE correlation_id = %s", (correlation_id,))
+    return rows[0] if rows else None
+
+
+def get_order_by_broker_id(conn, broker_order_id: str) -> LedgerOrder | None:
+    rows = _select(conn, "WHERE broker_order_id = %s", (broker_order_id,))
+    return rows[0] if rows else None
+
+
+def orders_of(conn, strategy_id: int, attempt: int | None = None) -> list[LedgerOrder]:
+    """The strategy's orders (of one attempt, if given) in the order they were recorded."""
+    if attempt is None:
+        return _select(conn, "WHERE strategy_id = %s ORDER BY order_id", (strategy_id,))
+    return _select(conn, "WHERE strategy_id = %s AND attempt = %s ORDER BY order_id", (strategy_id, attempt))
+
+
+def open_orders(conn, mode: Mode) -> list[LedgerOrder]:
+    """Orders of `mode` not yet in a terminal state."""
+    return _select(conn, "WHERE mode = %s AND status IN ('NEW', 'TRANSIT', 'PENDING', 'PART_TRADED') "
+                         "ORDER BY order_id", (mode,))
+
+
+def last_attempt(conn, strategy_id: int) -> int:
+    """The highest attempt number among the strategy's orders; 0 when it has none."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT coalesce(max(attempt), 0) FROM orders WHERE strategy_id = %s", (strategy_id,))
+        return int(cur.fetchone()[0])
+
+
+def strategy_status(conn, strategy_id: int) -> tuple[str, str | None] | None:
+    """(status, note) of a strategy's execution, or None when it was never marked."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT status, note FROM strategy_execution_status WHERE strategy_id = %s", (strategy_id,))
+        return cur.fetchone()
+
+
+def set_status(conn, strategy_id: int, status: str, **fields) -> None:
+    """Set a strategy's execution status and any of mode, lots, entry_value (₹), note."""
+    if status not in STRATEGY_STATUSES:
+        raise InputError(f"status: unknown {status!r}; expected one of {', '.join(STRATEGY_STATUSES)}")
+    unknown = set(fields) - {"mode", "lots", "entry_value", "note"}
+    if unknown:
+        raise InputError(f"set_status: unknown field(s) {sorted(unknown)}")
+    assignments = "".join(f", {name} = %s" for name in fields)
+    with _writing(conn, "strategy_execution_status") as cur:
+        cur.execute(f"UPDATE strategy_execution_status SET status = %s{assignments}, updated_at = now() "
+                    "WHERE strategy_id = %s", (status, *fields.values(), strategy_id))
+        if cur.rowcount != 1:
+            raise DataError(f"strategy_execution_status: strategy {strategy_id} is not marked")
+
+
+def committed_capital(conn, mode: Mode, exclude: tuple[int, ...] = ()) -> dict[str, float]:
+    """₹ of capital at risk per industry held by strategies of `mode` that hold or may hold positions (placing,
+    open, partially filled, exiting), scaled to their executed lots; strategies in `exclude` are left out."""
+    with transaction(conn) as cur:
+        cur.execute(
+            """SELECT coalesce(s.industry, s.symbol), sum(s.capital_at_risk * coalesce(e.lots, s.lots) / s.lots)
+               FROM strategy_execution_status e JOIN strategies s USING (strategy_id)
+               WHERE e.mode = %s AND e.status = ANY(%s) AND NOT (e.strategy_id = ANY(%s))
+               GROUP BY 1""", (mode, list(HOLDING_STATUSES), list(exclude)))
+        return {industry: float(amount) for industry, amount in cur.fetchall()}
+
+
+@contextmanager
+def strategy_lock(conn, strategy_id: int) -> Iterator[bool]:
+    """A session advisory lock on one strategy for the block: yields False (and holds nothing) when another
+    session holds it, so two executors never work on the same strategy at once."""
+    if not 0 < strategy_id <= _INT4_MAX:
+        raise InputError(f"strategy_id: expected 1…{_INT4_MAX}, got {strategy_id}")
+    with transaction(conn) as cur:
+        cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_NAMESPACE, strategy_id))
+        held = bool(cur.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held and not conn.closed:
+            with transaction(conn) as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_NAMESPACE, strategy_id))
+
+
+def _select(conn, where: str, params: tuple) -> list[LedgerOrder]:
+    with transaction(conn) as cur:
+        cur.execute(f"SELECT {', '.join(_COLUMNS)} FROM orders {where}", params)
+        return [LedgerOrder(*row) for row in cur.fetchall()]
+
+
+@contextmanager
+def _writing(conn, table: str = "orders") -> Iterator:
+    try:
+        with transaction(conn) as cur:
+            yield cur
+    except psycopg2.Error as exc:
+        raise as_data_error(exc, table) from exc
+

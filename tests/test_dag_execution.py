@@ -1,0 +1,104 @@
+"""The execution DAG in Airflow itself (`dag.test()`, paper mode, a real PostgreSQL): confirmed runs place the marked
+iron condors and record plan, preview and summary; an unconfirmed run records the plan and skips; a live run without
+the exact confirmation fails at the gate. Airflow is imported inside the tests (see the `airflow_home` fixture)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from optionsv4_lib.execution.ledger import orders_of
+
+from execution_support import CONDOR, DhanEmulator, market, placed, register_contracts, status_of, store_and_mark
+
+EXECUTION = "options_v4_execution"
+DEFAULTS = {"mode": "paper", "strategy_ids": [], "max_strategies": 10, "confirm": False, "confirmation": ""}
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_home):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(Path(__file__).parents[1] / "dags"))
+
+
+@pytest.fixture
+def env(airflow_home, store_url, tmp_path, monkeypatch) -> Path:
+    """The database and data dir the tasks' run_settings() read; returns the data dir."""
+    monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)
+    monkeypatch.setenv("OPTIONSV4_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("OPTIONSV4_LIVE_TRADING", raising=False)
+    return tmp_path / "data"
+
+
+def run_execution(dagbag, **conf) -> dict[str, list[str]]:
+    """dag.test() of the execution DAG; {task_id: [states]}. Every param is passed: in one process, Airflow
+    3.3's process_params resolves a run's conf into the DAG's own Param objects, so a value would leak into the
+    next dag.test() (a deployment parses the DAG afresh per task process)."""
+    run = dagbag.get_dag(EXECUTION).test(run_conf=DEFAULTS | conf)
+    states: dict[str, list[str]] = {}
+    for ti in run.get_task_instances():
+        states.setdefault(ti.task_id, []).append(str(ti.state))
+    return states
+
+
+def recorded(data_dir: Path, name: str) -> Path:
+    [path] = (data_dir / "executions").glob(f"*/{name}")
+    return path
+
+
+def test_the_dag_is_manual_with_a_form_and_a_pool(dagbag):
+    assert dagbag.import_errors == {}
+    dag = dagbag.get_dag(EXECUTION)
+    assert type(dag.timetable).__name__ == "NullTimetable" and dag.catchup is False and dag.max_active_runs == 1
+    assert set(dag.params) == {"mode", "strategy_ids", "max_strategies", "confirm", "confirmation"}
+    assert dag.params["mode"] == "paper" and dag.params["confirm"] is False
+    place = dag.get_task("place")
+    assert place.pool == "dhan_orders" and place.retries == 2 and place.map_index_template == "{{ strategy_id }}"
+    order = [t.task_id for t in dag.topological_sort()]
+    assert order == ["load_marked", "pre_trade_checks", "preview", "gate", "place", "reconcile", "summary"]
+    assert "PLACE LIVE ORDERS" in dag.doc_md
+
+
+def test_paper_run_places_the_marked_condors(dagbag, env, db):
+    sids = store_and_mark(db, CONDOR, "INFY:iron-condor:2")
+    states = run_execution(dagbag, mode="paper", confirm=True)
+    assert states == {"load_marked": ["success"], "pre_trade_checks": ["success"], "preview": ["success"],
+                      "gate": ["success"], "place": ["success", "success"], "reconcile": ["success"],
+                      "summary": ["success"]}
+    assert [status_of(db, sid)[:2] for sid in sids] == [("open", "paper")] * 2
+    assert [len(orders_of(db, sid)) for sid in sids] == [4, 4]
+    plan = json.loads(recorded(env, "plan.json").read_text())
+    assert plan["mode"] == "paper" and plan["cleared"] == sids
+    assert "OV4-" in recorded(env, "preview.txt").read_text()
+    summary = json.loads(recorded(env, "summary.json").read_text())
+    assert summary["counts"] == {"open": 2}
+
+
+def test_an_unconfirmed_run_records_the_plan_and_places_nothing(dagbag, env, db):
+    [sid] = store_and_mark(db, CONDOR)
+    states = run_execution(dagbag, mode="paper", strategy_ids=[sid])
+    assert states["gate"] == ["skipped"] and states["place"] == ["skipped"]
+    assert states["summary"] == ["success"]
+    assert json.loads(recorded(env, "plan.json").read_text())["cleared"] == [sid]
+    assert orders_of(db, sid) == [] and status_of(db, sid)[0] == "marked"
+
+
+@pytest.mark.parametrize("flag, text, missing", [
+    ("1", "place live orders", "the confirmation text must be exactly 'PLACE LIVE ORDERS', got 'place live orders'"),
+    ("0", "PLACE LIVE ORDERS", "the environment flag OPTIONSV4_LIVE_TRADING=1 is not set"),
+])
+def test_live_without_every_key_fails_at_the_gate(dagbag, env, db, monkeypatch, capfd, flag, text, missing):
+    [sid] = store_and_mark(db, CONDOR, mode="live")
+    with DhanEmulator(market()) as emulator:  # the live plan asks Dhan for margins, funds and the kill switch
+        register_contracts(db, emulator)
+        for name, value in {"OPTIONSV4_LIVE_TRADING": flag, "DHAN_CLIENT_ID": emulator.client_id,
+                            "DHAN_ACCESS_TOKEN": emulator.access_token, "OPTIONSV4_DHAN_BASE_URL": emulator.url,
+                            "OPTIONSV4_DHAN_CHAIN_INTERVAL": "0"}.items():
+            monkeypatch.setenv(name, value)
+        states = run_execution(dagbag, mode="live", confirm=True, confirmation=text)
+        sent = placed(emulator)
+    assert states["pre_trade_checks"] == ["success"] and states["gate"] == ["failed"]
+    assert states["place"] == ["upstream_failed"]
+    assert missing in capfd.readouterr().out
+    assert sent == [] and orders_of(db, sid) == [] and status_of(db, sid)[0] == "marked"
