@@ -11,6 +11,7 @@ from rich.table import Table
 from optionsv4_lib.cli_db import db_app, import_allocations, import_scrip_master
 from optionsv4_lib.cli_dq import dq_app
 from optionsv4_lib.cli_execute import execute
+from optionsv4_lib.cli_positions import positions
 from optionsv4_lib.cli_trade import mark, status, unmark
 from optionsv4_lib.errors import InputError, OptionsV4Error
 from optionsv4_lib.strategies.catalog import catalog_table
@@ -26,6 +27,7 @@ app.command("mark")(mark)
 app.command("unmark")(unmark)
 app.command("execute")(execute)
 app.command("status")(status)
+app.command("positions")(positions)
 app.command("import-scrip-master")(import_scrip_master)
 app.command("import-allocations")(import_allocations)
 

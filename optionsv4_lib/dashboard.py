@@ -2,8 +2,9 @@
 
 Sources: strategy_execution_status (one row per marked strategy), its strategy and legs, orders (fills:
 filled_quantity units at average_price ₹/unit, whatever the order's purpose: entry, exit, rollback, adjustment) and,
-for the last traded price, the latest positions_snapshots row of the leg's security in the strategy's mode (its
-net_qty is the broker's, for the whole account). A leg's security id is its orders', else the analysed leg's.
+for the last traded price, the monitor's latest mark of the leg (positions_snapshots rows with leg_no), or the latest
+account row (leg_no NULL) of the leg's security in the strategy's mode when that is newer (its net_qty is the
+broker's, for the whole account). A leg's security id is its orders', else the analysed leg's.
 
 P&L of a leg, average cost, in ₹ (quantities in units):
     bought B units at average b, sold S units at average s, over all the leg's fills
@@ -108,12 +109,26 @@ def load_status(conn, ids: Sequence[int] | None = None, mode: str | None = None)
         legs = _with_orders(legs, orders).merge(strategies[["strategy_id", "mode"]], on="strategy_id")
         snapshots = _frame(cur, """
             SELECT DISTINCT ON (mode, security_id) mode, security_id, net_qty AS broker_qty, ltp, snapshot_at
-            FROM positions_snapshots WHERE security_id = ANY(%(securities)s::bigint[])
+            FROM positions_snapshots WHERE leg_no IS NULL AND security_id = ANY(%(securities)s::bigint[])
             ORDER BY mode, security_id, snapshot_at DESC""",
                            {"securities": legs["security_id"].dropna().astype(int).unique().tolist()})
+        marks = _frame(cur, """
+            SELECT DISTINCT ON (strategy_id, leg_no) strategy_id, leg_no, ltp AS mark, snapshot_at AS marked_at
+            FROM positions_snapshots WHERE leg_no IS NOT NULL AND strategy_id = ANY(%(ids)s::bigint[])
+            ORDER BY strategy_id, leg_no, snapshot_at DESC""", key)
     legs = legs.merge(snapshots.astype({"security_id": "Int64"}), on=["mode", "security_id"], how="left")
+    legs = _with_marks(legs, marks)
     legs = leg_pnl(legs.drop(columns="mode").astype({"ltp": float}))
     return ExecutionStatus(_with_pnl(strategies, legs), legs)
+
+
+def _with_marks(legs: pd.DataFrame, marks: pd.DataFrame) -> pd.DataFrame:
+    """ltp = the monitor's latest mark of the leg unless the account snapshot has a newer price."""
+    legs = legs.merge(marks, on=["strategy_id", "leg_no"], how="left")
+    ltp, mark = legs["ltp"].astype(float), legs["mark"].astype(float)
+    account_newer = pd.to_datetime(legs["snapshot_at"], utc=True) > pd.to_datetime(legs["marked_at"], utc=True)
+    use_mark = mark.notna() & (ltp.isna() | ~account_newer)
+    return legs.assign(ltp=ltp.where(~use_mark, mark)).drop(columns=["mark", "marked_at"])
 
 
 def leg_pnl(legs: pd.DataFrame) -> pd.DataFrame:

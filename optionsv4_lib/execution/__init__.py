@@ -6,7 +6,8 @@ place leg by leg (idempotent, resumable, unwinding on failure) → reconcile.
     outcomes = execute_plan(conn, venue.broker, plan, quotes=venue.quotes)
 
 Modules: broker (protocol and records) · quotes · plan · checks · mode (the live gate, brokers per mode) ·
-executor · ledger (the orders and status tables) · reconcile · paper (PaperBroker) · dhan (DhanBroker).
+executor · exits (closing open strategies, expiry settlement, live exits held at the gate) · ledger (the orders
+and status tables) · reconcile · paper (PaperBroker) · dhan (DhanBroker).
 """
 
 from optionsv4_lib.execution.broker import (Broker, BrokerOrder, Contract, Mode, OrderRequest, Position, Quote)

@@ -225,6 +225,11 @@ class Executor:
 
     # ---------------------------------------------------------------- one order
 
+    def run_order(self, request: OrderRequest) -> BrokerOrder:
+        """One order in a terminal state: found by its correlation id (ledger, then broker) or placed, then polled
+        (cancelled after leg_timeout) — what exits (execution.exits) reuse."""
+        return self._run(request)
+
     def _run(self, request: OrderRequest) -> BrokerOrder:
         """The order of `request` in a terminal state: found (ledger, then broker) or placed, then polled."""
         order = self._existing(request)

@@ -122,10 +122,10 @@ def strategy_status(conn, strategy_id: int) -> tuple[str, str | None] | None:
 
 
 def set_status(conn, strategy_id: int, status: str, **fields) -> None:
-    """Set a strategy's execution status and any of mode, lots, entry_value (₹), note."""
+    """Set a strategy's execution status and any of mode, lots, entry_value, exit_value, realized_pnl (₹), note."""
     if status not in STRATEGY_STATUSES:
         raise InputError(f"status: unknown {status!r}; expected one of {', '.join(STRATEGY_STATUSES)}")
-    unknown = set(fields) - {"mode", "lots", "entry_value", "note"}
+    unknown = set(fields) - {"mode", "lots", "entry_value", "exit_value", "realized_pnl", "note"}
     if unknown:
         raise InputError(f"set_status: unknown field(s) {sorted(unknown)}")
     assignments = "".join(f", {name} = %s" for name in fields)

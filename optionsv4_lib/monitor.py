@@ -1,0 +1,235 @@
+"""One pass of the position monitor at a moment `now` (IST): mark open strategies to market, record the marks, settle
+expired paper legs, evaluate the stored exit conditions and exit what hit — through the executor (execution.exits).
+
+For every strategy 'open' or 'exiting' (its held legs: the filled entry orders, entry price = average fill):
+1. chains of the legs' (symbol, expiry) from `source`; a chain the source lacks leaves those legs unpriced;
+2. marks and metrics (monitoring.py); one positions_snapshots row per leg: ltp = mark (₹/unit), net_qty (units,
+   − short), unrealized_pnl = s × qty × (mark − entry price) (₹); a re-run at the same moment overwrites its rows;
+3. on or after a leg's expiry (after the F&O close on expiry day) paper legs settle at intrinsic value; live legs
+   are left to the exchange and reported;
+4. exit conditions (strategy_exit_conditions, first hit by exit_no) of 'open' strategies: an exit on the venue of
+   the strategy's mode, or — for a mode with no venue (live without the gate) — EXIT PENDING; 'exiting' strategies
+   (an interrupted or pending exit) are resumed when their venue is there;
+5. physical-settlement warnings for ITM stock options from four trading days before expiry (logged and returned).
+"""
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optionsv4_lib.calendar import IST, holiday_name, is_trading_day, session
+from optionsv4_lib.config import Settings
+from optionsv4_lib.errors import DataError, OptionsV4Error
+from optionsv4_lib.execution import exits
+from optionsv4_lib.execution.executor import ExecutionPolicy, Hook
+from optionsv4_lib.execution.mode import Venue, open_venue, resolve_mode
+from optionsv4_lib.execution.paper import PaperBroker
+from optionsv4_lib.execution.quotes import ChainQuotes
+from optionsv4_lib.marketdata.source import MarketDataSource
+from optionsv4_lib.monitoring import exit_hits, mark_legs, physical_settlement_warnings, position_metrics
+from optionsv4_lib.reference import index_ids
+from optionsv4_lib.store.db import transaction
+
+log = logging.getLogger(__name__)
+
+SETTLEMENT_PASS = timedelta(minutes=15)  # passes run until this long after the F&O close: the last one settles expiries
+
+
+def outside_session(now: datetime) -> str | None:
+    """Why a monitor pass at `now` has nothing to do (not a trading day, before the F&O open, past the close and its
+    settlement pass), or None when it should run."""
+    moment = now.astimezone(IST)
+    day = moment.date()
+    if not is_trading_day(day):
+        return f"{day:%a %d %b %Y} is not a trading day ({holiday_name(day) or 'weekend'})"
+    open_at, close_at = session(day, "FO")
+    last = (datetime.combine(day, close_at) + SETTLEMENT_PASS).time()
+    if not open_at <= moment.time() <= last:
+        return f"{moment:%H:%M} IST is outside the F&O session {open_at:%H:%M}–{close_at:%H:%M} (+ settlement pass)"
+    return None
+
+
+def holdings(conn) -> pd.DataFrame:
+    """The held legs of every 'open' or 'exiting' strategy: monitoring.LEG_COLUMNS plus strategy (template name),
+    mode, status, note, security_id, exchange_segment."""
+    with transaction(conn) as cur:
+        cur.execute(
+            """SELECT o.strategy_id, o.leg_no, s.symbol, s.strategy, d.instrument, o.side, d.strike, d.expiry,
+                      o.filled_quantity AS qty, o.average_price AS entry_price, e.mode, e.status, e.note,
+                      o.security_id, o.exchange_segment
+               FROM strategy_execution_status e JOIN strategies s USING (strategy_id)
+                    JOIN orders o ON o.strategy_id = e.strategy_id AND o.purpose = 'entry' AND o.filled_quantity > 0
+                    JOIN strategy_details d ON d.run_id = s.run_id AND d.candidate_id = s.candidate_id
+                                               AND d.leg_no = o.leg_no
+               WHERE e.status IN ('open', 'exiting')
+                 AND o.attempt = (SELECT max(attempt) FROM orders x WHERE x.strategy_id = e.strategy_id)
+               ORDER BY 1, 2""")
+        columns = [c.name for c in cur.description]
+        return pd.DataFrame(cur.fetchall(), columns=columns).astype({"qty": float, "entry_price": float})
+
+
+def exit_conditions(conn, strategy_ids: list[int]) -> pd.DataFrame:
+    """The stored exit rules of these strategies (strategy_exit_conditions with strategy_id)."""
+    with transaction(conn) as cur:
+        cur.execute("""SELECT s.strategy_id, c.exit_no, c.kind, c.metric, c.comparison, c.threshold, c.leg_no,
+                              c.action, c.description
+                       FROM strategy_exit_conditions c JOIN strategies s USING (run_id, candidate_id)
+                       WHERE s.strategy_id = ANY(%s) ORDER BY 1, 2""", (strategy_ids,))
+        columns = [c.name for c in cur.description]
+        return pd.DataFrame(cur.fetchall(), columns=columns).astype({"threshold": float})
+
+
+def fetch_chains(source: MarketDataSource, legs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The option chains of the legs' (symbol, expiry) pairs, and the pairs the source could not give."""
+    chains, missing = [], []
+    for symbol, expiry in legs[["symbol", "expiry"]].drop_duplicates().itertuples(index=False):
+        try:
+            chains.append(source.option_chain(symbol, expiry))
+        except DataError as exc:
+            missing.append(f"{symbol} {expiry}: {exc}")
+    return (pd.concat(chains, ignore_index=True) if chains else pd.DataFrame(columns=[
+        "symbol", "expiry", "strike", "option_type", "bid", "ask", "ltp", "delta", "gamma", "vega",
+        "underlying_price"])), missing
+
+
+def record_marks(conn, marked: pd.DataFrame, now: datetime) -> int:
+    """One positions_snapshots row per leg at `now` (see the module docstring); rows written."""
+    rows = []
+    for leg in marked.itertuples(index=False):
+        sign = 1 if leg.side == "BUY" else -1
+        mark = None if np.isnan(leg.mark) else float(leg.mark)
+        rows.append((now, leg.mode, leg.exchange_segment, None if pd.isna(leg.security_id) else int(leg.security_id),
+                     f"{leg.symbol} {leg.expiry:%d-%b-%Y} {leg.strike:g} {leg.instrument}", int(leg.strategy_id),
+                     int(leg.leg_no), sign * int(leg.qty), leg.entry_price if sign > 0 else None,
+                     leg.entry_price if sign < 0 else None, mark,
+                     None if mark is None else round(sign * leg.qty * (mark - leg.entry_price), 2)))
+    with transaction(conn) as cur:
+        cur.executemany(
+            """INSERT INTO positions_snapshots (snapshot_at, mode, exchange_segment, security_id, trading_symbol,
+                   strategy_id, leg_no, net_qty, buy_avg, sell_avg, ltp, unrealized_pnl)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (snapshot_at, mode, strategy_id, leg_no) WHERE leg_no IS NOT NULL
+               DO UPDATE SET ltp = EXCLUDED.ltp, unrealized_pnl = EXCLUDED.unrealized_pnl,
+                             net_qty = EXCLUDED.net_qty""", rows)
+    return len(rows)
+
+
+@dataclass
+class Evaluation:
+    """The open strategies at one moment: held legs marked (monitoring.mark_legs columns + mode, status, note),
+    per-strategy metrics, every exit rule with observed, hit and distance (threshold − observed, in the rule's
+    unit), and the (symbol, expiry) chains the source could not give."""
+
+    today: date
+    marked: pd.DataFrame
+    metrics: pd.DataFrame
+    rules: pd.DataFrame
+    missing: list[str]
+
+
+def evaluate(conn, source: MarketDataSource, now: datetime) -> Evaluation | None:
+    """Mark every open or exiting strategy at `now` from `source` and evaluate its exit rules (writes nothing);
+    None when nothing is held."""
+    moment = now.astimezone(IST)
+    today = moment.date()
+    legs = holdings(conn)
+    if legs.empty:
+        return None
+    after_close = not is_trading_day(today) or moment.time() >= session(today, "FO")[1]
+    chain, missing = fetch_chains(source, legs)
+    marked = mark_legs(legs, chain, today, after_close=after_close)
+    metrics = position_metrics(marked, today)
+    rules = exit_hits(exit_conditions(conn, metrics["strategy_id"].tolist()), metrics, marked)
+    return Evaluation(today, marked, metrics, rules.assign(distance=rules["threshold"] - rules["observed"]), missing)
+
+
+def monitor_pass(conn, source: MarketDataSource, venues: Mapping[str, Venue], *, now: datetime,
+                 index_symbols: set[str] | None = None, policy: ExecutionPolicy = ExecutionPolicy(),
+                 hook: Hook | None = None) -> dict[str, Any]:
+    """One monitor pass (see the module docstring). venues: mode → the venue its exits go through ("paper"
+    always; "live" only when the live gate was passed). Returns counts, hits, exits, pending exits, settlements,
+    warnings and unpriced legs."""
+    moment = now.astimezone(IST)
+    index_symbols = set(index_ids()["fo_symbol"].dropna()) if index_symbols is None else index_symbols
+    summary: dict[str, Any] = {"at": moment.isoformat(), "strategies": 0, "legs_marked": 0, "hits": [],
+                               "exits": [], "pending": [], "settled": [], "warnings": [], "unpriced": []}
+    found = evaluate(conn, source, moment)
+    if found is None:
+        return summary
+    marked, metrics = found.marked, found.metrics
+    summary["strategies"] = int(metrics["strategy_id"].nunique())
+    summary["legs_marked"] = int(marked["mark"].notna().sum())
+    summary["unpriced"] = found.missing + metrics["unpriced_reason"].dropna().tolist()
+    record_marks(conn, marked, moment)
+
+    for warning in physical_settlement_warnings(marked, found.today, index_symbols).itertuples(index=False):
+        log.warning("strategy %d: %s", warning.strategy_id, warning.message)
+        summary["warnings"].append({"strategy_id": int(warning.strategy_id), "leg_no": int(warning.leg_no),
+                                    "message": warning.message})
+
+    done: set[int] = set()
+    for sid, expired in marked[marked["settled"]].groupby("strategy_id"):
+        if expired["mode"].iloc[0] != "paper":
+            summary["warnings"].append({"strategy_id": int(sid), "leg_no": None, "message": (
+                "live legs past expiry: settled by the exchange; reconcile the account")})
+            continue
+        values = dict(zip(expired["leg_no"].astype(int), expired["mark"].astype(float)))
+        outcome = exits.settle(conn, int(sid), values, "expiry: settled at intrinsic value")
+        summary["settled"].append(outcome.to_document())
+        if outcome.status == "closed":
+            done.add(int(sid))
+
+    status = marked.drop_duplicates("strategy_id").set_index("strategy_id")
+    hits = found.rules[found.rules["hit"]].sort_values(["strategy_id", "exit_no"]).drop_duplicates("strategy_id")
+    rules = {int(h.strategy_id): f"{h.kind} ({h.metric} {h.observed:g} {h.comparison} {h.threshold:g})"
+             for h in hits.itertuples(index=False) if status.loc[h.strategy_id, "status"] == "open"}
+    summary["hits"] = [{"strategy_id": sid, "rule": rule} for sid, rule in rules.items()]
+    resuming = {int(sid): exits.exit_rule(row.note) for sid, row in status.iterrows() if row.status == "exiting"}
+    for sid, rule in (rules | resuming).items():
+        if sid in done:
+            continue
+        venue = venues.get(status.loc[sid, "mode"])
+        if venue is None:
+            summary["pending"].append(exits.exit_pending(conn, sid, rule).to_document())
+            continue
+        try:
+            outcome = exits.close_strategy(conn, venue.broker, sid, rule, quotes=venue.quotes, policy=policy,
+                                           hook=hook)
+        except OptionsV4Error as exc:  # the strategy stays 'exiting'; the next pass resumes it
+            log.error("strategy %d: exit interrupted: %s", sid, exc)
+            outcome = exits.ExitOutcome(sid, "exiting", f"interrupted: {exc}")
+        summary["exits"].append(outcome.to_document())
+    log.info("monitor %s: %d strategies, %d hits, %d exits, %d pending, %d settled, %d warnings", summary["at"],
+             summary["strategies"], len(summary["hits"]), len(summary["exits"]), len(summary["pending"]),
+             len(summary["settled"]), len(summary["warnings"]))
+    return summary
+
+
+def run_monitor(settings: Settings, source_name: str, now: datetime, *, confirm_live_exits: bool = False,
+                confirmation: str | None = None, policy: ExecutionPolicy = ExecutionPolicy()) -> dict[str, Any]:
+    """One pass on the configured store and market-data source (synthetic | snapshot | dhan; chains not recorded).
+    Paper exits fill on the paper broker against the same chains. Live exits are placed only with
+    confirm_live_exits, the confirmation text and OPTIONSV4_LIVE_TRADING=1 (else LiveTradingRefused); without
+    confirm_live_exits they are held as EXIT PENDING."""
+    from optionsv4_lib.marketdata import open_source
+    from optionsv4_lib.store import open_store
+
+    today = now.astimezone(IST).date()
+    source = open_source(source_name, today, seed=settings.seed, data_dir=settings.data_dir, record=False,
+                         settings=settings)
+    conn = open_store(settings)
+    try:
+        quotes = ChainQuotes(source)
+        venues = {"paper": Venue(PaperBroker(conn, capital=settings.capital, quotes=quotes), quotes)}
+        if confirm_live_exits:
+            mode = resolve_mode("live", confirm=True, settings=settings, confirmation=confirmation,
+                                require_text=True)
+            venues[mode] = open_venue(mode, conn, settings, today=today)
+        return monitor_pass(conn, source, venues, now=now, policy=policy)
+    finally:
+        conn.close()
