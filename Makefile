@@ -16,7 +16,7 @@ AIRFLOW_ENV = AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURD
 	AIRFLOW__CORE__PLUGINS_FOLDER=$(CURDIR)/plugins AIRFLOW__CORE__LOAD_EXAMPLES=False \
 	AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Kolkata PATH=$(CURDIR)/$(VENV)/bin:$$PATH
 # The demo's trade date: the latest NSE trading day up to today (override: make demo DEMO_DATE=2026-11-23).
-DEMO_DATE ?= $(shell $(PY) -c 'from optionsv4_lib.run import default_trade_date; print(default_trade_date())')
+DEMO_DATE ?= $(shell $(PY) -c 'from optionsv4_lib.calendar import latest_trading_day; print(latest_trading_day())')
 
 .PHONY: venv demo airflow analyze test bench optionlab-venv lock clean
 

@@ -55,23 +55,15 @@ with DAG(
         from airflow.sdk.exceptions import AirflowSkipException
 
         from optionsv4_airflow import run_settings, trade_date_of
-        from optionsv4_lib.pipeline import NotATradingDay, plan_run
-        from optionsv4_lib.store import load_allocations_from_db, load_universe, open_store
+        from optionsv4_lib.pipeline import NotATradingDay, plan_stored_run
 
         context = get_current_context()
-        params, settings = context["params"], run_settings()
-        conn = open_store(settings)
+        params = context["params"]
         try:
-            universe, allocations = load_universe(conn), load_allocations_from_db(conn)
-        finally:
-            conn.close()
-        if params["symbols"]:
-            universe = universe.head(params["symbols"])
-        try:
-            planned = plan_run(
-                trade_date_of(context), settings=settings, universe=universe, allocations=allocations,
-                risk_profile=params["risk_profile"],
+            planned = plan_stored_run(
+                trade_date_of(context), settings=run_settings(), risk_profile=params["risk_profile"],
                 source=params["source"] or Variable.get("optionsv4_source", default="synthetic"),
+                first=params["symbols"],
             )
         except NotATradingDay as exc:
             raise AirflowSkipException(str(exc)) from exc

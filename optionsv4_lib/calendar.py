@@ -175,6 +175,19 @@ def holiday_name(d: date) -> str | None:
     return _holidays().get(day)
 
 
+def closed_reason(d: date) -> str | None:
+    """'<d> is not an NSE trading day (<holiday name> | weekend)', or None when d is a trading day."""
+    if is_trading_day(d):
+        return None
+    return f"{d} is not an NSE trading day ({holiday_name(d) or 'weekend'})"
+
+
+def latest_trading_day(today: date | None = None) -> date:
+    """The latest NSE trading day on or before `today` (default: today in IST)."""
+    day = today or datetime.now(IST).date()
+    return day if is_trading_day(day) else previous_trading_day(day)
+
+
 # ---------------------------------------------------------------- sessions
 
 
@@ -293,18 +306,22 @@ def _as_ist_naive(as_of: datetime) -> np.datetime64:
     return np.datetime64(as_of, "us")
 
 
-def _as_days(expiry) -> np.ndarray:
-    values = np.asarray(expiry)
-    if values.dtype.kind not in "MO":
-        raise InputError(f"expiry: expected dates or datetime64, got dtype {values.dtype}")
-    if values.size == 0:
-        raise InputError("expiry: empty")
+def as_days(values, field: str) -> np.ndarray:
+    """Dates (a date, datetime, datetime64 or an array of them) as datetime64[D]; InputError naming `field` when
+    empty, not dates, or NaT."""
+    if isinstance(values, datetime):
+        values = values.date()
+    array = np.asarray(values)
+    if array.dtype.kind not in "MO":
+        raise InputError(f"{field}: expected dates or datetime64, got dtype {array.dtype}")
+    if array.size == 0:
+        raise InputError(f"{field}: empty")
     try:
-        days = values.astype("datetime64[D]")
+        days = array.astype("datetime64[D]")
     except (TypeError, ValueError) as exc:
-        raise InputError(f"expiry: cannot read {expiry!r} as dates") from exc
+        raise InputError(f"{field}: cannot read {values!r} as dates") from exc
     if np.any(np.isnat(days)):
-        raise InputError("expiry: contains NaT")
+        raise InputError(f"{field}: contains NaT")
     return days
 
 
@@ -316,7 +333,7 @@ def years_to_expiry(as_of: datetime, expiry) -> float | np.ndarray:
     InputError ("stale expiry").
     """
     moment = _as_ist_naive(as_of)
-    days = _as_days(expiry)
+    days = as_days(expiry, "expiry")
     unique_days, inverse = np.unique(days.ravel(), return_inverse=True)
     closes = np.array([np.datetime64(day, "us") + _since_midnight(session(day.item(), "FO")[1])
                        for day in unique_days])

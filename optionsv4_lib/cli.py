@@ -8,17 +8,17 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from optionsv4_lib.cli_common import err_console, errors_to_exit
 from optionsv4_lib.cli_db import db_app, import_allocations, import_scrip_master
 from optionsv4_lib.cli_dq import dq_app
 from optionsv4_lib.cli_execute import execute
 from optionsv4_lib.cli_positions import positions
 from optionsv4_lib.cli_trade import mark, status, unmark
-from optionsv4_lib.errors import InputError, OptionsV4Error
+from optionsv4_lib.errors import InputError
 from optionsv4_lib.strategies.catalog import catalog_table
 
 app = typer.Typer(no_args_is_help=True, help="OptionsV4: NSE F&O options-strategy pipeline.", add_completion=False)
-console = Console(width=None if Console().is_terminal else 160)  # logs and pipes get a wide table
-err_console = Console(stderr=True)
+console = Console(width=None if Console().is_terminal else 160)  # tables wrap within it; logs and pipes get 160
 
 
 app.add_typer(db_app, name="db")
@@ -66,14 +66,11 @@ def analyze(
     """Market state → candidates → scores → industry-first sizing → exits, for the universe; results to results/."""
     from optionsv4_lib.run import run_analysis
 
-    try:
+    with errors_to_exit():
         outcome = run_analysis(
             risk=risk, symbols=symbol or None, first=symbols, trade_date=trade_date, source=source, seed=seed,
             charts=charts, console=None if as_json else err_console,
         )
-    except OptionsV4Error as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps(outcome.result.analysis_document(), indent=2, ensure_ascii=False))
         return
@@ -97,7 +94,7 @@ def report(
     from optionsv4_lib.store import fetch_analysis, open_store
     from optionsv4_lib.store.repository import latest_run
 
-    try:
+    with errors_to_exit():
         conn = open_store()
         try:
             latest = latest_run(conn) if trade_date is None or risk is None else None
@@ -107,9 +104,6 @@ def report(
             result = fetch_analysis(conn, day, risk or (latest or {}).get("risk_profile") or "moderate")
         finally:
             conn.close()
-    except OptionsV4Error as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
     print_summary(result, top)
     docs = data_docs_index()
     console.print(f"Data Docs: {docs}" if docs.exists() else "Data Docs: not built yet (the daily DAG builds them)")

@@ -4,18 +4,15 @@ Without OPTIONSV4_DATABASE_URL (or SUPABASE_DB_URL) every command uses the embed
 working directory. URLs are printed with the password masked unless `db url --show-secret` is given.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from optionsv4_lib.allocation import DATA_DIR, INDUSTRY_FILE, SECTOR_FILE, load_allocations, validate_allocations
+from optionsv4_lib.cli_common import console, errors_to_exit
 from optionsv4_lib.config import settings as current_settings
-from optionsv4_lib.errors import OptionsV4Error
 from optionsv4_lib.store import open_store
 from optionsv4_lib.store.db import EmbeddedPostgres, connect, mask_url, migrate, pending_migrations
 from optionsv4_lib.store.repository import (QUERIES, latest_run, load_universe, orphan_counts,
@@ -24,20 +21,6 @@ from optionsv4_lib.store.scrip_master import import_scrip_master as load_scrip_m
 
 db_app = typer.Typer(no_args_is_help=True, add_completion=False,
                      help="The database: embedded server, migrations, checks and example queries.")
-console = Console(soft_wrap=True, width=None if Console().is_terminal else 160)  # URLs and SQL stay on one line
-err_console = Console(stderr=True, soft_wrap=True)
-
-
-@contextmanager
-def _errors_to_exit() -> Iterator[None]:
-    """OptionsV4Error → a one-line message on stderr and exit code 2 (messages never hold a password)."""
-    try:
-        yield
-    except OptionsV4Error as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from None
-
-
 def _configured_url() -> str | None:
     url = current_settings().database_url
     return None if url is None else url.get_secret_value()
@@ -52,7 +35,7 @@ def _connection():
 @db_app.command()
 def start() -> None:
     """Start the embedded PostgreSQL (or find it running) in .optionsv4/, migrate it and seed its reference tables."""
-    with _errors_to_exit():
+    with errors_to_exit():
         if _configured_url():
             console.print("A database URL is configured; the embedded server is not used.")
             return
@@ -63,7 +46,7 @@ def start() -> None:
 @db_app.command()
 def stop() -> None:
     """Stop the embedded PostgreSQL (open sessions are disconnected)."""
-    with _errors_to_exit():
+    with errors_to_exit():
         stopped = EmbeddedPostgres(current_settings().embedded_dir).stop()
     console.print("stopped" if stopped else "not running")
 
@@ -99,7 +82,7 @@ def migrate_command(
                                                     "(always done for the embedded database)."),
 ) -> None:
     """Apply pending migrations from include/sql/ (refused if an applied one was edited)."""
-    with _errors_to_exit():
+    with errors_to_exit():
         configured = _configured_url()
         conn = connect(configured) if configured else connect(EmbeddedPostgres(current_settings().embedded_dir).start())
         try:
@@ -115,7 +98,7 @@ def migrate_command(
 @db_app.command()
 def check() -> None:
     """Row counts per table, pending migrations, the latest run and orphan checks; exit code 1 if anything is off."""
-    with _errors_to_exit():
+    with errors_to_exit():
         conn = _connection()
         try:
             pending = pending_migrations(conn)
@@ -150,7 +133,7 @@ def queries(name: str = typer.Argument(None, help=f"One of: {', '.join(QUERIES)}
             console.print(f"[bold]{key}[/bold] — {query.title}")
             console.print(query.sql + "\n", highlight=False, markup=False)
         return
-    with _errors_to_exit():
+    with errors_to_exit():
         conn = _connection()
         try:
             frame = run_query(conn, name)
@@ -169,7 +152,7 @@ def import_scrip_master(
                                                 "e.g. https://images.dhan.co/api-data/api-scrip-master.csv"),
 ) -> None:
     """Load Dhan's instrument master into `instruments` (replacing the segments the file covers)."""
-    with _errors_to_exit():
+    with errors_to_exit():
         conn = open_store()
         try:
             rows = load_scrip_master(conn, path_or_url)
@@ -182,7 +165,7 @@ def import_allocations(
     path: Path = typer.Argument(DATA_DIR, help=f"Directory holding {SECTOR_FILE.name} and {INDUSTRY_FILE.name}."),
 ) -> None:
     """Validate sector and industry allocations against the universe and replace the allocation tables."""
-    with _errors_to_exit():
+    with errors_to_exit():
         allocations = load_allocations(path / SECTOR_FILE.name, path / INDUSTRY_FILE.name)
         conn = open_store()
         try:

@@ -4,16 +4,13 @@ import functools
 import http.server
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from optionsv4_lib.errors import OptionsV4Error
+from optionsv4_lib.cli_common import console, err_console, errors_to_exit
 
 dq_app = typer.Typer(no_args_is_help=True, add_completion=False,
                      help="Data quality: the Data Docs report and failed expectations by run.")
-console = Console(soft_wrap=True, width=None if Console().is_terminal else 160)
-err_console = Console(stderr=True, soft_wrap=True)
 
 FAILURES_SQL = """
 SELECT q.trade_date, q.suite, q.subject, q.expectation, q.column_name, q.severity, q.observed, q.unexpected_count
@@ -54,7 +51,7 @@ def failures(trade_date: str = typer.Option(None, "--date", help="Trade date YYY
     from optionsv4_lib.marketdata.source import as_date
     from optionsv4_lib.store import open_store, transaction
 
-    try:
+    with errors_to_exit():
         day = as_date(trade_date, "date") if trade_date else None
         conn = open_store()
         try:
@@ -63,9 +60,6 @@ def failures(trade_date: str = typer.Option(None, "--date", help="Trade date YYY
                 rows = cur.fetchall()
         finally:
             conn.close()
-    except OptionsV4Error as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from None
     if not rows:
         console.print("No failed expectations stored" + (f" for {day}." if day else "."))
         return

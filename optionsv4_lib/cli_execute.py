@@ -10,14 +10,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from optionsv4_lib.cli_common import errors_to_exit
 from optionsv4_lib.config import settings as current_settings
-from optionsv4_lib.errors import OptionsV4Error
 from optionsv4_lib.execution import (ExecutionPlan, StrategyOutcome, StrategyPlan, execute_plan, open_venue,
                                      plan_execution, resolve_mode)
 from optionsv4_lib.store import open_store
 
-console = Console(width=None if Console().is_terminal else 160)
-err_console = Console(stderr=True, soft_wrap=True)
+console = Console(width=None if Console().is_terminal else 160)  # tables wrap within it
 _BAD_OUTCOMES = ("failed", "partially_filled", "interrupted")
 
 
@@ -33,7 +32,7 @@ def execute(
     """Preview or place the marked strategies: buys before sells, unwinding a strategy whose leg fails."""
     settings = current_settings()
     placing, requested = confirm and not preview, "live" if live else "paper"
-    try:
+    with errors_to_exit():
         mode = resolve_mode(requested, confirm=True, settings=settings) if placing else requested
         conn = open_store(settings)
         try:
@@ -48,9 +47,6 @@ def execute(
             outcomes = execute_plan(conn, venue.broker, plan, quotes=venue.quotes)
         finally:
             conn.close()
-    except OptionsV4Error as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from None
     print_outcomes(outcomes)
     if any(outcome.status in _BAD_OUTCOMES for outcome in outcomes):
         raise typer.Exit(1)

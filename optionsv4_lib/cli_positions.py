@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from optionsv4_lib.calendar import IST
-from optionsv4_lib.cli_db import _errors_to_exit, console
+from optionsv4_lib.cli_common import console, errors_to_exit
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.errors import InputError
 from optionsv4_lib.marketdata import open_source
@@ -24,7 +24,7 @@ def positions(
 ) -> None:
     """Open positions (open or exiting strategies): MTM value and P&L (₹), greeks, days to expiry, and the distance
     to each exit trigger (threshold − observed, in the rule's unit; HIT when reached)."""
-    with _errors_to_exit():
+    with errors_to_exit():
         now = _moment(at)
         settings = current_settings()
         market = open_source(source, now.date(), seed=settings.seed, data_dir=settings.data_dir, record=False,

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from optionsv4_lib.cli_db import _errors_to_exit, console
+from optionsv4_lib.cli_common import console, errors_to_exit
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.dashboard import ExecutionStatus, Performance, load_status, performance, write_dashboard
 from optionsv4_lib.errors import InputError
@@ -39,7 +39,7 @@ def mark(
     """Mark strategies for execution (paper unless --mode live): by id, the top N, the best of a symbol, or
     interactively. Marking is idempotent: already marked or executed strategies are left as they are, except that
     marking by id (or interactively) marks again one whose execution failed, was rejected or cancelled."""
-    with _errors_to_exit():
+    with errors_to_exit():
         actions = [bool(ids), list_recent, interactive, top is not None, best is not None]
         if sum(actions) != 1:
             raise InputError("mark: choose one of strategy IDs, --list-recent, --interactive, --top N or "
@@ -71,7 +71,7 @@ def mark(
 
 def unmark(ids: list[int] = typer.Argument(..., help="Strategy ids to unmark.")) -> None:
     """Unmark strategies that are marked and not yet being executed; anything further along is refused."""
-    with _errors_to_exit():
+    with errors_to_exit():
         conn = open_store()
         try:
             outcome = unmark_ids(conn, ids)
@@ -90,7 +90,7 @@ def status(
                                                        "results/performance_dashboard_<stamp>.html)."),
 ) -> None:
     """Execution status per strategy and per leg (orders, fills, positions, P&L), or the performance dashboard."""
-    with _errors_to_exit():
+    with errors_to_exit():
         if mode is not None and mode not in MODES:
             raise InputError(f"mode: unknown {mode!r}; expected one of {', '.join(MODES)}")
         conn = open_store()

@@ -15,11 +15,12 @@ exercised options (on intrinsic value at expiry) and depository charges on stock
 import csv
 import functools
 import math
-from datetime import date, datetime
+from datetime import date
 from typing import NamedTuple
 
 import numpy as np
 
+from optionsv4_lib.calendar import as_days
 from optionsv4_lib.errors import DataError, InputError
 from optionsv4_lib.paths import DATA_DIR
 
@@ -148,23 +149,6 @@ def _amounts(values, field: str) -> np.ndarray:
     return array
 
 
-def _trade_days(trade_date) -> np.ndarray:
-    if isinstance(trade_date, datetime):
-        trade_date = trade_date.date()
-    array = np.asarray(trade_date)
-    if array.dtype.kind not in "MO":
-        raise InputError(f"trade_date: expected dates or datetime64, got dtype {array.dtype}")
-    if array.size == 0:
-        raise InputError("trade_date: empty")
-    try:
-        days = array.astype("datetime64[D]")
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"trade_date: cannot read {trade_date!r} as dates") from exc
-    if np.any(np.isnat(days)):
-        raise InputError("trade_date: contains NaT")
-    return days
-
-
 # ---------------------------------------------------------------- costs
 
 
@@ -178,7 +162,7 @@ def leg_costs(instrument, side, price, qty, trade_date, orders=1) -> CostBreakdo
     instruments = _labels(instrument, "instrument", _INSTRUMENT_ALIASES)
     sides = _labels(side, "side", {name: name for name in SIDES})
     prices, quantities = _amounts(price, "price"), _amounts(qty, "qty")
-    order_counts, days = _amounts(orders, "orders"), _trade_days(trade_date)
+    order_counts, days = _amounts(orders, "orders"), as_days(trade_date, "trade_date")
     arrays = (instruments, sides, prices, quantities, order_counts, days)
     try:
         shape = np.broadcast_shapes(*(array.shape for array in arrays))

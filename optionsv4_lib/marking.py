@@ -29,7 +29,7 @@ import psycopg2
 
 from optionsv4_lib.domain import RISK_PROFILES
 from optionsv4_lib.errors import DataError, InputError
-from optionsv4_lib.run import default_trade_date
+from optionsv4_lib.calendar import latest_trading_day
 from optionsv4_lib.store.db import as_data_error, transaction
 
 Mode = Literal["paper", "live"]
@@ -65,11 +65,6 @@ class _Run:
     run_id: int
     trade_date: date
     risk_profile: str
-
-
-def latest_trading_day(today: date | None = None) -> date:
-    """The latest NSE trading day on or before `today` (default: today in IST); runs of earlier dates are stale."""
-    return default_trade_date(today)
 
 
 def recent_strategies(conn, risk_profile: str | None = None, limit: int | None = None) -> pd.DataFrame:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from optionsv4_lib.allocation import Allocations, budgets
 from optionsv4_lib.analysis import HISTORY_DAYS, SymbolOutcome, assemble, choose_expiries, market_context, symbol_outcome
-from optionsv4_lib.calendar import IST, holiday_name, is_trading_day
+from optionsv4_lib.calendar import IST, closed_reason
 from optionsv4_lib.config import Settings
 from optionsv4_lib.errors import DataError, OptionsV4Error
 from optionsv4_lib.market_state import MarketState
@@ -77,8 +77,8 @@ def plan_run(
     Raises NotATradingDay (with the holiday's name) for a weekend or NSE holiday.
     """
     day = as_date(trade_date, "trade_date")
-    if not is_trading_day(day):
-        raise NotATradingDay(f"{day} is not an NSE trading day ({holiday_name(day) or 'weekend'})")
+    if closed := closed_reason(day):
+        raise NotATradingDay(closed)
     profile = risk_profile or settings.risk_profile
     settings.limits(profile)  # an unknown profile fails here, before any work
     run_dir = run_dir_for(settings.data_dir, day, profile)
@@ -91,6 +91,20 @@ def plan_run(
     universe.to_parquet(run_dir / "universe.parquet", index=False)
     budgets(universe, allocations, settings.capital).to_parquet(run_dir / "budgets.parquet", index=False)
     return {"run_dir": str(run_dir), "symbols": list(universe["symbol"])}
+
+
+def plan_stored_run(trade_date: date | str, *, settings: Settings, risk_profile: str | None = None,
+                    source: str = "synthetic", first: int = 0) -> dict:
+    """plan_run over the universe and allocations stored in the database (the first `first` symbols; 0 = all)."""
+    from optionsv4_lib.store import load_allocations_from_db, load_universe, open_store
+
+    conn = open_store(settings)
+    try:
+        universe, allocations = load_universe(conn), load_allocations_from_db(conn)
+    finally:
+        conn.close()
+    return plan_run(trade_date, settings=settings, universe=universe.head(first) if first else universe,
+                    allocations=allocations, risk_profile=risk_profile, source=source)
 
 
 def run_symbols(run_dir: str) -> list[str]:

@@ -2,14 +2,14 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from optionsv4_lib.analysis import analyze_portfolio
-from optionsv4_lib.calendar import IST, is_trading_day, previous_trading_day
+from optionsv4_lib.calendar import latest_trading_day
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.errors import InputError
 from optionsv4_lib.marketdata import open_source
@@ -29,12 +29,6 @@ class RunOutcome:
     log_path: Path
 
 
-def default_trade_date(today: date | None = None) -> date:
-    """The latest NSE trading day on or before today (IST)."""
-    day = today or datetime.now(IST).date()
-    return day if is_trading_day(day) else previous_trading_day(day)
-
-
 def run_analysis(
     *,
     risk: str | None = None,
@@ -50,7 +44,7 @@ def run_analysis(
     payoff PNGs and the run log. Universe and allocations come from the database (seeded from include/data/)."""
     cfg = current_settings()
     cfg.limits(risk)  # an unknown risk profile fails before any work
-    day = as_date(trade_date, "date") if trade_date else default_trade_date()
+    day = as_date(trade_date, "date") if trade_date else latest_trading_day()
     log_path = _log_to_file(cfg.logs_dir, day)
     conn = open_store(cfg)
     try:

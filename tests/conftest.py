@@ -7,8 +7,8 @@ role needs CREATEDB). `fresh_database` is a new empty database per test; `store_
 for the session; `db` a connection to it with every table emptied and the reference tables seeded again.
 
 `airflow_home` (session): a migrated Airflow metadata database (SQLite) in a temporary AIRFLOW_HOME with this
-repository's dags/ and plugins/ and the pools the DAGs use, for DagBag and `dag.test()`. Airflow reads its
-configuration when first imported, so test modules import airflow only inside tests or fixtures that use it.
+repository's dags/ and plugins/ and the pools the DAGs use, for `dag.test()`; `dagbag` those DAGs, parsed. Airflow
+reads its configuration when first imported, so test modules import airflow only inside tests or fixtures.
 """
 
 import itertools
@@ -140,3 +140,11 @@ def airflow_home(tmp_path_factory) -> str:
     for name, slots in AIRFLOW_POOLS.items():
         Pool.create_or_update_pool(name, slots, description=f"OptionsV4: {name}", include_deferred=False)
     return str(home)
+
+
+@pytest.fixture(scope="session")
+def dagbag(airflow_home):
+    """This repository's DAGs, parsed once per worker."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=os.path.join(PROJECT_DIR, "dags"))

@@ -15,13 +15,6 @@ EXECUTION = "options_v4_execution"
 DEFAULTS = {"mode": "paper", "strategy_ids": [], "max_strategies": 10, "confirm": False, "confirmation": ""}
 
 
-@pytest.fixture(scope="module")
-def dagbag(airflow_home):
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(Path(__file__).parents[1] / "dags"))
-
-
 @pytest.fixture
 def env(airflow_home, store_url, tmp_path, monkeypatch) -> Path:
     """The database and data dir the tasks' run_settings() read; returns the data dir."""

@@ -17,13 +17,6 @@ MONITOR = "options_v4_monitor"
 DEFAULTS = {"source": "synthetic", "confirm_live_exits": False, "confirmation": ""}
 
 
-@pytest.fixture(scope="module")
-def dagbag(airflow_home):
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(Path(__file__).parents[1] / "dags"))
-
-
 @pytest.fixture
 def env(airflow_home, store_url, tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)

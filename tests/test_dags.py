@@ -2,6 +2,7 @@
 real PostgreSQL — a 10-symbol synthetic run, a recorded day with a corrupted chain replayed from its snapshots, and
 an NSE holiday that skips visibly. Airflow is imported inside the tests (see the `airflow_home` fixture)."""
 
+import time
 from datetime import date
 from pathlib import Path
 
@@ -14,18 +15,12 @@ from optionsv4_lib.analysis import analyze_portfolio
 from optionsv4_lib.config import Settings
 from optionsv4_lib.marketdata.snapshots import SnapshotRecorder
 from optionsv4_lib.marketdata.synthetic import DEFAULT_BROKEN, SyntheticMarket
+from optionsv4_lib.quality import data_docs_index
 from optionsv4_lib.reference import load_universe
 from optionsv4_lib.store import connect
 
 DAILY = "options_v4_daily"
 IST = "Asia/Kolkata"
-
-
-@pytest.fixture(scope="module")
-def dagbag(airflow_home):
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(Path(__file__).parents[1] / "dags"))
 
 
 @pytest.fixture
@@ -97,6 +92,7 @@ def test_daily_dag_shape(dagbag):
 
 def test_a_synthetic_run_loads_ranked_strategies_and_builds_data_docs(dagbag, pipeline_env, store_url):
     day = date(2026, 11, 23)
+    started = time.time()
     run, states = run_daily(dagbag, day, symbols=10)
     assert str(run.state) == "success", states
     assert states["fetch_chain"] == ["success"] * 10 and states["final_check"] == ["success"]
@@ -109,8 +105,11 @@ def test_a_synthetic_run_loads_ranked_strategies_and_builds_data_docs(dagbag, pi
     assert strategies["n"][0] > 0
     results = list((pipeline_env / "results").glob("options_v4_analysis_*.json"))
     assert results
-    assert Path(Settings().data_dir).exists() and (Path(__file__).parents[1] / "include/gx/uncommitted/data_docs/"
-                                                   "local_site/index.html").exists()
+    assert list((pipeline_env / "data" / "snapshots").rglob("*.parquet"))
+    # this run's Data Docs: the index rebuilt and a page of its strategy validation (run name <date>_<profile>)
+    index = data_docs_index()
+    pages = (index.parent / "validations" / "strategies" / f"{day}_moderate").glob("*")
+    assert index.stat().st_mtime >= started and any(page.stat().st_mtime >= started for page in pages)
 
 
 def test_a_corrupted_chain_drops_its_symbol_with_the_failed_expectation(dagbag, pipeline_env, store_url):

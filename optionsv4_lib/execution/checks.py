@@ -17,7 +17,7 @@ rehearsal after the close or of a past day is legitimate. Everything but `check_
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from optionsv4_lib.calendar import IST, holiday_name, is_trading_day, previous_trading_day, session
+from optionsv4_lib.calendar import IST, closed_reason, latest_trading_day, session
 from optionsv4_lib.config import RiskLimits
 from optionsv4_lib.execution import ledger
 from optionsv4_lib.execution.broker import Broker, Mode
@@ -49,23 +49,17 @@ def market_hours_reason(now: datetime) -> str | None:
     """Why `now` is outside the F&O normal market, or None inside it."""
     moment = now.astimezone(IST)
     day = moment.date()
-    if not is_trading_day(day):
-        return f"market closed: {day} is not an NSE trading day ({holiday_name(day) or 'weekend'})"
+    if closed := closed_reason(day):
+        return f"market closed: {closed}"
     opens, closes = session(day)
     if not opens <= moment.time() < closes:
         return f"market closed: {moment:%H:%M} IST is outside the F&O session {opens:%H:%M}–{closes:%H:%M}"
     return None
 
 
-def current_trading_day(now: datetime) -> date:
-    """Today in IST if it is a trading day, else the last trading day before it."""
-    day = now.astimezone(IST).date()
-    return day if is_trading_day(day) else previous_trading_day(day)
-
-
 def stale_reason(trade_date: date, now: datetime) -> str | None:
     """Why an analysis of `trade_date` is too old to trade on at `now`, or None."""
-    current = current_trading_day(now)
+    current = latest_trading_day(now.astimezone(IST).date())
     if trade_date < current:
         return f"stale analysis: trade date {trade_date} is older than today's trading day {current}"
     return None
