@@ -32,10 +32,14 @@ REJECTED; partial_fill(k, quantity) → … → PART_TRADED with that many units
 PENDING. Cancel moves any open order (TRANSIT, PENDING, PART_TRADED) to CANCELLED. LIMIT orders fill at their price,
 MARKET orders at the ask (BUY) or bid (SELL; the LTP when there is no bid).
 
-Faults, consumed one request at a time per endpoint name (before the auth check):
+Faults, consumed one request at a time per endpoint name (before the auth check); with symbol="TCS" only by
+requests about that underlying (expirylist, optionchain, historical), which take their own faults before the
+endpoint's:
   fail_next(name, status=429, error_code="DH-904", times=3, retry_after="2")   a documented Dhan error body
   respond_next(name, status=500, body="<html>…", content_type="text/html")      any raw answer
   stall_next(name, seconds=5)                                                   answer late (client timeouts)
+  tamper_next(name, transform, symbol="TCS")   the normal JSON payload, passed through transform (which returns
+                                               the payload to send, or raw bytes/str)
 """
 
 import json
@@ -43,6 +47,7 @@ import re
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -100,6 +105,7 @@ ROUTES = (  # (method, path pattern under /v2, endpoint name)
     ("POST", r"/killswitch", "killswitch"),
 )
 ENDPOINTS = frozenset(name for _, _, name in ROUTES)
+SYMBOL_ENDPOINTS = frozenset({"expirylist", "optionchain", "historical"})  # requests about one underlying
 
 OPEN_STATUSES = ("TRANSIT", "PENDING", "PART_TRADED")
 FIRST_CONTRACT_ID = 40001
@@ -128,10 +134,12 @@ class Answer:
 
 @dataclass(frozen=True)
 class Fault:
-    """What to do instead of (answer) or before (stall seconds) the normal handling of one request."""
+    """What to do instead of (answer), before (stall seconds) or after (transform) the normal handling of one
+    request."""
 
     answer: Answer | None = None
     stall: float = 0.0
+    transform: Callable[[object], object] | None = None
 
 
 @dataclass(frozen=True)
@@ -212,7 +220,7 @@ class DhanEmulator:
         self.kill_switch = False
         self.requests: list[Request] = []
         self.orders: dict[str, Order] = {}
-        self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self._faults: dict[tuple[str, str | None], deque[Fault]] = defaultdict(deque)  # (endpoint, symbol)
         self._outcomes: dict[int, tuple] = {}  # placement number → ("reject", reason) | ("partial", qty) | ("pending",)
         self._placed = 0
         self._contracts: dict[int, Contract] = {}
@@ -254,21 +262,28 @@ class DhanEmulator:
 
     def respond_next(self, endpoint: str, *, status: int = 200, body: bytes | str | dict | list = b"",
                      content_type: str = "application/json", headers: dict[str, str] | None = None,
-                     times: int = 1) -> None:
-        """Answer the next `times` requests to endpoint with this raw answer (dict/list bodies are JSON-encoded)."""
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body)
-        raw = body.encode() if isinstance(body, str) else body
-        self._queue(endpoint, Fault(Answer(status, raw, content_type, tuple((headers or {}).items()))), times)
+                     times: int = 1, symbol: str | None = None) -> None:
+        """Answer the next `times` requests to endpoint (about symbol) with this raw answer (dict/list bodies are
+        JSON-encoded)."""
+        fault = Fault(Answer(status, _raw(body), content_type, tuple((headers or {}).items())))
+        self._queue(endpoint, fault, times, symbol)
 
     def fail_next(self, endpoint: str, *, status: int, error_code: str | int, message: str | None = None,
-                  retry_after: str | None = None, times: int = 1) -> None:
-        """Answer the next `times` requests to endpoint with a documented Dhan error (HTTP 200 allowed, as with 806)."""
-        self._queue(endpoint, Fault(error_answer(status, error_code, message, retry_after)), times)
+                  retry_after: str | None = None, times: int = 1, symbol: str | None = None) -> None:
+        """Answer the next `times` requests to endpoint (about symbol) with a documented Dhan error (HTTP 200
+        allowed, as with 806)."""
+        self._queue(endpoint, Fault(error_answer(status, error_code, message, retry_after)), times, symbol)
 
-    def stall_next(self, endpoint: str, *, seconds: float = 30.0, times: int = 1) -> None:
-        """Hold the next `times` requests to endpoint for `seconds` before answering normally (until stop())."""
-        self._queue(endpoint, Fault(stall=seconds), times)
+    def stall_next(self, endpoint: str, *, seconds: float = 30.0, times: int = 1, symbol: str | None = None) -> None:
+        """Hold the next `times` requests to endpoint (about symbol) for `seconds` before answering normally (until
+        stop())."""
+        self._queue(endpoint, Fault(stall=seconds), times, symbol)
+
+    def tamper_next(self, endpoint: str, transform: Callable[[object], object], *, times: int = 1,
+                    symbol: str | None = None) -> None:
+        """Answer the next `times` requests to endpoint (about symbol) with transform(the normal payload): a payload
+        to JSON-encode, or raw bytes/str. The payload is a fresh copy; transform may edit it in place."""
+        self._queue(endpoint, Fault(transform=transform), times, symbol)
 
     def reject_leg(self, k: int, reason: str = "RMS: margin exceeds available balance") -> None:
         """The k-th order placed (1-based, since start) goes TRANSIT → REJECTED with this omsErrorDescription."""
@@ -282,11 +297,35 @@ class DhanEmulator:
         """The k-th order placed stays PENDING (unfilled) until cancelled."""
         self._outcomes[k] = ("pending",)
 
-    def _queue(self, endpoint: str, fault: Fault, times: int) -> None:
+    def _queue(self, endpoint: str, fault: Fault, times: int, symbol: str | None) -> None:
         if endpoint not in ENDPOINTS:
             raise ValueError(f"endpoint: unknown {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
+        if symbol is not None and endpoint not in SYMBOL_ENDPOINTS:
+            raise ValueError(f"symbol: faults by symbol apply to {sorted(SYMBOL_ENDPOINTS)}, not {endpoint!r}")
+        if symbol is not None and symbol not in self._underlyings.values():
+            raise ValueError(f"symbol: {symbol!r} is not in the emulated universe")
         with self._lock:
-            self._faults[endpoint].extend([fault] * times)
+            self._faults[(endpoint, symbol)].extend([fault] * times)
+
+    def _next_fault(self, endpoint: str | None, body) -> Fault | None:
+        """The fault queued for this request's underlying, else for its endpoint (called under the lock)."""
+        for key in ((endpoint, self._request_symbol(endpoint, body)), (endpoint, None)):
+            if self._faults.get(key):
+                return self._faults[key].popleft()
+        return None
+
+    def _request_symbol(self, endpoint: str | None, body) -> str | None:
+        """The underlying a market-data request is about (None when there is none or it is unknown)."""
+        if endpoint not in SYMBOL_ENDPOINTS or not isinstance(body, dict):
+            return None
+        if endpoint == "historical":
+            segment, ident = body.get("exchangeSegment"), body.get("securityId")
+        else:
+            segment, ident = body.get("UnderlyingSeg"), body.get("UnderlyingScrip")
+        try:
+            return self._underlyings.get((segment, int(ident)))
+        except (TypeError, ValueError):
+            return None
 
     # ---------------------------------------------------------------- contracts
 
@@ -319,7 +358,7 @@ class DhanEmulator:
             body = raw_body
         with self._lock:
             self.requests.append(Request(time.monotonic(), method, parts.path, endpoint, body))
-            fault = self._faults[endpoint].popleft() if self._faults.get(endpoint) else None
+            fault = self._next_fault(endpoint, body)
         if fault is not None and fault.answer is not None:
             return fault.answer, 0.0
         stall = fault.stall if fault is not None else 0.0
@@ -335,6 +374,8 @@ class DhanEmulator:
             with self._lock:
                 handler = getattr(self, f"_{endpoint}")
                 payload = handler(body or {}, key, parse_qs(parts.query))
+            if fault is not None and fault.transform is not None:
+                return Answer(200, _raw(fault.transform(json.loads(json.dumps(payload))))), stall
             return json_answer(payload), stall
         except ApiError as exc:
             return exc.answer, stall
@@ -682,6 +723,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args) -> None:  # quiet: tests read emulator.requests instead
         pass
+
+
+def _raw(body) -> bytes:
+    """An answer body as bytes: bytes as they are, str UTF-8 encoded, anything else JSON-encoded."""
+    if isinstance(body, bytes):
+        return body
+    return (body if isinstance(body, str) else json.dumps(body)).encode()
 
 
 def _finite(value) -> float:
