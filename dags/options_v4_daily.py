@@ -87,8 +87,10 @@ with DAG(
         from optionsv4_airflow import run_settings
         from optionsv4_lib.pipeline import fetch_symbol
 
-        get_current_context()["symbol"] = symbol
-        return fetch_symbol(run_dir, symbol, run_settings())
+        context = get_current_context()
+        context["symbol"] = symbol
+        ti = context["ti"]
+        return fetch_symbol(run_dir, symbol, run_settings(), final_attempt=ti.try_number > ti.max_tries)
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def validate_chains(run_dir: str, fetched: list[str]) -> dict[str, str]:

@@ -20,6 +20,7 @@ from optionsv4_lib.config import RiskLimits, Settings
 from optionsv4_lib.errors import AuthError, DataError, OptionsV4Error
 from optionsv4_lib.exits import exit_conditions
 from optionsv4_lib.market_state import MarketState, classify_market, iv_rank
+from optionsv4_lib.marketdata.checks import check_chain
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource
 from optionsv4_lib.results import EXIT_COLUMNS, LEG_COLUMNS, STRATEGY_COLUMNS, SYMBOL_COLUMNS, AnalysisResult
 from optionsv4_lib.scoring import score_candidates, select_top
@@ -90,8 +91,10 @@ def analyze_symbol(
     iv_history: np.ndarray | None = None,
     stress_move: float = 0.15,
 ) -> SymbolAnalysis:
-    """Candidates → metrics (gross and net of costs) → scores → the top N of one symbol. Pure over its inputs."""
-    cset = generate_candidates(chain, symbol=symbol, lot_size=lot_size, as_of=as_of, r=r, is_index=is_index, rules=rules)
+    """Chain checks → candidates → metrics (gross and net of costs) → scores → the top N of one symbol. Pure over
+    its inputs; DataError with the reason when the chain is broken or no candidate passes the screen."""
+    cset = generate_candidates(check_chain(chain), symbol=symbol, lot_size=lot_size, as_of=as_of, r=r,
+                               is_index=is_index, rules=rules)
     table, legs = evaluate_candidates(cset, r, 0.0, as_of.date(), stress_move=stress_move)
     atm_iv = float(cset.sigma[0])
     rank = iv_rank(iv_history, atm_iv)[0] if iv_history is not None and len(iv_history) else None
@@ -124,7 +127,8 @@ def market_context(source: MarketDataSource, settings: Settings) -> MarketState:
 def symbol_outcome(
     source: MarketDataSource, row, *, plan: pd.DataFrame, state: MarketState, settings: Settings, limits: RiskLimits
 ) -> SymbolOutcome:
-    """Fetch one symbol's chains from `source` and analyze them; any data problem becomes the row's reason."""
+    """Fetch one symbol's chains from `source` and analyze them; any problem of the symbol's own becomes the row's
+    reason, so that it never costs another symbol. Only AuthError (every symbol would fail alike) propagates."""
     outcome = SymbolOutcome({"symbol": row.symbol, "sector": row.sector, "industry": row.industry, "status": "ok",
                              "reason": None, "position_type": plan["position_type"].get(row.symbol)})
     try:
@@ -142,6 +146,10 @@ def symbol_outcome(
     except OptionsV4Error as exc:
         outcome.row |= {"status": "failed", "reason": str(exc)}
         log.info("%s: %s", row.symbol, exc)
+        return outcome
+    except Exception as exc:  # a bug met on this symbol's data: recorded with its traceback in the log
+        log.exception("%s: unexpected error", row.symbol)
+        outcome.row |= {"status": "failed", "reason": f"unexpected error ({type(exc).__name__}: {exc}); see the log"}
         return outcome
     outcome.row |= {"spot": analysis.spot, "atm_iv": analysis.atm_iv, "iv_rank": analysis.iv_rank,
                     "n_candidates": analysis.n_candidates, "n_selected": len(analysis.selected)}
@@ -190,9 +198,13 @@ def assemble(
     limits = settings.limits(profile)
     symbols = pd.DataFrame([o.row for o in outcomes]).reindex(columns=SYMBOL_COLUMNS)
     chosen = [o for o in outcomes if o.selected is not None]
-    strategies, legs, industries = _size_and_finalise(chosen, plan, settings, limits, analysis_moment(trade_date))
+    strategies, legs, industries, skipped = _size_and_finalise(chosen, plan, settings, limits,
+                                                               analysis_moment(trade_date))
     exits = exit_conditions(strategies, legs, profile) if len(strategies) else pd.DataFrame(columns=EXIT_COLUMNS)
     symbols["n_selected"] = symbols["symbol"].map(strategies.groupby("symbol").size()).fillna(0).astype(int)
+    unsized = (symbols["status"] == "ok") & (symbols["n_selected"] == 0)
+    symbols.loc[unsized, "reason"] = "not sized: " + symbols.loc[unsized, "symbol"].map(skipped).fillna(
+        "no strategy was sized")
     return AnalysisResult(
         trade_date=trade_date, risk_profile=profile, source=source_name, capital=settings.capital,
         market=state, symbols=symbols, strategies=strategies, legs=legs, exits=exits.reindex(columns=EXIT_COLUMNS),
@@ -202,15 +214,21 @@ def assemble(
     )
 
 
-def _size_and_finalise(chosen: list[SymbolOutcome], plan: pd.DataFrame, settings: Settings, limits: RiskLimits, as_of: datetime):
-    """Size every selected strategy, then re-evaluate the sized positions exactly (costs included)."""
+def _size_and_finalise(chosen: list[SymbolOutcome], plan: pd.DataFrame, settings: Settings, limits: RiskLimits,
+                       as_of: datetime) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """Size every selected strategy, then re-evaluate the sized positions exactly (costs included).
+
+    Returns (strategies, legs, industries, skipped): skipped maps a symbol none of whose strategies got a lot to the
+    skip reason of its best-scored one."""
     if not chosen:
-        return pd.DataFrame(columns=STRATEGY_COLUMNS), pd.DataFrame(columns=LEG_COLUMNS), pd.DataFrame()
+        return pd.DataFrame(columns=STRATEGY_COLUMNS), pd.DataFrame(columns=LEG_COLUMNS), pd.DataFrame(), {}
     selected = pd.concat([o.selected for o in chosen], ignore_index=True)
     all_legs = pd.concat([o.legs for o in chosen], ignore_index=True)
     plan_columns = ["sector", "industry", "position_type"]
     selected = selected.drop(columns=plan_columns, errors="ignore").join(plan[plan_columns], on="symbol")
     sized, industries = size_portfolio(selected, plan.reset_index(), settings.capital, limits)
+    best = sized.groupby("symbol", sort=False).agg(lots=("lots", "max"), reason=("skip_reason", "first"))
+    skipped = best.loc[best["lots"] == 0, "reason"].to_dict()  # sized is in score order: first = best-scored
     sized = sized.set_index("candidate_id").loc[selected["candidate_id"]].reset_index()
     lots = sized["lots"].to_numpy()
     keep = lots > 0
@@ -228,4 +246,5 @@ def _size_and_finalise(chosen: list[SymbolOutcome], plan: pd.DataFrame, settings
     table["budget_binding"] = sized["budget_binding"].to_numpy()[keep]
     legs = all_legs[all_legs["candidate_id"].isin(table["candidate_id"])].copy()
     legs["qty"] = legs["qty"] * legs["candidate_id"].map(table.set_index("candidate_id")["lots"])
-    return table.reindex(columns=STRATEGY_COLUMNS), legs.reindex(columns=LEG_COLUMNS).reset_index(drop=True), industries
+    return (table.reindex(columns=STRATEGY_COLUMNS), legs.reindex(columns=LEG_COLUMNS).reset_index(drop=True),
+            industries, skipped)

@@ -8,7 +8,8 @@ exception text). So a response hook on dhanhq's requests session records, per th
 content type and raw body of the response the SDK got, and each call is judged on both:
 
 1. no response recorded: the request got no answer (timeout, refused connection) → BrokerError;
-2. a body that is not JSON (empty, an HTML error page, truncated JSON) → DataError;
+2. a body that is not JSON (empty, plain text, an HTML error page, truncated JSON): the status decides where it
+   can — 401/403 → AuthError, 429 → RateLimited, 5xx → BrokerError — and anything else is a DataError;
 3. an error code wherever Dhan puts one — "errorCode" in the body with any status (HTTP 200 with
    {"errorCode": 806, ...} included) or {"status": "failed", "data": {"805": "..."}} — → ERROR_CODES;
 4. otherwise a non-2xx status: 401/403 → AuthError, 429 → RateLimited, anything else → BrokerError;
@@ -299,21 +300,26 @@ class DhanClient:
             problem = "an empty body" if not seen.body.strip() else (
                 f"a body that is not JSON ({seen.content_type or 'no content type'}: "
                 f"{self._mask(seen.body[:_EXCERPT].decode('utf-8', 'replace'))!r})")
-            return _Failure(DataError(f"{what}: HTTP {seen.status} with {problem}"),
-                            "if_idempotent" if seen.status >= 500 else "never")
+            return self._status_failure(what, seen, problem, DataError)
         coded = _error_code(body)
         if coded is not None:
             return self._coded_failure(what, seen, fields, *coded)
         if 200 <= seen.status < 300:  # dhanhq parsed the same body: its data is the answer
             return result["data"]
+        return self._status_failure(what, seen, self._mask(_short(body)), BrokerError)
+
+    def _status_failure(self, what: str, seen: _Seen, detail: str, otherwise: type[OptionsV4Error]) -> _Failure:
+        """A failure judged by the HTTP status alone: 401/403 auth, 429 rate limit, 5xx server trouble; any other
+        status raises `otherwise` (retried only for a 5xx)."""
+        text = f"{what}: HTTP {seen.status} {detail}" if otherwise is BrokerError else \
+            f"{what}: HTTP {seen.status} with {detail}"
         if seen.status in (401, 403):
-            error: OptionsV4Error = AuthError(f"{what}: HTTP {seen.status} {self._mask(_short(body))}")
-            return _Failure(error, "never")
+            return _Failure(AuthError(text), "never")
         if seen.status == 429:
-            return _Failure(RateLimited(f"{what}: HTTP 429 {self._mask(_short(body))}"), "always",
-                            _seconds(seen.retry_after))
-        error = BrokerError(f"{what}: HTTP {seen.status} {self._mask(_short(body))}")
-        return _Failure(error, "if_idempotent" if seen.status >= 500 else "never", not_found=seen.status == 404)
+            return _Failure(RateLimited(text), "always", _seconds(seen.retry_after))
+        if seen.status >= 500:
+            return _Failure(BrokerError(text), "if_idempotent")
+        return _Failure(otherwise(text), "never", not_found=seen.status == 404)
 
     def _coded_failure(self, what: str, seen: _Seen, fields: Sequence[str], code: str, kind_name: str,
                        message: str) -> _Failure:

@@ -29,7 +29,7 @@ from optionsv4_lib.allocation import Allocations, budgets
 from optionsv4_lib.analysis import HISTORY_DAYS, SymbolOutcome, assemble, choose_expiries, market_context, symbol_outcome
 from optionsv4_lib.calendar import IST, closed_reason
 from optionsv4_lib.config import Settings
-from optionsv4_lib.errors import DataError, OptionsV4Error
+from optionsv4_lib.errors import AuthError, BrokerError, DataError, OptionsV4Error
 from optionsv4_lib.market_state import MarketState
 from optionsv4_lib.marketdata import open_source
 from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource
@@ -137,14 +137,26 @@ def read_market_state(run_dir: str) -> MarketState:
     return MarketState.model_validate_json((Path(run_dir) / "market_state.json").read_text())
 
 
-def fetch_symbol(run_dir: str, symbol: str, settings: Settings) -> str:
-    """Record the symbol's expiry list and the chains the analysis will use; a data problem becomes its reason."""
+def fetch_symbol(run_dir: str, symbol: str, settings: Settings, *, final_attempt: bool = True) -> str:
+    """Record the symbol's expiry list and the chains the analysis will use; a problem of the symbol's own becomes
+    its reason and the step succeeds.
+
+    A data problem is recorded at once. Broker trouble that outlasted the client's own retries (rate limits, 5xx,
+    no answer) raises while the orchestrator will try the task again (final_attempt False), and is recorded as the
+    reason on the final attempt. AuthError always raises: it is not the symbol's problem.
+    """
     spec = RunSpec.read(run_dir)
     source = _live(spec, settings)
     try:
         for expiry in choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates):
             source.option_chain(symbol, expiry)
+    except AuthError:
+        raise
     except DataError as exc:
+        _write_failure(run_dir, symbol, f"fetch: {exc}")
+    except BrokerError as exc:
+        if not final_attempt:
+            raise
         _write_failure(run_dir, symbol, f"fetch: {exc}")
     return symbol
 
@@ -210,15 +222,19 @@ def validate_chains_step(run_dir: str, settings: Settings) -> dict[str, str]:
     from optionsv4_lib import quality
 
     spec = RunSpec.read(run_dir)
-    source, chains = _replay(spec), {}
+    source, chains, unreadable = _replay(spec), {}, {}
     for symbol in pd.read_parquet(Path(run_dir) / "universe.parquet")["symbol"]:
         if _outcome_path(run_dir, symbol).exists():
             continue  # failed while fetching: its reason is already written
-        expiries = choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates)
-        chains[symbol] = pd.concat([source.option_chain(symbol, e) for e in expiries], ignore_index=True)
+        try:
+            expiries = choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates)
+            chains[symbol] = pd.concat([source.option_chain(symbol, e) for e in expiries], ignore_index=True)
+        except DataError as exc:  # e.g. its fetch task failed without recording a reason
+            unreadable[symbol] = f"fetch: no usable recorded chain ({exc})"
     reports = quality.validate_chains(chains, run_name=_run_name(spec)) if chains else {}
     _write_dq(run_dir, "option_chain", reports.values())
-    return {symbol: f"data quality: {report.summary()}" for symbol, report in reports.items() if not report.success}
+    failed = {symbol: f"data quality: {report.summary()}" for symbol, report in reports.items() if not report.success}
+    return unreadable | failed
 
 
 def validate_context_step(run_dir: str) -> bool:

@@ -48,11 +48,11 @@ def run_analysis(
     log_path = _log_to_file(cfg.logs_dir, day)
     conn = open_store(cfg)
     try:
-        universe = _subset(load_universe(conn), symbols, first)
+        universe = subset_universe(load_universe(conn), symbols, first)
         market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir,
                              settings=cfg)
         logging.getLogger(__name__).info("analysis of %d symbols on %s from %s", len(universe), day, market.name)
-        with _progress(console, len(universe)) as advance:
+        with ProgressBar(console, len(universe)) as advance:
             result = analyze_portfolio(
                 market, universe=universe, allocations=load_allocations_from_db(conn), settings=cfg,
                 risk_profile=risk, progress=advance,
@@ -66,7 +66,8 @@ def run_analysis(
     return RunOutcome(result, run_id, analysis_path, allocation_path, pngs, log_path)
 
 
-def _subset(universe, symbols: list[str] | None, first: int | None):
+def subset_universe(universe, symbols: list[str] | None, first: int | None):
+    """The universe's rows of `symbols` (any case; InputError naming the unknown ones), then the first `first`."""
     if symbols:
         wanted = [s.strip().upper() for s in symbols]
         unknown = sorted(set(wanted) - set(universe["symbol"]))
@@ -79,20 +80,23 @@ def _subset(universe, symbols: list[str] | None, first: int | None):
 
 
 def _log_to_file(logs_dir: Path, day: date) -> Path:
-    """Append this process's optionsv4 log records to logs/options_v4_main_YYYYMMDD.log."""
+    """Append this process's log records to logs/options_v4_main_YYYYMMDD.log: optionsv4's from INFO, other
+    libraries' from WARNING. The handler sits on the root logger because dhanhq logs through the root logger
+    itself (logging.warning), which without a root handler would print to the terminal."""
     logs_dir.mkdir(parents=True, exist_ok=True)
     path = logs_dir / f"options_v4_main_{day:%Y%m%d}.log"
-    logger = logging.getLogger("optionsv4_lib")
-    if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path.resolve() for h in logger.handlers):
+    root = logging.getLogger()
+    if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path.resolve() for h in root.handlers):
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+        root.addHandler(handler)
+    logging.getLogger("optionsv4_lib").setLevel(logging.INFO)
     return path
 
 
-class _progress:
-    """A rich progress bar over symbols (or nothing without a console); yields the per-symbol callback."""
+class ProgressBar:
+    """A rich progress bar over `total` items, e.g. symbols (or nothing without a console); yields the per-item
+    callback, which takes the item's name."""
 
     def __init__(self, console: Console | None, total: int):
         self.bar = None if console is None else Progress(

@@ -16,6 +16,7 @@ from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.store import connect, fetch_analysis
 
 sys.path.insert(0, str(Path(__file__).parent))
+import dhan_faults  # noqa: E402
 from dhan_emulator import DhanEmulator  # noqa: E402
 
 TRADE_DATE = date(2026, 11, 23)
@@ -84,6 +85,41 @@ def test_analyze_from_dhan_equals_the_market_the_emulator_served(optionsv4, monk
         chains = [r for r in emulator.requests if r.endpoint == "optionchain"]
     assert via_dhan["run"]["source"] == "dhan" and ranked(via_dhan) == ranked(direct)
     assert {r.body["UnderlyingScrip"] for r in chains} >= {2885, 11536}  # RELIANCE, TCS (universe.csv)
+
+
+def test_dhan_faults_of_some_symbols_never_cost_the_others(optionsv4, monkeypatch, store_url, tmp_path):
+    """Nine symbols broken in nine ways, three that recover within the retry policy, two clean: one run, exit 0,
+    each broken symbol with its own reason (JSON and database), every other one with ranked strategies, no
+    traceback, and the token nowhere."""
+    with DhanEmulator(SyntheticMarket(42, TRADE_DATE), access_token=dhan_faults.TOKEN) as emulator:
+        dhan_faults.install(emulator)
+        monkeypatch.setenv("DHAN_CLIENT_ID", emulator.client_id)
+        monkeypatch.setenv("DHAN_ACCESS_TOKEN", dhan_faults.TOKEN)
+        monkeypatch.setenv("OPTIONSV4_DHAN_BASE_URL", emulator.url)
+        monkeypatch.setenv("OPTIONSV4_DHAN_CHAIN_INTERVAL", "0.02")
+        ran = optionsv4("analyze", "--source", "dhan", "--date", TRADE_DATE.isoformat(), "--symbols",
+                        str(dhan_faults.SYMBOLS), "--charts", "1", "--json")
+    assert ran.exit_code == 0, ran.output
+    assert "Traceback" not in ran.stdout + ran.stderr and ran.stderr == ""
+    document = json.loads(ran.stdout)
+    counts = {}
+    for strategy in document["strategies"]:
+        counts[strategy["symbol"]] = counts.get(strategy["symbol"], 0) + 1
+    dhan_faults.check_outcomes({s["symbol"]: (s["status"], s["reason"], counts.get(s["symbol"], 0))
+                                for s in document["symbols"]})
+    conn = connect(store_url)
+    try:
+        stored = fetch_analysis(conn, TRADE_DATE, "moderate")
+    finally:
+        conn.close()
+    by_symbol = stored.strategies.groupby("symbol").size()
+    dhan_faults.check_outcomes({row.symbol: (row.status, row.reason, int(by_symbol.get(row.symbol, 0)))
+                                for row in stored.symbols.itertuples()})
+    written = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]  # results, charts, snapshots, logs
+    assert any(b"DH-907" in content for content in written)  # the log and results hold the reasons …
+    assert not any(dhan_faults.TOKEN.encode() in content for content in written)  # … never the token
+    assert dhan_faults.TOKEN not in ran.stdout + ran.stderr
+    assert dhan_faults.TOKEN not in " ".join(stored.symbols["reason"].dropna())
 
 
 def test_a_wrong_token_exits_2_without_showing_it(optionsv4, monkeypatch):

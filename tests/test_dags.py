@@ -2,6 +2,7 @@
 real PostgreSQL — a 10-symbol synthetic run, a recorded day with a corrupted chain replayed from its snapshots, and
 an NSE holiday that skips visibly. Airflow is imported inside the tests (see the `airflow_home` fixture)."""
 
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,10 @@ from optionsv4_lib.marketdata.synthetic import DEFAULT_BROKEN, SyntheticMarket
 from optionsv4_lib.quality import data_docs_index
 from optionsv4_lib.reference import load_universe
 from optionsv4_lib.store import connect
+
+sys.path.insert(0, str(Path(__file__).parent))
+import dhan_faults  # noqa: E402
+from dhan_emulator import DhanEmulator  # noqa: E402
 
 DAILY = "options_v4_daily"
 IST = "Asia/Kolkata"
@@ -135,6 +140,31 @@ def test_a_corrupted_chain_drops_its_symbol_with_the_failed_expectation(dagbag, 
     reported = optionsv4("report", "--date", day.isoformat(), "--top", "3")
     assert reported.exit_code == 0 and "Symbols analyzed: 8/10" in reported.output, reported.output
     assert "Data Docs: " in reported.output and optionsv4("dq", "open").output.strip().endswith("index.html")
+
+
+def test_dhan_faults_of_some_symbols_never_cost_the_others(dagbag, pipeline_env, store_url, monkeypatch, capfd):
+    """The CLI's fault table through the DAG with source=dhan: the run succeeds; each broken symbol is stored with
+    its own reason, every clean or recovered one with ranked strategies; the token is in no log or file."""
+    day = date(2026, 11, 23)
+    with DhanEmulator(SyntheticMarket(42, day), access_token=dhan_faults.TOKEN) as emulator:
+        dhan_faults.install(emulator)
+        monkeypatch.setenv("DHAN_CLIENT_ID", emulator.client_id)
+        monkeypatch.setenv("DHAN_ACCESS_TOKEN", dhan_faults.TOKEN)
+        monkeypatch.setenv("OPTIONSV4_DHAN_BASE_URL", emulator.url)
+        monkeypatch.setenv("OPTIONSV4_DHAN_CHAIN_INTERVAL", "0.02")
+        run, states = run_daily(dagbag, day, source="dhan", symbols=dhan_faults.SYMBOLS, min_success_share=0.3)
+    assert str(run.state) == "success", states
+    assert states["fetch_chain"] == ["success"] * dhan_faults.SYMBOLS
+    assert states["analyze_symbol"] == ["success"] * dhan_faults.SYMBOLS
+    symbols = stored(store_url, "SELECT s.symbol, s.status, s.reason, (SELECT count(*) FROM strategies t WHERE "
+                                "t.run_id = s.run_id AND t.symbol = s.symbol) AS n FROM run_symbols s JOIN "
+                                "analysis_runs r USING (run_id) WHERE r.trade_date = %s AND r.source = 'snapshot of dhan'", (day,))
+    dhan_faults.check_outcomes({row.symbol: (row.status, row.reason, row.n) for row in symbols.itertuples()})
+    logged = capfd.readouterr()
+    assert dhan_faults.TOKEN not in logged.out + logged.err
+    written = [p.read_bytes() for p in pipeline_env.rglob("*") if p.is_file()]  # snapshots, run dir, results
+    assert any(b"DH-907" in content for content in written)  # the reasons are written …
+    assert not any(dhan_faults.TOKEN.encode() in content for content in written)  # … never the token
 
 
 def test_an_nse_holiday_skips_the_run_with_its_name(dagbag, pipeline_env, store_url, capfd):

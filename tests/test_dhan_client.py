@@ -140,18 +140,41 @@ def test_unknown_path_is_a_broker_error_with_the_status(emulator):
 # ---------------------------------------------------------------- bodies that are not JSON
 
 
-@pytest.mark.parametrize(("status", "body", "content_type", "retried", "problem"), [
-    (200, '{"data": {"last_price": 26067.05, "oc": {"2600', "application/json", False, "not JSON"),
-    (500, HTML_500, "text/html", True, "not JSON"),
-    (200, "", "application/json", False, "empty body"),
-    (502, "", "text/plain", True, "empty body"),
+@pytest.mark.parametrize(("status", "body", "content_type", "error", "retried", "problem"), [
+    (200, '{"data": {"last_price": 26067.05, "oc": {"2600', "application/json", DataError, False, "not JSON"),
+    (500, HTML_500, "text/html", BrokerError, True, "not JSON"),
+    (200, "", "application/json", DataError, False, "empty body"),
+    (502, "", "text/plain", BrokerError, True, "empty body"),
+    (404, "Not Found", "text/plain", DataError, False, "not JSON"),
 ])
-def test_bodies_that_are_not_json_raise_data_error(emulator, status, body, content_type, retried, problem):
+def test_bodies_that_are_not_json_are_judged_by_status(emulator, status, body, content_type, error, retried,
+                                                        problem):
+    """A 2xx/4xx answer that is not JSON is bad data; a 5xx one is server trouble, retried for reads."""
     emulator.respond_next("optionchain", status=status, body=body, content_type=content_type, times=ATTEMPTS)
-    with pytest.raises(DataError, match=f"HTTP {status} with .*{problem}") as caught:
+    with pytest.raises(error, match=f"HTTP {status} with .*{problem}") as caught:
         fetch_chain(make_client(emulator))
-    assert type(caught.value) is DataError
+    assert type(caught.value) is error
     assert requests_to(emulator, "optionchain") == (ATTEMPTS if retried else 1)
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    ("Too Many Requests", "text/plain"), ("", "application/json"), ("<html>429</html>", "text/html")])
+def test_a_bare_429_without_a_dhan_error_body_is_a_rate_limit_retried_then_succeeds(emulator, body, content_type):
+    emulator.respond_next("optionchain", status=429, body=body, content_type=content_type, times=2,
+                          headers={"Retry-After": "0"})
+    assert fetch_chain(make_client(emulator))["last_price"] == pytest.approx(26067.05)
+    assert requests_to(emulator, "optionchain") == 3
+    emulator.respond_next("optionchain", status=429, body=body, content_type=content_type, times=ATTEMPTS)
+    with pytest.raises(RateLimited, match="HTTP 429"):
+        fetch_chain(make_client(emulator))
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_bare_401_or_403_is_an_auth_error_never_retried(emulator, status):
+    emulator.respond_next("optionchain", status=status, body="Unauthorized", content_type="text/plain", times=3)
+    with pytest.raises(AuthError, match=f"HTTP {status}"):
+        fetch_chain(make_client(emulator))
+    assert requests_to(emulator, "optionchain") == 1
 
 
 def test_a_transient_html_500_is_retried_then_succeeds(emulator):
@@ -163,7 +186,7 @@ def test_a_transient_html_500_is_retried_then_succeeds(emulator):
 def test_an_order_placement_is_not_retried_after_a_server_error(emulator):
     emulator.respond_next("place_order", status=500, body=HTML_500, content_type="text/html")
     security_id = emulator.security_id("NIFTY", date(2026, 12, 1), 26000.0, "CE")
-    with pytest.raises(DataError, match="HTTP 500"):
+    with pytest.raises(BrokerError, match="HTTP 500"):
         make_client(emulator).place_order(security_id=str(security_id), exchange_segment="NSE_FNO",
                                           transaction_type="BUY", quantity=65, order_type="LIMIT",
                                           product_type="MARGIN", price=100.0, correlation_id="s1-l1-a1")

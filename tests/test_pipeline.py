@@ -1,6 +1,8 @@
 """The daily pipeline's steps (what the DAG tasks call) give the same result as one analyze_portfolio call."""
 
+import sys
 from datetime import date
+from functools import partialmethod
 from pathlib import Path
 
 import pytest
@@ -8,11 +10,18 @@ import pytest
 from optionsv4_lib.allocation import load_allocations
 from optionsv4_lib.analysis import analyze_portfolio
 from optionsv4_lib.config import Settings
+from optionsv4_lib.errors import AuthError, BrokerError
+from optionsv4_lib.marketdata.dhan import DhanMarketData
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
+from optionsv4_lib.pacing import RetryPolicy
 from optionsv4_lib.pipeline import (
-    NotATradingDay, analyze_symbol_step, assemble_run, compute_market_state, fetch_market_context, fetch_symbol, plan_run, read_result,
+    NotATradingDay, analyze_symbol_step, assemble_run, compute_market_state, fetch_market_context, fetch_symbol, plan_run,
+    read_result, validate_chains_step,
 )
 from optionsv4_lib.reference import load_universe
+
+sys.path.insert(0, str(Path(__file__).parent))
+from dhan_emulator import DhanEmulator  # noqa: E402
 
 TRADE_DATE = date(2026, 11, 23)
 
@@ -112,3 +121,57 @@ def test_quality_load_report_and_final_check(tmp_path, store_url):
         final_check(result_dir, context_ok=True, strategies_ok=True, min_success_share=0.95)
     with pytest.raises(RunCheckFailed, match="strategies failed"):
         final_check(result_dir, context_ok=True, strategies_ok=False, min_success_share=0.5)
+
+
+# ---------------------------------------------------------------- Dhan trouble in the fetch step
+
+FAST_RETRY = RetryPolicy(attempts=2, base_delay=0.0, max_delay=1.0)
+
+
+@pytest.fixture
+def dhan_run(tmp_path, monkeypatch):
+    """A planned dhan run of NIFTY and RELIANCE against the emulator (fast retries), its context recorded."""
+    universe = load_universe()
+    universe = universe[universe["symbol"].isin(["NIFTY", "RELIANCE"])].reset_index(drop=True)
+    with DhanEmulator(SyntheticMarket(42, TRADE_DATE), access_token="eyJ-pipeline-token") as emulator:
+        settings = Settings(data_dir=tmp_path, dhan_client_id=emulator.client_id,
+                            dhan_access_token="eyJ-pipeline-token", dhan_base_url=emulator.url, dhan_chain_interval=0)
+        monkeypatch.setattr(DhanMarketData, "__init__", partialmethod(DhanMarketData.__init__, retry=FAST_RETRY))
+        plan = plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations(),
+                        source="dhan")
+        yield emulator, settings, fetch_market_context(plan["run_dir"], settings)
+
+
+def test_broker_trouble_is_retried_by_the_orchestrator_then_becomes_the_reason(dhan_run):
+    emulator, settings, run_dir = dhan_run
+    emulator.respond_next("optionchain", status=502, body="Bad Gateway", content_type="text/plain", times=4,
+                          symbol="RELIANCE")
+    with pytest.raises(BrokerError, match="HTTP 502"):  # an earlier attempt: Airflow will retry the task
+        fetch_symbol(run_dir, "RELIANCE", settings, final_attempt=False)
+    assert not (Path(run_dir) / "symbols" / "RELIANCE.json").exists()
+    fetch_symbol(run_dir, "RELIANCE", settings, final_attempt=True)  # the last attempt records the reason
+    excluded = validate_chains_step(run_dir, settings)
+    assert "RELIANCE" not in excluded  # its reason is already written
+    compute_market_state(run_dir, settings)
+    analyze_symbol_step(run_dir, "RELIANCE", settings, excluded)
+    reason = read_result(assemble_run(run_dir, settings)).symbols.set_index("symbol")["reason"]["RELIANCE"]
+    assert reason.startswith("fetch: option chain 2885/NSE_FNO") and "HTTP 502" in reason
+
+
+def test_an_auth_failure_always_fails_the_task(dhan_run):
+    emulator, settings, run_dir = dhan_run
+    emulator.fail_next("optionchain", status=401, error_code="DH-901", symbol="RELIANCE")
+    with pytest.raises(AuthError, match="DH-901"):
+        fetch_symbol(run_dir, "RELIANCE", settings, final_attempt=True)
+
+
+def test_a_symbol_whose_fetch_task_died_is_excluded_not_fatal_to_the_others(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    universe = load_universe().head(5)
+    plan = plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
+    run_dir = fetch_market_context(plan["run_dir"], settings)
+    for symbol in plan["symbols"][:-1]:  # the last symbol's fetch task failed without writing anything
+        fetch_symbol(run_dir, symbol, settings)
+    excluded = validate_chains_step(run_dir, settings)
+    assert set(excluded) == {plan["symbols"][-1]} and excluded[plan["symbols"][-1]].startswith(
+        "fetch: no usable recorded chain")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from optionsv4_lib.calendar import DAYS_PER_YEAR, years_to_expiry
 from optionsv4_lib.errors import DataError
+from optionsv4_lib.marketdata.checks import IV_BOUND
 from optionsv4_lib.marketdata.schema import OPTION_CHAIN, conform
 from optionsv4_lib.pricing import bs_greeks, implied_vol
 from optionsv4_lib.strategies.catalog import CATALOG, Leg, Strike, StrategyTemplate
@@ -131,7 +132,7 @@ def _grid(rows: pd.DataFrame, expiry: pd.Timestamp, years: float, spot: float, l
         }
     usable = ~np.logical_or.reduce(list(checks.values()))
     iv = table["iv"]
-    needs_iv = usable & ~(iv > 0)
+    needs_iv = usable & ~((iv > 0) & (iv < IV_BOUND))  # unknown or impossible: implied from the mid
     if needs_iv.any():
         iv[needs_iv] = implied_vol(mid[needs_iv], is_call.repeat(n, 1)[needs_iv], spot, strikes[np.nonzero(needs_iv)[1]], years, r, q)
     usable &= iv > 0
