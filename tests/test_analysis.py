@@ -178,3 +178,36 @@ def test_result_round_trips_through_parquet(result, tmp_path):
     again = load_result(save_result(result, tmp_path / "result"))
     assert again.analysis_document() == result.analysis_document()
     assert again.allocation_document() == result.allocation_document()
+
+
+def test_a_symbol_that_gets_no_lot_says_which_limit_left_no_room():
+    universe = load_universe()
+    universe = universe[universe["symbol"].isin(["RELIANCE", "TCS"])].reset_index(drop=True)
+    tiny = run(SyntheticMarket(42, TRADE_DATE), universe, capital=50_000.0)
+    assert len(tiny.strategies) == 0 and (tiny.symbols["status"] == "ok").all()
+    for reason in tiny.symbols["reason"]:
+        assert reason.startswith("not sized: no room for one lot: ") and "< capital at risk ₹" in reason, reason
+
+
+class _Exploding:
+    """A market whose RELIANCE chain trips a bug (a non-OptionsV4Error) inside the source."""
+
+    def __init__(self, market):
+        self.market, self.name, self.trade_date = market, market.name, market.trade_date
+
+    def __getattr__(self, name):
+        return getattr(self.market, name)
+
+    def option_chain(self, symbol, expiry):
+        if symbol == "RELIANCE":
+            raise ZeroDivisionError("division by zero")
+        return self.market.option_chain(symbol, expiry)
+
+
+def test_an_unexpected_error_on_one_symbol_is_its_reason_not_the_run_end():
+    universe = load_universe()
+    universe = universe[universe["symbol"].isin(["RELIANCE", "TCS"])].reset_index(drop=True)
+    result = run(_Exploding(SyntheticMarket(42, TRADE_DATE)), universe)
+    reasons = result.symbols.set_index("symbol")["reason"]
+    assert reasons["RELIANCE"] == "unexpected error (ZeroDivisionError: division by zero); see the log"
+    assert (result.strategies["symbol"] == "TCS").any()
