@@ -3,6 +3,7 @@ default, live on Dhan only with --live, --confirm and OPTIONSV4_LIVE_TRADING=1. 
 optionsv4_lib.execution. Exit codes: 0 done (or preview), 1 a strategy failed or was interrupted, 2 bad input or
 refused."""
 
+import itertools
 import math
 
 import typer
@@ -14,6 +15,7 @@ from optionsv4_lib.cli_common import errors_to_exit
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.execution import (ExecutionPlan, StrategyOutcome, StrategyPlan, execute_plan, open_venue,
                                      plan_execution, resolve_mode)
+from optionsv4_lib.execution.slicing import describe
 from optionsv4_lib.store import open_store
 
 console = Console(width=None if Console().is_terminal else 160)  # tables wrap within it
@@ -79,16 +81,18 @@ def _orders_table(plan: StrategyPlan) -> Table:
     caption = (f"capital at risk {_money(s.capital_at_risk)} · max loss {_money(s.max_loss)} · margin {margin} · "
                f"costs {_money(plan.costs)} · entry value {_money(plan.entry_value)}")
     table = Table(title=escape(title), caption=escape(caption), title_justify="left", caption_justify="left")
-    for column in ("Leg", "Side", "Contract", "Security id", "Lots", "Units", "Bid", "Ask", "Limit", "Quote",
-                   "Costs", "Correlation id"):
+    for column in ("Leg", "Side", "Contract", "Security id", "Lots", "Units", "Orders", "Bid", "Ask", "Limit",
+                   "Quote", "Costs", "Correlation id"):
         table.add_column(column, justify="right" if column in ("Lots", "Units", "Bid", "Ask", "Limit", "Costs")
                          else "left")
-    for order in plan.orders:
-        r = order.request
-        table.add_row(str(r.leg_no), r.side, str(r.contract), str(r.contract.security_id or "–"), f"{order.lots:g}",
-                      f"{r.quantity:,}", f"{r.quote.bid:.2f}" if r.quote else "–",
-                      f"{r.quote.ask:.2f}" if r.quote else "–", f"{r.price:.2f}", order.quote_source,
-                      f"{order.costs:,.2f}", r.correlation_id)
+    for _, group in itertools.groupby(plan.orders, key=lambda order: order.request.leg_no):
+        leg = list(group)  # the leg's order, or its slices under the quantity freeze
+        order, r, quantities = leg[0], leg[0].request, [o.request.quantity for o in leg]
+        ids = r.correlation_id if len(leg) == 1 else f"{r.correlation_id} … {leg[-1].request.correlation_id}"
+        table.add_row(str(r.leg_no), r.side, str(r.contract), str(r.contract.security_id or "–"),
+                      f"{sum(o.lots for o in leg):g}", f"{sum(quantities):,}", describe(quantities, order.freeze_qty),
+                      f"{r.quote.bid:.2f}" if r.quote else "–", f"{r.quote.ask:.2f}" if r.quote else "–",
+                      f"{r.price:.2f}", order.quote_source, f"{sum(o.costs for o in leg):,.2f}", ids)
     return table
 
 

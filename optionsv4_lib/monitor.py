@@ -55,19 +55,22 @@ def outside_session(now: datetime) -> str | None:
 
 
 def holdings(conn) -> pd.DataFrame:
-    """The held legs of every 'open' or 'exiting' strategy: monitoring.LEG_COLUMNS plus strategy (template name),
-    mode, status, note, security_id, exchange_segment."""
+    """The held legs of every 'open' or 'exiting' strategy (a leg's slices summed: units, average price):
+    monitoring.LEG_COLUMNS plus strategy (template name), mode, status, note, security_id, exchange_segment."""
     with transaction(conn) as cur:
         cur.execute(
             """SELECT o.strategy_id, o.leg_no, s.symbol, s.strategy, d.instrument, o.side, d.strike, d.expiry,
-                      o.filled_quantity AS qty, o.average_price AS entry_price, e.mode, e.status, e.note,
-                      o.security_id, o.exchange_segment
+                      sum(o.filled_quantity) AS qty,
+                      sum(o.filled_quantity * o.average_price) / sum(o.filled_quantity) AS entry_price, e.mode,
+                      e.status, e.note, o.security_id, o.exchange_segment
                FROM strategy_execution_status e JOIN strategies s USING (strategy_id)
                     JOIN orders o ON o.strategy_id = e.strategy_id AND o.purpose = 'entry' AND o.filled_quantity > 0
                     JOIN strategy_details d ON d.run_id = s.run_id AND d.candidate_id = s.candidate_id
                                                AND d.leg_no = o.leg_no
                WHERE e.status IN ('open', 'exiting')
                  AND o.attempt = (SELECT max(attempt) FROM orders x WHERE x.strategy_id = e.strategy_id)
+               GROUP BY o.strategy_id, o.leg_no, s.symbol, s.strategy, d.instrument, o.side, d.strike, d.expiry,
+                        e.mode, e.status, e.note, o.security_id, o.exchange_segment
                ORDER BY 1, 2""")
         columns = [c.name for c in cur.description]
         return pd.DataFrame(cur.fetchall(), columns=columns).astype({"qty": float, "entry_price": float})
@@ -199,7 +202,7 @@ def monitor_pass(conn, source: MarketDataSource, venues: Mapping[str, Venue], *,
             continue
         try:
             outcome = exits.close_strategy(conn, venue.broker, sid, rule, quotes=venue.quotes, policy=policy,
-                                           hook=hook)
+                                           hook=hook, today=moment.date())
         except OptionsV4Error as exc:  # the strategy stays 'exiting'; the next pass resumes it
             log.error("strategy %d: exit interrupted: %s", sid, exc)
             outcome = exits.ExitOutcome(sid, "exiting", f"interrupted: {exc}")

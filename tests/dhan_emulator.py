@@ -23,7 +23,8 @@ Endpoints (shapes from /work/shared/reference/dhan-api.md), each with a name use
 Market data come from the SyntheticMarket (spot = its spot, chains = its chains, candles = its candles), so a
 parsed answer can be compared with the frames the market gives. Option contracts get security ids (from 40001, in
 the order chains are first served or `security_id()` is asked); orders trade those (segment NSE_FNO, quantity a
-multiple of the lot size). Every request needs the access-token header (else 401 DH-901).
+multiple of the lot size and at most the underlying's freeze quantity, else DH-905 as NSE's freeze rejects it).
+Every request needs the access-token header (else 401 DH-901).
 
 Order lifecycle: placed TRANSIT; each read of the order (get_order, order_by_correlation_id, order_list) moves it
 one step along its path — TRANSIT → PENDING → TRADED by default — or, with `step_seconds`, one step per that
@@ -58,7 +59,7 @@ import pandas as pd
 
 from optionsv4_lib.calendar import IST
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.reference import index_ids
+from optionsv4_lib.reference import freeze_quantity, index_ids
 
 # Documented messages (reference §1): DH-* codes come as {"errorType", "errorCode", "errorMessage"}, the data-API
 # 8xx codes as {"errorCode": <int>, "errorMessage"} (the shape of the recorded HTTP-200 806 answer).
@@ -209,14 +210,16 @@ class DhanEmulator:
 
     market: the SyntheticMarket behind the data endpoints. balance: ₹ start-of-day limit. step_seconds: None to
     advance orders on each read, else one step per that many seconds. legacy_chain: serve chains without
-    security_id and average_price (answers before API v2.5).
+    security_id and average_price (answers before API v2.5). freeze: units per order by symbol (NSE's quantity
+    freeze; default: include/data/freeze_quantities.csv in force on the market's trade date).
     """
 
     def __init__(self, market: SyntheticMarket, *, client_id: str = "1000000001",
                  access_token: str = "emulator-access-token", balance: float = 10_000_000.0,
-                 step_seconds: float | None = None, legacy_chain: bool = False):
+                 step_seconds: float | None = None, legacy_chain: bool = False, freeze: dict[str, int] | None = None):
         self.market, self.client_id, self.access_token = market, client_id, access_token
         self.balance, self.step_seconds, self.legacy_chain = balance, step_seconds, legacy_chain
+        self.freeze = freeze
         self.kill_switch = False
         self.requests: list[Request] = []
         self.orders: dict[str, Order] = {}
@@ -495,6 +498,9 @@ class DhanEmulator:
         if not isinstance(quantity, int) or quantity <= 0 or quantity % contract.lot_size:
             raise refuse(400, "DH-905", f"Invalid quantity {quantity!r}: a multiple of the lot size "
                                           f"{contract.lot_size}")
+        if quantity > (limit := self._freeze_qty(contract.symbol)):
+            raise refuse(400, "DH-905", f"Invalid quantity {quantity}: above the freeze quantity {limit} of "
+                                          f"{contract.symbol}; split the order")
         if not isinstance(price, (int, float)) or price < 0 or (body["orderType"] == "LIMIT" and price <= 0):
             raise refuse(400, "DH-905", f"Invalid price {price!r}")
         correlation_id = body.get("correlationId")
@@ -533,6 +539,12 @@ class DhanEmulator:
         reason = outcome[1] if outcome[0] == "reject" else ""
         self.orders[order_id] = Order(record, contract, path, time.monotonic(), fill_quantity, fill_price, reason)
         return {"orderId": order_id, "orderStatus": "TRANSIT"}
+
+    def _freeze_qty(self, symbol: str) -> int:
+        """Units one order of the symbol's contracts may carry."""
+        if self.freeze is not None:
+            return self.freeze[symbol]
+        return freeze_quantity(symbol, self.market.trade_date)
 
     def _advance(self, order: Order, poll: bool) -> None:
         """Move the order along its path (a poll moves one step; with step_seconds, time does) and book fills."""

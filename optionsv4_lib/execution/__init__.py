@@ -5,9 +5,10 @@ place leg by leg (idempotent, resumable, unwinding on failure) → reconcile.
     plan = plan_execution(conn, venue.broker, settings, quotes=venue.quotes)      # sends nothing
     outcomes = execute_plan(conn, venue.broker, plan, quotes=venue.quotes)
 
-Modules: broker (protocol and records) · quotes · plan · checks · mode (the live gate, brokers per mode) ·
-executor · exits (closing open strategies, expiry settlement, live exits held at the gate) · ledger (the orders
-and status tables) · reconcile · paper (PaperBroker) · dhan (DhanBroker).
+Modules: broker (protocol and records) · quotes · plan · slicing (legs above the quantity freeze as several
+orders) · checks · mode (the live gate, brokers per mode) · executor · exits (closing open strategies, expiry
+settlement, live exits held at the gate) · ledger (the orders and status tables) · reconcile · paper (PaperBroker)
+· dhan (DhanBroker).
 """
 
 from optionsv4_lib.execution.broker import (Broker, BrokerOrder, Contract, Mode, OrderRequest, Position, Quote)

@@ -1,20 +1,22 @@
 """Placing a planned strategy leg by leg: idempotent, resumable, and never leaving a naked short silently.
 
-For each order of the plan (buys before sells):
+For each order of the plan (buys before sells; a leg above the quantity freeze is several orders, its slices, all
+placed before the next leg's):
 1. look it up by its correlation id — in the `orders` table first, then at the broker — and place it only if
    neither knows it (the NEW row is committed before the order is sent, so a crash at any point is recoverable);
 2. poll it to a terminal state (first read at once, then waits doubling from poll_interval to poll_max), cancelling
    what is still open after leg_timeout;
 3. record every state change in `orders`.
-When a leg ends unfilled or partly filled (rejected, cancelled, timed out), the filled quantity of every leg is
-unwound with opposite LIMIT orders (purpose 'rollback', shorts bought back before longs are sold), and the strategy
-becomes 'failed' with the reason. If an unwinding order does not fill, the strategy becomes 'partially_filled' and
-the note (and an ERROR log line) says which positions are still open. A strategy that fills completely becomes
-'open' with its entry value (₹ received − paid).
+When an order ends unfilled or partly filled (rejected, cancelled, timed out), the orders still open are cancelled
+and the filled quantity of every leg — the sum over its slices — is unwound with opposite LIMIT orders (purpose
+'rollback', themselves sliced under the freeze; every slice of the shorts bought back before the longs are sold),
+and the strategy becomes 'failed' with the reason. If an unwinding order does not fill, the strategy becomes
+'partially_filled' and the note (and an ERROR log line) says which positions are still open. A strategy that fills
+completely becomes 'open' with its entry value (₹ received − paid).
 
 Re-running after a crash resumes the same attempt ('placing' strategies are planned again with the same correlation
-ids); a strategy marked again after it failed starts a new attempt. A session advisory lock keeps two executors off
-the same strategy.
+ids, slices already recorded kept as they are); a strategy marked again after it failed starts a new attempt. A
+session advisory lock keeps two executors off the same strategy.
 """
 
 import logging
@@ -31,7 +33,7 @@ from optionsv4_lib.execution import ledger
 from optionsv4_lib.execution.broker import OPEN_STATUSES, Broker, BrokerOrder, OrderRequest, opposite
 from optionsv4_lib.execution.checks import apply_checks, check_context
 from optionsv4_lib.execution.plan import (ExecutionPlan, PlannedOrder, PricePolicy, StrategyPlan, correlation_id,
-                                          limit_price, marked_strategies, plan_strategy)
+                                          leg_orders, limit_price, marked_strategies, plan_strategy)
 from optionsv4_lib.execution.quotes import NoQuotes, QuoteSource
 
 log = logging.getLogger(__name__)
@@ -172,7 +174,7 @@ class Executor:
         sid = plan.strategy.strategy_id
         if any(o.purpose == "rollback" for o in ledger.orders_of(self.conn, sid, plan.attempt)):
             return self._unwind(plan, plan.strategy.note or "resumed an interrupted unwind")
-        for planned in plan.orders:
+        for planned in plan.orders:  # slices of a leg in order: a failed slice stops the entry
             order = self._run(planned.request)
             if not order.complete:
                 timed_out = planned.request.correlation_id in self._timed_out
@@ -183,22 +185,26 @@ class Executor:
         return StrategyOutcome(sid, "open", entry_value=entry_value)
 
     def _unwind(self, plan: StrategyPlan, reason: str) -> StrategyOutcome:
-        """Cancel what is open, close every filled entry quantity (shorts first); failed or partially_filled."""
+        """Cancel what is open, close every leg's filled entry units (shorts first); failed or partially_filled."""
         sid = plan.strategy.strategy_id
         ledger.set_status(self.conn, sid, "placing", note=reason)  # survives a crash during the unwind
-        entries = [o for o in ledger.orders_of(self.conn, sid, plan.attempt) if o.purpose == "entry"]
-        for row in entries:
-            if row.status in OPEN_STATUSES and row.broker_order_id:
+        for row in ledger.orders_of(self.conn, sid, plan.attempt):
+            if row.purpose == "entry" and row.status in OPEN_STATUSES and row.broker_order_id:
                 ledger.update_order(self.conn, row.correlation_id, self._cancel(row.as_broker_order()))
-        entries = [o for o in ledger.orders_of(self.conn, sid, plan.attempt) if o.purpose == "entry"]
+        orders = ledger.orders_of(self.conn, sid, plan.attempt)
+        filled: dict[tuple[int, str], int] = {}  # (leg, entry side) → units filled over the leg's slices
+        for row in orders:
+            if row.purpose == "entry" and row.filled_quantity:
+                filled[row.leg_no, row.side] = filled.get((row.leg_no, row.side), 0) + row.filled_quantity
         planned = {order.request.leg_no: order for order in plan.orders}
         still_open, unwound = [], 0
-        for row in sorted((o for o in entries if o.filled_quantity > 0), key=lambda o: (o.side != "SELL", o.leg_no)):
-            request = self._rollback_request(plan, planned[row.leg_no], row)
-            order = self._run(request)
-            left = row.filled_quantity - order.filled_quantity
+        for (leg_no, side), units in sorted(filled.items(), key=lambda item: (item[0][1] != "SELL", item[0][0])):
+            recorded = [o for o in orders if o.purpose == "rollback" and o.leg_no == leg_no]
+            requests = leg_orders(self._rollback_request(plan, planned[leg_no], side, units),
+                                  plan.strategy.lot_size, planned[leg_no].freeze_qty, recorded)
+            left = units - sum(self._run(request).filled_quantity for request in requests)
             if left:
-                still_open.append(f"leg {row.leg_no} {row.side} {left} units of {request.contract}")
+                still_open.append(f"leg {leg_no} {side} {left} units of {planned[leg_no].request.contract}")
             else:
                 unwound += 1
         if still_open:
@@ -211,17 +217,17 @@ class Executor:
         ledger.set_status(self.conn, sid, "failed", note=note)
         return StrategyOutcome(sid, "failed", note)
 
-    def _rollback_request(self, plan: StrategyPlan, planned: PlannedOrder, entry: ledger.LedgerOrder) -> OrderRequest:
-        """The opposite order for an entry's filled units, priced to fill (rollback buffer) off a fresh quote."""
+    def _rollback_request(self, plan: StrategyPlan, planned: PlannedOrder, side: str, units: int) -> OrderRequest:
+        """The opposite order for a leg's filled `units` (entry `side`), priced to fill (rollback buffer) off a fresh
+        quote; leg_orders slices it."""
         original = planned.request
         quote = self.quotes.quote(original.contract)
         if quote is None or not quote.two_sided:
             quote = original.quote
-        side = opposite(entry.side)
+        closing = opposite(side)
         return OrderRequest(correlation_id(original.strategy_id, original.leg_no, "rollback", plan.attempt),
                             original.strategy_id, original.leg_no, "rollback", plan.attempt, original.contract,
-                            side, entry.filled_quantity, limit_price(side, quote, self.policy.prices.rollback_buffer),
-                            quote)
+                            closing, units, limit_price(closing, quote, self.policy.prices.rollback_buffer), quote)
 
     # ---------------------------------------------------------------- one order
 
@@ -302,7 +308,8 @@ class Executor:
 def _leg_failure(planned: PlannedOrder, order: BrokerOrder, timeout: float | None) -> str:
     """Why a leg failed; timeout: the seconds waited when the executor cancelled it."""
     request = planned.request
-    what = f"leg {request.leg_no} ({request.side} {request.quantity} × {request.contract} @ ₹{request.price:.2f})"
+    part = f" slice {planned.slice_no} of {planned.slices}" if planned.slice_no is not None else ""
+    what = f"leg {request.leg_no}{part} ({request.side} {request.quantity} × {request.contract} @ ₹{request.price:.2f})"
     if order.status == "REJECTED":
         return f"{what} rejected: {order.reason or 'no reason given'}"
     ending = f"cancelled after {timeout:g} s" if timeout is not None else order.status.lower()

@@ -1,38 +1,44 @@
 """Closing open strategies: exit orders through the Executor, settlement at expiry, and live exits held at the gate.
 
-A strategy's held legs are the filled entry orders of its last attempt. Its exit is one order per held leg, the
-opposite side for the filled units, correlation id "OV4-<strategy>-<leg>X<attempt>" (purpose 'exit'), shorts bought
-back before longs are sold, priced to fill (mid ± rollback_buffer × half-spread off the quote source's quote). Each
-goes through Executor.run_order: looked up by correlation id before it is sent, so a re-run — after a crash
-mid-exit, or a second monitor pass — finds the orders already sent and never places an exit twice.
+A strategy's held legs are the filled entry orders of its last attempt, summed per leg over its slices. Its exit is
+one order per held leg — or, above the contract's quantity freeze on the exit day, slices of it (plan.leg_orders) —
+the opposite side for the filled units, correlation id "OV4-<strategy>-<leg>X<attempt>" (+ "S<slice>" when sliced;
+purpose 'exit'), every slice of the shorts bought back before the longs are sold, priced to fill (mid ±
+rollback_buffer × half-spread off the quote source's quote). Each goes through Executor.run_order: looked up by
+correlation id before it is sent, so a re-run — after a crash mid-exit, or a second monitor pass — finds the orders
+already sent and never places an exit twice; exit orders already recorded are kept as they are.
 
 Statuses: open → exiting (the exit is decided; note "EXIT: <rule>") → closed, with
   exit_value   = Σ over exit orders of s × filled units × average price (₹; s = +1 SELL, −1 BUY)
   realized_pnl = entry_value + exit_value (₹, gross of costs; the same Σ over the attempt's entry and exit fills)
-An exit leg that ends unfilled keeps the strategy 'exiting' with the note "EXIT INCOMPLETE: …" naming the units
-still open (an ERROR log line too): a cancelled correlation id is never re-sent, so close those by hand.
+An exit order that ends unfilled keeps the strategy 'exiting' with the note "EXIT INCOMPLETE: …" naming the units
+still open (an ERROR log line too): a cancelled correlation id is never re-sent, so close those by hand. The other
+slices of the leg are still sent: each one filled is exposure closed.
 
 Live exits wait at the same gate as entries: without a live venue the strategy becomes 'exiting' with no exit order
 and the note "EXIT PENDING: <rule>" (`exit_pending`). 'exiting' + no exit orders = pending; a later pass with the
 gate open resumes it like any interrupted exit.
 
-Paper settlement at expiry (`settle`): the legs are closed at intrinsic value (₹/unit) as filled exit orders written
-straight to the ledger (broker order id "PAPER-<correlation id>"), as the exchange settles them, so the dashboard's
-P&L from `orders` includes them.
+Paper settlement at expiry (`settle`): the units of each leg not yet exited are closed at intrinsic value (₹/unit) as
+one filled exit order written straight to the ledger (broker order id "PAPER-<correlation id>"; no freeze applies to
+the exchange's settlement), so the dashboard's P&L from `orders` includes them.
 """
 
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Literal
 
+from optionsv4_lib.calendar import IST
 from optionsv4_lib.errors import DataError
 from optionsv4_lib.execution import ledger
 from optionsv4_lib.execution.broker import Broker, BrokerOrder, Contract, OrderRequest, Quote, opposite
 from optionsv4_lib.execution.executor import ExecutionPolicy, Executor, Hook
 from optionsv4_lib.execution.paper import ORDER_ID_PREFIX
-from optionsv4_lib.execution.plan import correlation_id, limit_price
+from optionsv4_lib.execution.plan import correlation_id, leg_orders, limit_price
 from optionsv4_lib.execution.quotes import NoQuotes, QuoteSource
+from optionsv4_lib.reference import freeze_quantity
 from optionsv4_lib.store.db import transaction
 
 log = logging.getLogger(__name__)
@@ -45,7 +51,8 @@ GATE_HINT = ("live exit orders need OPTIONSV4_LIVE_TRADING=1 and the monitor's c
 
 @dataclass(frozen=True)
 class HeldLeg:
-    """A filled entry order: the leg, its contract, side and units held, at the entry's average price (₹/unit)."""
+    """A leg's filled entry orders: its contract, side and units held (lot_size units a lot), at their average price
+    (₹/unit)."""
 
     strategy_id: int
     leg_no: int
@@ -54,6 +61,7 @@ class HeldLeg:
     side: str
     qty: int
     entry_price: float
+    lot_size: int
 
 
 @dataclass
@@ -74,20 +82,23 @@ class ExitOutcome:
 
 
 def held_legs(conn, strategy_id: int) -> list[HeldLeg]:
-    """The strategy's filled entry orders of its last attempt, by leg."""
+    """The strategy's filled entry orders of its last attempt, one HeldLeg per leg (its slices summed)."""
     with transaction(conn) as cur:
         cur.execute(
             """SELECT o.leg_no, o.attempt, s.symbol, d.instrument, d.strike, d.expiry, o.security_id,
-                      o.exchange_segment, o.side, o.filled_quantity, o.average_price
+                      o.exchange_segment, o.side, sum(o.filled_quantity),
+                      sum(o.filled_quantity * o.average_price) / sum(o.filled_quantity), s.lot_size
                FROM orders o JOIN strategies s USING (strategy_id)
                     JOIN strategy_details d ON d.run_id = s.run_id AND d.candidate_id = s.candidate_id
                                                AND d.leg_no = o.leg_no
                WHERE o.strategy_id = %s AND o.purpose = 'entry' AND o.filled_quantity > 0
                  AND o.attempt = (SELECT max(attempt) FROM orders WHERE strategy_id = %s)
+               GROUP BY o.leg_no, o.attempt, s.symbol, d.instrument, d.strike, d.expiry, o.security_id,
+                        o.exchange_segment, o.side, s.lot_size
                ORDER BY o.leg_no""", (strategy_id, strategy_id))
         return [HeldLeg(strategy_id, leg_no, attempt, Contract(symbol, kind, float(strike), expiry, security_id,
-                                                               segment), side, int(qty), float(price))
-                for leg_no, attempt, symbol, kind, strike, expiry, security_id, segment, side, qty, price
+                                                               segment), side, int(qty), float(price), int(lot_size))
+                for leg_no, attempt, symbol, kind, strike, expiry, security_id, segment, side, qty, price, lot_size
                 in cur.fetchall()]
 
 
@@ -104,9 +115,11 @@ def exit_pending(conn, strategy_id: int, rule: str) -> ExitOutcome:
 
 
 def close_strategy(conn, broker: Broker, strategy_id: int, rule: str, *, quotes: QuoteSource | None = None,
-                   policy: ExecutionPolicy = ExecutionPolicy(), hook: Hook | None = None) -> ExitOutcome:
-    """Exit an open strategy (or resume an 'exiting' one) on `broker` for the exit rule `rule`."""
-    quotes = quotes or NoQuotes()
+                   policy: ExecutionPolicy = ExecutionPolicy(), hook: Hook | None = None,
+                   today: date | None = None) -> ExitOutcome:
+    """Exit an open strategy (or resume an 'exiting' one) on `broker` for the exit rule `rule`, slicing under the
+    quantity freeze in force `today` (default: today in IST)."""
+    quotes, day = quotes or NoQuotes(), today or datetime.now(IST).date()
     with ledger.strategy_lock(conn, strategy_id) as held:
         if not held:
             return ExitOutcome(strategy_id, "skipped", "being executed by another process")
@@ -119,7 +132,8 @@ def close_strategy(conn, broker: Broker, strategy_id: int, rule: str, *, quotes:
         problems = []
         for leg in sorted(held_legs(conn, strategy_id), key=lambda leg: (leg.side != "SELL", leg.leg_no)):
             try:
-                executor.run_order(_exit_request(conn, leg, quotes, policy.prices.rollback_buffer))
+                for request in _exit_requests(conn, leg, quotes, policy.prices.rollback_buffer, day):
+                    executor.run_order(request)
             except DataError as exc:
                 problems.append(f"leg {leg.leg_no}: {exc}")
         return _finish(conn, strategy_id, rule, problems)
@@ -136,16 +150,15 @@ def settle(conn, strategy_id: int, values: Mapping[int, float], rule: str) -> Ex
             return ExitOutcome(strategy_id, "skipped", f"status is {status} ({mode})")
         ledger.set_status(conn, strategy_id, "exiting", note=f"{EXIT_PREFIX}{rule}")
         for leg in held_legs(conn, strategy_id):
-            if leg.leg_no not in values:
-                continue
             cid = correlation_id(strategy_id, leg.leg_no, "exit", leg.attempt)
-            if ledger.get_order(conn, cid) is not None:
+            left = leg.qty - sum(o.filled_quantity for o in _exit_orders(conn, leg))
+            if leg.leg_no not in values or left <= 0 or ledger.get_order(conn, cid) is not None:
                 continue
             value = round(max(float(values[leg.leg_no]), 0.0), 2)
             request = OrderRequest(cid, strategy_id, leg.leg_no, "exit", leg.attempt, leg.contract,
-                                   opposite(leg.side), leg.qty, value)
+                                   opposite(leg.side), left, value)
             ledger.insert_order(conn, request, "paper")
-            ledger.update_order(conn, cid, BrokerOrder(ORDER_ID_PREFIX + cid, "TRADED", leg.qty, leg.qty, value,
+            ledger.update_order(conn, cid, BrokerOrder(ORDER_ID_PREFIX + cid, "TRADED", left, left, value,
                                                        correlation_id=cid))
         return _finish(conn, strategy_id, rule, [])
 
@@ -159,19 +172,26 @@ def exit_rule(note: str | None) -> str:
     return text.split(" — ", 1)[0].split("; still open", 1)[0]
 
 
-def _exit_request(conn, leg: HeldLeg, quotes: QuoteSource, buffer: float) -> OrderRequest:
-    """The leg's exit order: as recorded if it was already sent, else priced to fill off a fresh quote."""
+def _exit_requests(conn, leg: HeldLeg, quotes: QuoteSource, buffer: float, day: date) -> list[OrderRequest]:
+    """The leg's exit orders: those already recorded as they are, the units not yet ordered priced to fill off a
+    fresh quote and sliced under the freeze in force on `day`."""
     cid = correlation_id(leg.strategy_id, leg.leg_no, "exit", leg.attempt)
-    side = opposite(leg.side)
-    recorded = ledger.get_order(conn, cid)
-    if recorded is not None:
-        return OrderRequest(cid, leg.strategy_id, leg.leg_no, "exit", leg.attempt, leg.contract, side,
-                            recorded.quantity, recorded.price or 0.0)
-    quote = quotes.quote(leg.contract)
-    if quote is None or not quote.two_sided:
-        raise DataError(f"no two-sided quote for {leg.contract} ({quote}): exit not sent")
-    return OrderRequest(cid, leg.strategy_id, leg.leg_no, "exit", leg.attempt, leg.contract, side, leg.qty,
-                        limit_price(side, quote, buffer), Quote(quote.bid, quote.ask))
+    side, recorded = opposite(leg.side), _exit_orders(conn, leg)
+    price, quote = 0.0, None
+    if leg.qty > sum(o.quantity for o in recorded):
+        quote = quotes.quote(leg.contract)
+        if quote is None or not quote.two_sided:
+            raise DataError(f"no two-sided quote for {leg.contract} ({quote}): exit not sent")
+        price, quote = limit_price(side, quote, buffer), Quote(quote.bid, quote.ask)
+    whole = OrderRequest(cid, leg.strategy_id, leg.leg_no, "exit", leg.attempt, leg.contract, side, leg.qty, price,
+                         quote)
+    return leg_orders(whole, leg.lot_size, freeze_quantity(leg.contract.symbol, day), recorded)
+
+
+def _exit_orders(conn, leg: HeldLeg) -> list[ledger.LedgerOrder]:
+    """The exit orders recorded for the leg, in the order they were recorded."""
+    return [o for o in ledger.orders_of(conn, leg.strategy_id, leg.attempt)
+            if o.purpose == "exit" and o.leg_no == leg.leg_no]
 
 
 def _finish(conn, strategy_id: int, rule: str, problems: list[str]) -> ExitOutcome:
@@ -179,7 +199,10 @@ def _finish(conn, strategy_id: int, rule: str, problems: list[str]) -> ExitOutco
     legs = held_legs(conn, strategy_id)
     attempt = legs[0].attempt if legs else ledger.last_attempt(conn, strategy_id)
     orders = [o for o in ledger.orders_of(conn, strategy_id, attempt) if o.purpose in ("entry", "exit")]
-    exited = {o.leg_no: o.filled_quantity for o in orders if o.purpose == "exit"}
+    exited: dict[int, int] = {}  # leg → units exited over its exit orders
+    for o in orders:
+        if o.purpose == "exit":
+            exited[o.leg_no] = exited.get(o.leg_no, 0) + o.filled_quantity
     still_open = [f"leg {leg.leg_no} {leg.side} {leg.qty - exited.get(leg.leg_no, 0)} units of {leg.contract}"
                   for leg in legs if exited.get(leg.leg_no, 0) < leg.qty]
     ids = [o.correlation_id for o in orders if o.purpose == "exit"]

@@ -5,14 +5,21 @@ Legs are ordered buys (the hedges) before sells, each group by leg number, so a 
 that cover it are held. Units = lots × ratio × lot size, where lots are the marked lots (default: the analysed lots).
 A limit price is mid ± buffer × half-spread (buffer 1 = at the touch: the ask for a buy, the bid for a sell),
 rounded to the 0.05 tick against us. The quote is the quote source's (live chain or latest snapshot), else the
-analysed leg's bid and ask. Correlation ids are "OV4-<strategy>-<leg><E|X|R|A><attempt>" (entry, exit, rollback,
-adjustment), at most 25 characters: deterministic, so a re-run of an attempt finds the orders it already sent.
+analysed leg's bid and ask. A leg of more units than the contract's quantity freeze on the day
+(reference.freeze_quantity) is planned as several orders, slices of whole lots (execution.slicing); each slice
+is one PlannedOrder, a leg's slices consecutive, larger first.
+
+Correlation ids are "OV4-<strategy>-<leg><E|X|R|A><attempt>" (entry, exit, rollback, adjustment) for a leg sent as
+one order, and that id + "S<slice>" (slice 1, 2, … of the leg, e.g. OV4-123-1E1S3) for each order of a sliced leg;
+at most 25 characters (Dhan's limit), deterministic, so a re-run of an attempt finds the orders it already sent.
+A resumed attempt keeps the orders already recorded for a leg as they are and slices only the units not yet
+ordered (`leg_orders`), so a freeze that changed in between never re-sizes a slice that was sent.
 """
 
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -21,6 +28,8 @@ from optionsv4_lib.errors import DataError, InputError, OptionsV4Error
 from optionsv4_lib.execution import ledger
 from optionsv4_lib.execution.broker import Broker, Contract, Mode, OrderRequest, Purpose, Quote
 from optionsv4_lib.execution.quotes import QuoteSource
+from optionsv4_lib.execution.slicing import slice_units
+from optionsv4_lib.reference import freeze_quantity
 from optionsv4_lib.store.db import transaction
 from optionsv4_lib.store.scrip_master import option_security_id
 
@@ -44,15 +53,38 @@ class PricePolicy:
                 raise InputError(f"{name}: expected a share of the half-spread ≥ 0, got {value!r}")
 
 
-def correlation_id(strategy_id: int, leg_no: int, purpose: Purpose, attempt: int) -> str:
-    """The order's idempotency key, e.g. OV4-123-0E1 (strategy 123, leg 0, entry, attempt 1)."""
+def correlation_id(strategy_id: int, leg_no: int, purpose: Purpose, attempt: int,
+                   slice_no: int | None = None) -> str:
+    """The order's idempotency key, e.g. OV4-123-0E1 (strategy 123, leg 0, entry, attempt 1), or OV4-123-0E1S2 for
+    slice 2 of that leg's order (slice_no None: the leg is one order)."""
     if purpose not in _PURPOSE_LETTER:
         raise InputError(f"purpose: unknown {purpose!r}; expected one of {', '.join(_PURPOSE_LETTER)}")
-    text = f"OV4-{strategy_id}-{leg_no}{_PURPOSE_LETTER[purpose]}{attempt}"
+    if slice_no is not None and (not isinstance(slice_no, int) or slice_no < 1):
+        raise InputError(f"slice_no: expected a whole number ≥ 1 or None, got {slice_no!r}")
+    text = f"OV4-{strategy_id}-{leg_no}{_PURPOSE_LETTER[purpose]}{attempt}{'' if slice_no is None else f'S{slice_no}'}"
     if not _CORRELATION_ID.fullmatch(text):
-        raise InputError(f"correlation id {text!r}: longer than 25 characters (strategy {strategy_id}, leg {leg_no}, "
-                         f"attempt {attempt})")
+        raise InputError(f"correlation_id: {text!r} is longer than 25 characters (strategy {strategy_id}, leg "
+                         f"{leg_no}, attempt {attempt}, slice {slice_no})")
     return text
+
+
+def leg_orders(base: OrderRequest, lot_size: int, freeze_qty: int,
+               recorded: Sequence[ledger.LedgerOrder] = ()) -> list[OrderRequest]:
+    """The orders that carry `base` — one leg's whole quantity (units) for one purpose — within the freeze: the
+    orders already recorded for it, as recorded (ids, units, limit prices), then the units not yet ordered in slices
+    numbered on from them. One order in all keeps the unsliced correlation id."""
+    left = base.quantity - sum(order.quantity for order in recorded)
+    if left < 0:
+        raise DataError(f"orders: leg {base.leg_no} has {base.quantity - left} units of {base.purpose} orders "
+                        f"recorded, more than its {base.quantity}")
+    sizes = slice_units(left, lot_size, freeze_qty) if left else []
+    sliced = len(recorded) + len(sizes) > 1
+    requests = [replace(base, correlation_id=order.correlation_id, quantity=order.quantity,
+                        price=base.price if order.price is None else order.price) for order in recorded]
+    for number, units in enumerate(sizes, start=len(recorded) + 1):
+        requests.append(replace(base, quantity=units, correlation_id=correlation_id(
+            base.strategy_id, base.leg_no, base.purpose, base.attempt, number if sliced else None)))
+    return requests
 
 
 def limit_price(side: str, quote: Quote, buffer: float) -> float:
@@ -90,12 +122,16 @@ class MarkedStrategy:
 
 @dataclass(frozen=True)
 class PlannedOrder:
-    """One leg's order, with where its quote came from ("quotes" or "analysis") and its costs (₹)."""
+    """One order of a leg — the whole leg, or slice `slice_no` of `slices` — with where its quote came from
+    ("quotes" or "analysis"), its costs (₹) and the contract's freeze quantity (units per order) on the day."""
 
     request: OrderRequest
     lots: float
     quote_source: str
     costs: float
+    freeze_qty: int
+    slice_no: int | None = None
+    slices: int = 1
 
     @property
     def value(self) -> float:
@@ -149,7 +185,8 @@ class StrategyPlan:
                 "security_id": o.request.contract.security_id, "side": o.request.side, "lots": o.lots,
                 "quantity": o.request.quantity, "bid": o.request.quote.bid if o.request.quote else None,
                 "ask": o.request.quote.ask if o.request.quote else None, "limit_price": o.request.price,
-                "quote_source": o.quote_source, "costs": o.costs,
+                "quote_source": o.quote_source, "costs": o.costs, "slice_no": o.slice_no, "slices": o.slices,
+                "freeze_qty": o.freeze_qty,
             } for o in self.orders],
         }
 
@@ -222,13 +259,16 @@ def plan_strategy(conn, broker: Broker, strategy: MarkedStrategy, quotes: QuoteS
     legs = _legs(conn, strategy)
     if not legs:
         plan.reasons.append(f"no legs stored for {strategy.candidate_id}")
+    recorded = [o for o in ledger.orders_of(conn, strategy.strategy_id, attempt) if o.purpose == "entry"] \
+        if resume else []
     for leg in legs:
         try:
-            plan.orders.append(_planned_order(conn, broker, strategy, leg, attempt, quotes, today, prices))
+            plan.orders += _planned_orders(conn, broker, strategy, leg, attempt, quotes, today, prices,
+                                           [o for o in recorded if o.leg_no == leg["leg_no"]])
         except (DataError, InputError) as exc:
             plan.reasons.append(f"leg {leg['leg_no']}: {exc}")
-    plan.orders.sort(key=lambda o: (o.request.side != "BUY", o.request.leg_no))
-    for order in plan.orders:
+    plan.orders.sort(key=lambda o: (o.request.side != "BUY", o.request.leg_no))  # stable: slices stay in order
+    for order in {o.request.leg_no: o for o in plan.orders}.values():
         if order.quote_source == "analysis" and broker.mode == "live":
             plan.warnings.append(f"leg {order.request.leg_no}: no live quote; priced from the analysis quote of "
                                  f"{strategy.trade_date}")
@@ -248,8 +288,9 @@ def _legs(conn, strategy: MarkedStrategy) -> list[dict]:
         return [dict(zip([c.name for c in cur.description], row)) for row in cur.fetchall()]
 
 
-def _planned_order(conn, broker: Broker, strategy: MarkedStrategy, leg: dict, attempt: int, quotes: QuoteSource,
-                   today: date, prices: PricePolicy) -> PlannedOrder:
+def _planned_orders(conn, broker: Broker, strategy: MarkedStrategy, leg: dict, attempt: int, quotes: QuoteSource,
+                    today: date, prices: PricePolicy, recorded: Sequence[ledger.LedgerOrder]) -> list[PlannedOrder]:
+    """The leg's orders: one, or its slices under the freeze in force `today` (those in `recorded` as recorded)."""
     if leg["instrument"] not in ("CE", "PE"):
         raise InputError(f"instrument {leg['instrument']}: only option legs are executed")
     lots = strategy.lots * leg["ratio"]
@@ -268,11 +309,16 @@ def _planned_order(conn, broker: Broker, strategy: MarkedStrategy, leg: dict, at
     if quote is None or not quote.two_sided:
         raise DataError(f"no two-sided quote for {contract} ({quote})")
     price = limit_price(leg["side"], quote, prices.buffer)
-    request = OrderRequest(correlation_id(strategy.strategy_id, leg["leg_no"], "entry", attempt),
-                           strategy.strategy_id, leg["leg_no"], "entry", attempt, contract, leg["side"],
-                           int(round(units)), price, quote)
-    costs = float(leg_costs("OPTION", leg["side"], price, request.quantity, today).total)
-    return PlannedOrder(request, float(lots), source, costs)
+    freeze_qty = freeze_quantity(strategy.symbol, today)
+    whole = OrderRequest(correlation_id(strategy.strategy_id, leg["leg_no"], "entry", attempt),
+                         strategy.strategy_id, leg["leg_no"], "entry", attempt, contract, leg["side"],
+                         int(round(units)), price, quote)
+    requests = leg_orders(whole, strategy.lot_size, freeze_qty, recorded)
+    sliced = len(requests) > 1
+    return [PlannedOrder(request, request.quantity / strategy.lot_size, source,
+                         float(leg_costs("OPTION", request.side, request.price, request.quantity, today).total),
+                         freeze_qty, number if sliced else None, len(requests))
+            for number, request in enumerate(requests, start=1)]
 
 
 def _security_id(conn, symbol: str, leg: dict, quotes: QuoteSource) -> int | None:

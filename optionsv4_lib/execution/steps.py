@@ -5,6 +5,7 @@ Files, under the data dir: executions/<run name>/plan.json (the plan with every 
 or not anything is placed), preview.txt (the same as text) and summary.json (what was placed and how it ended).
 """
 
+import itertools
 import json
 import re
 from collections import Counter
@@ -20,6 +21,7 @@ from optionsv4_lib.execution.executor import ExecutionPolicy, execute_strategy, 
 from optionsv4_lib.execution.mode import open_venue, resolve_mode
 from optionsv4_lib.execution.plan import marked_strategies
 from optionsv4_lib.execution.reconcile import reconcile
+from optionsv4_lib.execution.slicing import describe
 from optionsv4_lib.store import open_store
 
 BAD_OUTCOMES = ("failed", "partially_filled", "interrupted")
@@ -74,16 +76,21 @@ def preview_step(plan_path: str) -> tuple[str, list[int]]:
 
 
 def plan_text(document: dict[str, Any]) -> str:
-    """A plan document as lines: per strategy its verdict, orders, money and findings."""
+    """A plan document as lines: per strategy its verdict, one line per leg (its units, and its slices when the
+    quantity freeze splits it), money and findings."""
     lines = [f"Order plan ({document['mode']}, {document['created_at']}): {len(document['cleared'])} of "
              f"{len(document['strategies'])} strategies cleared"]
     for s in document["strategies"]:
         verdict = "BLOCKED" if s["blocked"] else "cleared"
         lines.append(f"#{s['strategy_id']} {s['symbol']} {s['strategy']} ({s['lots']} lots × {s['lot_size']}, "
                      f"attempt {s['attempt']}{', resuming' if s['resume'] else ''}): {verdict}")
-        for o in s["orders"]:
-            lines.append(f"  {o['side']:<4} {o['quantity']:>8,} × {o['contract']} @ ₹{o['limit_price']:.2f} "
-                         f"(bid {o['bid']:.2f} / ask {o['ask']:.2f}, {o['quote_source']}) {o['correlation_id']}")
+        for _, group in itertools.groupby(s["orders"], key=lambda order: order["leg_no"]):
+            leg = list(group)
+            o, quantities = leg[0], [order["quantity"] for order in leg]
+            ids = o["correlation_id"] if len(leg) == 1 else \
+                f"in {describe(quantities, o['freeze_qty'])}: {o['correlation_id']} … {leg[-1]['correlation_id']}"
+            lines.append(f"  {o['side']:<4} {sum(quantities):>8,} × {o['contract']} @ ₹{o['limit_price']:.2f} "
+                         f"(bid {o['bid']:.2f} / ask {o['ask']:.2f}, {o['quote_source']}) {ids}")
         lines.append(f"  capital at risk ₹{s['capital_at_risk']:,.0f} · margin ₹{s['required_margin']:,.0f} · "
                      f"costs ₹{s['costs']:,.0f} · entry value ₹{s['entry_value']:,.0f}")
         lines += [f"  blocked: {reason}" for reason in s["reasons"]]
