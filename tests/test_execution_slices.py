@@ -240,9 +240,48 @@ def test_a_rollback_slice_that_does_not_fill_is_never_silent(db, emulator):
     emulator.reject_leg(15, reason="RMS: blocked")  # the buy-back's slice 2
     _, [outcome] = run(db, dhan_broker(emulator))
     assert outcome.status == "partially_filled"
-    assert ("UNWIND INCOMPLETE — still open: leg 1 SELL 65250 units of TATAPOWER 29-Dec-2026 370 PE; close these "
+    assert ("UNWIND INCOMPLETE — still open: leg 1 SELL 65250 units of TATAPOWER 29-Dec-2026 370 PE, "
+            "leg 0 BUY 326250 units of TATAPOWER 29-Dec-2026 360 PE (kept: it hedges the open short), "
+            "leg 3 BUY 326250 units of TATAPOWER 29-Dec-2026 515 CE (kept: it hedges the open short); close these "
             "positions by hand") in outcome.reason
     assert status_of(db, sid)[0] == "partially_filled"
+    assert sorted(net_positions(emulator).values()) == [-65_250, 326_250, 326_250]  # the longs still cover it
+    assert never_naked(placed(emulator))
+
+
+@pytest.mark.parametrize("venue", ["paper", "emulator"])
+def test_an_exit_whose_short_cannot_be_bought_back_keeps_the_longs(db, emulator, venue):
+    [sid] = store_and_mark(db, CONDOR, mode="live" if venue == "emulator" else "paper", lots=100)
+    register_contracts(db, emulator)
+    broker = dhan_broker(emulator) if venue == "emulator" else paper_broker(db)
+    assert run(db, broker)[1][0].status == "open"
+    if venue == "emulator":
+        emulator.reject_leg(14, reason="RMS: blocked")  # leg 1's second buy-back slice
+        quotes = ChainQuotes(market())
+    else:
+        quotes = _NoQuoteFor(ChainQuotes(market()), leg_strike=370.0)  # leg 1 cannot be priced: nothing sent
+
+    outcome = close_strategy(db, broker, sid, "stop loss", quotes=quotes, policy=FAST, today=TRADE_DATE)
+    assert outcome.status == "exiting"
+    assert "leg 0 kept: it hedges a short leg still open" in outcome.reason
+    assert "leg 3 kept: it hedges a short leg still open" in outcome.reason
+    exits = [r for r in orders_of(db, sid) if r.purpose == "exit"]
+    assert {r.leg_no for r in exits} <= {1, 2}  # no long was sold
+    if venue == "emulator":
+        assert sorted(net_positions(emulator).values()) == [-33 * LOT, 0, 145_000, 145_000]
+        assert never_naked(placed(emulator))
+
+
+class _NoQuoteFor:
+    """Quotes as given, but none for the put at one strike (an illiquid short leg on the exit day)."""
+
+    def __init__(self, quotes, leg_strike: float):
+        self.quotes, self.strike = quotes, leg_strike
+
+    def quote(self, contract):
+        if contract.strike == self.strike and contract.option_type == "PE":
+            return None
+        return self.quotes.quote(contract)
 
 
 def test_a_crash_during_a_sliced_unwind_resumes_it_without_a_second_buy_back(db, emulator):

@@ -11,7 +11,8 @@ When an order ends unfilled or partly filled (rejected, cancelled, timed out), t
 and the filled quantity of every leg — the sum over its slices — is unwound with opposite LIMIT orders (purpose
 'rollback', themselves sliced under the freeze; every slice of the shorts bought back before the longs are sold),
 and the strategy becomes 'failed' with the reason. If an unwinding order does not fill, the strategy becomes
-'partially_filled' and the note (and an ERROR log line) says which positions are still open. A strategy that fills
+'partially_filled' and the note (and an ERROR log line) says which positions are still open; while a short is
+still open the long legs are kept, not sold, so that it is never left naked. A strategy that fills
 completely becomes 'open' with its entry value (₹ received − paid).
 
 Re-running after a crash resumes the same attempt ('placing' strategies are planned again with the same correlation
@@ -197,14 +198,19 @@ class Executor:
             if row.purpose == "entry" and row.filled_quantity:
                 filled[row.leg_no, row.side] = filled.get((row.leg_no, row.side), 0) + row.filled_quantity
         planned = {order.request.leg_no: order for order in plan.orders}
-        still_open, unwound = [], 0
+        still_open, unwound, short_open = [], 0, False
         for (leg_no, side), units in sorted(filled.items(), key=lambda item: (item[0][1] != "SELL", item[0][0])):
+            contract = planned[leg_no].request.contract
+            if side == "BUY" and short_open:  # selling it would leave the short naked
+                still_open.append(f"leg {leg_no} BUY {units} units of {contract} (kept: it hedges the open short)")
+                continue
             recorded = [o for o in orders if o.purpose == "rollback" and o.leg_no == leg_no]
             requests = leg_orders(self._rollback_request(plan, planned[leg_no], side, units),
                                   plan.strategy.lot_size, planned[leg_no].freeze_qty, recorded)
             left = units - sum(self._run(request).filled_quantity for request in requests)
             if left:
-                still_open.append(f"leg {leg_no} {side} {left} units of {planned[leg_no].request.contract}")
+                still_open.append(f"leg {leg_no} {side} {left} units of {contract}")
+                short_open |= side == "SELL"
             else:
                 unwound += 1
         if still_open:

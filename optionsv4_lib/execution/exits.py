@@ -129,13 +129,18 @@ def close_strategy(conn, broker: Broker, strategy_id: int, rule: str, *, quotes:
         rule = exit_rule(note) if status == "exiting" else rule
         ledger.set_status(conn, strategy_id, "exiting", note=f"{EXIT_PREFIX}{rule}")
         executor = Executor(conn, broker, quotes=quotes, policy=policy, hook=hook)
-        problems = []
+        problems, short_open = [], False
         for leg in sorted(held_legs(conn, strategy_id), key=lambda leg: (leg.side != "SELL", leg.leg_no)):
+            if leg.side == "BUY" and short_open:  # selling it would leave the short naked
+                problems.append(f"leg {leg.leg_no} kept: it hedges a short leg still open")
+                continue
             try:
-                for request in _exit_requests(conn, leg, quotes, policy.prices.rollback_buffer, day):
-                    executor.run_order(request)
+                requests = _exit_requests(conn, leg, quotes, policy.prices.rollback_buffer, day)
+                exited = sum(executor.run_order(request).filled_quantity for request in requests)
             except DataError as exc:
                 problems.append(f"leg {leg.leg_no}: {exc}")
+                exited = 0
+            short_open |= leg.side == "SELL" and exited < leg.qty
         return _finish(conn, strategy_id, rule, problems)
 
 
