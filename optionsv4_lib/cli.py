@@ -5,9 +5,11 @@ import math
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from optionsv4_lib.cli_backtest import backtest
 from optionsv4_lib.cli_common import err_console, errors_to_exit
 from optionsv4_lib.cli_db import db_app, import_allocations, import_scrip_master
 from optionsv4_lib.cli_dq import dq_app
@@ -28,6 +30,7 @@ app.command("unmark")(unmark)
 app.command("execute")(execute)
 app.command("status")(status)
 app.command("positions")(positions)
+app.command("backtest")(backtest)
 app.command("import-scrip-master")(import_scrip_master)
 app.command("import-allocations")(import_allocations)
 
@@ -123,8 +126,8 @@ def print_summary(result, top: int = 15) -> None:
     console.print(f"Symbols analyzed: [bold]{int(ok.sum())}/{len(result.symbols)}[/bold] · strategies sized: "
                   f"{len(result.strategies)} · capital at risk ₹{result.strategies['capital_at_risk'].sum():,.0f} "
                   f"of ₹{result.capital:,.0f} ({result.risk_profile})")
-    for row in result.symbols[~ok].itertuples(index=False):
-        console.print(f"  [yellow]{row.symbol}[/yellow]: {row.reason}")
+    for row in result.symbols[result.symbols["reason"].notna()].itertuples(index=False):  # failed, or not sized
+        console.print(f"  [{'dim' if row.status == 'ok' else 'yellow'}]{row.symbol}[/]: {escape(str(row.reason))}")
     table = Table(title=f"Top {min(top, len(result.strategies))} strategies by score")
     for column in ("Symbol", "Strategy", "Legs", "Lots", "PoP", "Max profit", "Max loss", "Breakevens", "Capital", "Score", "Exits"):
         table.add_column(column, justify="right" if column in ("Lots", "PoP", "Max profit", "Max loss", "Capital", "Score") else "left")

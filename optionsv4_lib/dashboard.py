@@ -175,48 +175,122 @@ def write_dashboard(perf: Performance, path: Path) -> Path:
     """Write `perf` as one self-contained HTML page (inline PNG charts, inline CSS, no external resources)."""
     t = perf.totals
     win_rate = "n/a" if np.isnan(t["win_rate"]) else f"{t['win_rate']:.0%} ({t['wins']}/{t['closed']})"
-    cards = [
-        ("Realized P&L", _money(t["realized_pnl"])), ("Unrealized P&L", _money(t["unrealized_pnl"])),
-        ("Total P&L", _money(t["total_pnl"])), ("Win rate (closed)", win_rate),
-        ("Open risk", f"{_money(t['open_risk'])} in {t['open_strategies']} strategies"),
+    body = [cards([
+        ("Realized P&L", money(t["realized_pnl"])), ("Unrealized P&L", money(t["unrealized_pnl"])),
+        ("Total P&L", money(t["total_pnl"])), ("Win rate (closed)", win_rate),
+        ("Open risk", f"{money(t['open_risk'])} in {t['open_strategies']} strategies"),
         ("Traded strategies", str(t["strategies"])),
-    ]
+    ])]
     notes = []
     if t["unbounded_open"]:
         notes.append(f"{t['unbounded_open']} open strategies have an unbounded max loss: counted at capital at risk.")
     if t["unpriced"]:
         notes.append(f"{t['unpriced']} strategies have open legs without a snapshot price: left out of unrealized "
                      "P&L.")
-    body = ["<div class='cards'>" + "".join(f"<div class='card'><div class='label'>{html.escape(label)}</div>"
-                                            f"<div class='value'>{html.escape(value)}</div></div>"
-                                            for label, value in cards) + "</div>"]
     body += [f"<p class='note'>{html.escape(note)}</p>" for note in notes]
     if perf.strategies.empty:
         body.append("<p>No traded strategies yet.</p>")
     else:
-        charts = [_img(_bar_chart(perf.groups[key], key, f"P&L by {heading.lower()}"), f"P&L by {heading.lower()}")
+        charts = [img(bar_chart(perf.groups[key], key, f"P&L by {heading.lower()}"), f"P&L by {heading.lower()}")
                   for key, heading in GROUPS.items()]
-        curve = _cumulative_chart(perf.strategies)
-        if curve:
-            charts.append(_img(curve, "Cumulative realized P&L"))
+        closed = perf.strategies[perf.strategies["status"] == "closed"].sort_values(["updated_at", "strategy_id"])
+        if len(closed):  # the running total after each closed strategy, in the order they were last updated
+            curve = pd.Series([0.0, *closed["realized_pnl"].cumsum()])
+            charts.append(img(cumulative_chart(curve, "closed strategies"), "Cumulative realized P&L"))
         body.append("<div class='charts'>" + "".join(charts) + "</div>")
         for key, heading in GROUPS.items():
-            body.append(f"<h2>By {heading.lower()}</h2>" + _html_table(perf.groups[key].rename(columns={key: heading})))
-        body.append("<h2>Strategies</h2>" + _html_table(perf.strategies[
+            body.append(f"<h2>By {heading.lower()}</h2>" + html_table(perf.groups[key].rename(columns={key: heading})))
+        body.append("<h2>Strategies</h2>" + html_table(perf.strategies[
             ["strategy_id", "trade_date", "symbol", "industry", "family", "strategy", "status", "mode", "lots",
              "realized_pnl", "unrealized_pnl", "total_pnl"]]))
     if not perf.open_positions.empty:
-        body.append("<h2>Open risk</h2>" + _html_table(perf.open_positions[
+        body.append("<h2>Open risk</h2>" + html_table(perf.open_positions[
             ["strategy_id", "symbol", "strategy", "status", "lots", "max_loss", "open_risk"]]))
-    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>OptionsV4 performance</title>"
-            f"<style>{_CSS}</style></head><body><h1>OptionsV4 performance</h1>"
-            f"<p class='note'>Generated {perf.generated_at:%Y-%m-%d %H:%M %Z}. Money in ₹; quantities in units.</p>"
-            + "".join(body) + "</body></html>")
+    return write_page(path, "OptionsV4 performance",
+                      f"Generated {perf.generated_at:%Y-%m-%d %H:%M %Z}. Money in ₹; quantities in units.", body)
+
+
+# ---------------------------------------------------------------- page and chart helpers (the backtest report's too)
+
+
+def write_page(path: Path, title: str, note: str, body: list[str]) -> Path:
+    """Write a self-contained HTML page (inline CSS) — the `title` heading, a `note` line, then the `body` HTML
+    fragments — atomically (a temporary file moved into place)."""
+    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<p class='note'>{html.escape(note)}</p>" + "".join(body) + "</body></html>")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def cards(items: Sequence[tuple[str, str]]) -> str:
+    """(label, value) pairs as a row of HTML cards."""
+    return "<div class='cards'>" + "".join(f"<div class='card'><div class='label'>{html.escape(label)}</div>"
+                                           f"<div class='value'>{html.escape(value)}</div></div>"
+                                           for label, value in items) + "</div>"
+
+
+def bar_chart(frame: pd.DataFrame, key: str, title: str) -> str:
+    """Horizontal bars of realized_pnl and unrealized_pnl (₹) per `key` value, ordered by total_pnl, as base64 PNG."""
+    data = frame.sort_values("total_pnl")
+    y = np.arange(len(data))
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.5 * len(data) + 1.2)), dpi=100)
+    ax.barh(y - 0.2, data["realized_pnl"], height=0.4, color="tab:blue", label="realized")
+    ax.barh(y + 0.2, data["unrealized_pnl"], height=0.4, color="tab:orange", label="unrealized")
+    ax.set_yticks(y, data[key].fillna("—"))
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))  # room for ₹ labels in the crores
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xlabel("P&L (₹)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def cumulative_chart(curve: pd.Series, xlabel: str) -> str:
+    """A cumulative realized P&L curve (₹) over its index — counts (whole numbers) or dates — as base64 PNG."""
+    fig, ax = plt.subplots(figsize=(8, 3.5), dpi=100)
+    ax.plot(curve.index, curve.to_numpy(float), color="black", marker="o")
+    if pd.api.types.is_integer_dtype(curve.index):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    else:
+        fig.autofmt_xdate()
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("P&L (₹)")
+    ax.set_title("Cumulative realized P&L", fontsize=10)
+    return _png(fig)
+
+
+def img(png: str, alt: str) -> str:
+    """An <img> showing a base64 PNG."""
+    return f"<img src='data:image/png;base64,{png}' alt='{html.escape(alt)}'>"
+
+
+def html_table(frame: pd.DataFrame, money_columns: Sequence[str] = ()) -> str:
+    """`frame` as an HTML table, money columns (…pnl, max_loss, open_risk and `money_columns`) as ₹ and win_rate
+    as %."""
+    shown = frame.copy()
+    for column in shown.columns:
+        if column.endswith("pnl") or column in ("max_loss", "open_risk", *money_columns):
+            shown[column] = shown[column].map(money)
+        elif column == "win_rate":
+            shown[column] = shown[column].map(lambda v: "n/a" if pd.isna(v) else f"{v:.0%}")
+    shown.columns = [str(c).replace("_pnl", " P&L").replace("_", " ") for c in shown.columns]
+    return shown.to_html(index=False, border=0, na_rep="", escape=True)
+
+
+def money(value: float) -> str:
+    """₹ to the rupee; 'n/a' for NaN, 'unlimited' for ±inf."""
+    if pd.isna(value):
+        return "n/a"
+    if np.isinf(value):
+        return "unlimited"
+    return f"₹{value:,.0f}"
 
 
 # ---------------------------------------------------------------- internals
@@ -259,69 +333,12 @@ def _group(traded: pd.DataFrame, key: str) -> pd.DataFrame:
     return out[columns].sort_values(["total_pnl", key], ascending=[False, True], ignore_index=True)
 
 
-def _bar_chart(frame: pd.DataFrame, key: str, title: str) -> str:
-    """Horizontal bars of realized and unrealized P&L per `key` value, as base64 PNG."""
-    data = frame.sort_values("total_pnl")
-    y = np.arange(len(data))
-    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.5 * len(data) + 1.2)), dpi=100)
-    ax.barh(y - 0.2, data["realized_pnl"], height=0.4, color="tab:blue", label="realized")
-    ax.barh(y + 0.2, data["unrealized_pnl"], height=0.4, color="tab:orange", label="unrealized")
-    ax.set_yticks(y, data[key].fillna("—"))
-    ax.axvline(0, color="grey", linewidth=0.8)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_xlabel("P&L (₹)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    return _png(fig)
-
-
-def _cumulative_chart(traded: pd.DataFrame) -> str | None:
-    """Cumulative realized P&L of the closed strategies in the order they were last updated, as base64 PNG; None
-    when nothing is closed."""
-    closed = traded[traded["status"] == "closed"].sort_values(["updated_at", "strategy_id"])
-    if closed.empty:
-        return None
-    fig, ax = plt.subplots(figsize=(8, 3.5), dpi=100)
-    ax.plot(range(len(closed) + 1), [0.0, *closed["realized_pnl"].cumsum()], color="black", marker="o")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.axhline(0, color="grey", linewidth=0.8)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_xlabel("closed strategies")
-    ax.set_ylabel("P&L (₹)")
-    ax.set_title("Cumulative realized P&L", fontsize=10)
-    return _png(fig)
-
-
 def _png(fig) -> str:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", metadata={"Software": None})  # no matplotlib URL inside the file
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _img(png: str, alt: str) -> str:
-    return f"<img src='data:image/png;base64,{png}' alt='{html.escape(alt)}'>"
-
-
-def _html_table(frame: pd.DataFrame) -> str:
-    """`frame` as an HTML table, money columns (…pnl, max_loss, open_risk) as ₹ and win_rate as %."""
-    shown = frame.copy()
-    for column in shown.columns:
-        if column.endswith("pnl") or column in ("max_loss", "open_risk"):
-            shown[column] = shown[column].map(_money)
-        elif column == "win_rate":
-            shown[column] = shown[column].map(lambda v: "n/a" if pd.isna(v) else f"{v:.0%}")
-    shown.columns = [str(c).replace("_pnl", " P&L").replace("_", " ") for c in shown.columns]
-    return shown.to_html(index=False, border=0, na_rep="", escape=True)
-
-
-def _money(value: float) -> str:
-    if pd.isna(value):
-        return "n/a"
-    if np.isinf(value):
-        return "unlimited"
-    return f"₹{value:,.0f}"
 
 
 _CSS = """

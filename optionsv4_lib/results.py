@@ -74,15 +74,15 @@ class AnalysisResult:
         legs = self.legs.groupby("candidate_id")
         exits = self.exits.groupby("candidate_id")
         strategies = []
-        for row in _records(self.strategies):
+        for row in json_records(self.strategies):
             cid = row["candidate_id"]
-            row["legs"] = _records(legs.get_group(cid)) if cid in legs.groups else []
-            row["exits"] = _records(exits.get_group(cid)) if cid in exits.groups else []
+            row["legs"] = json_records(legs.get_group(cid)) if cid in legs.groups else []
+            row["exits"] = json_records(exits.get_group(cid)) if cid in exits.groups else []
             strategies.append(row)
         return {
             "run": self._run_header(),
             "market_state": json.loads(self.market.model_dump_json()),
-            "symbols": _records(self.symbols),
+            "symbols": json_records(self.symbols),
             "strategies": strategies,
         }
 
@@ -93,8 +93,8 @@ class AnalysisResult:
             "run": self._run_header(),
             "capital": self.capital,
             "capital_at_risk": float(self.strategies["capital_at_risk"].sum()) if len(self.strategies) else 0.0,
-            "industries": _records(self.industries),
-            "positions": _records(self.strategies[[c for c in cols if c in self.strategies]]),
+            "industries": json_records(self.industries),
+            "positions": json_records(self.strategies[[c for c in cols if c in self.strategies]]),
         }
 
     def _run_header(self) -> dict[str, Any]:
@@ -111,7 +111,8 @@ class AnalysisResult:
         }
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of `frame` as JSON-safe dicts (see _jsonable)."""
     return [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 

@@ -1,0 +1,82 @@
+"""
+### OptionsV4 backtest — the selection replayed over past trade dates (manual trigger only)
+
+No schedule: trigger it from the UI form or `airflow dags trigger options_v4_backtest -c '{"from_date": "2026-10-01",
+"to_date": "2026-10-30"}'`. It runs what `optionsv4 backtest` runs, one mapped task per trade date.
+
+1. `plan` — checks the params; the NSE trading days from `from_date` to `to_date` (weekends and holidays are logged
+   and left out); universe and allocations from the database; the backtest directory `backtests/<key>/` under the
+   data dir (a rerun with the same params starts it afresh).
+2. `simulate` — one mapped task per trade date (the date is the map index): the analysis on that date's market
+   (synthetic, or the snapshots recorded that day), its `top` strategies entered as paper positions at the analysis
+   prices and carried day by day through the monitor's exit rules to their exit or expiry; its trades as Parquet.
+   A date or a later day without data is recorded as a reason, not a failure.
+3. `report` — runs when every `simulate` is done, failed or not (a failed date is listed as left out): realized P&L
+   net of costs (gross alongside), win rate, average win and loss, max drawdown, overall, per strategy family and per
+   market state at entry — `backtest_<key>.html` (charts inline), `.json` and `_trades.parquet` in the results dir.
+
+Params: `from_date`, `to_date` (YYYY-MM-DD), `risk_profile`, `source` (synthetic | snapshot; Dhan has no historical
+chains), `symbols` (the first N of the universe, 0 = all), `top` (strategies entered per date, 0 = every sized one).
+Tasks hand each other paths through XCom, never DataFrames; all logic is in `optionsv4_lib.backtest*`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
+
+IST = "Asia/Kolkata"
+DATA_RETRIES = {"retries": 2, "retry_delay": timedelta(seconds=20), "retry_exponential_backoff": True,
+                "max_retry_delay": timedelta(minutes=2)}  # reading market data; bad params fail at once in `plan`
+
+with DAG(
+    dag_id="options_v4_backtest",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz=IST),
+    catchup=False,
+    max_active_runs=1,
+    tags=["optionsv4", "backtest"],
+    doc_md=__doc__,
+    params={
+        "from_date": Param(type="string", format="date", description="first entry date, YYYY-MM-DD"),
+        "to_date": Param(type="string", format="date", description="last entry date, YYYY-MM-DD (inclusive)"),
+        "risk_profile": Param("moderate", enum=["conservative", "moderate", "aggressive"]),
+        "source": Param("synthetic", enum=["synthetic", "snapshot"]),
+        "symbols": Param(0, type="integer", minimum=0, description="only the first N symbols (0 = all)"),
+        "top": Param(10, type="integer", minimum=0, description="strategies entered per date (0 = all sized)"),
+    },
+) as dag:
+
+    @task
+    def plan() -> list[dict[str, str]]:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.backtest_run import plan_stored_backtest
+
+        params = get_current_context()["params"]
+        planned = plan_stored_backtest(params["from_date"], params["to_date"], settings=run_settings(),
+                                       risk_profile=params["risk_profile"], source=params["source"],
+                                       top=params["top"], first=params["symbols"])
+        print(f"{len(planned['days'])} trade dates: {', '.join(planned['days'])}")
+        return [{"backtest_dir": planned["backtest_dir"], "day": day} for day in planned["days"]]
+
+    @task(map_index_template="{{ day }}", **DATA_RETRIES)
+    def simulate(backtest_dir: str, day: str) -> str:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.backtest_run import simulate_entry
+
+        get_current_context()["day"] = day
+        return simulate_entry(backtest_dir, day, run_settings())
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def report(planned: list[dict[str, str]], entries: list[str]) -> dict:
+        from optionsv4_airflow import run_settings
+        from optionsv4_lib.backtest_report import report_backtest
+
+        outcome = report_backtest(planned[0]["backtest_dir"], list(entries), run_settings())
+        print("\n".join([*outcome["summary"], f"Report: {outcome['html']}"]))
+        return outcome
+
+    planned = plan()  # one {backtest_dir, day} per trade date: the simulate tasks' arguments
+    report(planned, simulate.expand_kwargs(planned))
