@@ -18,10 +18,13 @@ DAG layout under the data dir, one directory per spec (reruns of the same spec r
 import hashlib
 import json
 import logging
+import multiprocessing
 import shutil
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -170,20 +173,28 @@ class BacktestResult:
 
 
 def run_backtest(spec: BacktestSpec, *, settings: Settings, universe: pd.DataFrame, allocations: Allocations,
-                 progress: Callable[[str], None] | None = None) -> BacktestResult:
-    """Enter every trading day of the spec (progress(day) after each), then carry all positions together.
+                 progress: Callable[[str], None] | None = None, workers: int = 1) -> BacktestResult:
+    """Enter every trading day of the spec (progress(day) as each is done; the days analyzed by `workers`
+    processes), then carry all positions together. The result does not depend on `workers`.
 
     Raises DataError when no entry date could be analyzed (e.g. no snapshot recorded in the range)."""
+    if not isinstance(workers, int) or workers < 1:
+        raise InputError(f"workers: expected a whole number ≥ 1, got {workers!r}")
     days, skipped = entry_days(spec)
+    enter_day = partial(enter_on, spec, settings=settings, universe=universe, allocations=allocations)
+    entered: dict[date, tuple[Book | None, str | None]] = {}
+    with _pool(min(workers, len(days))) as pool:
+        for day, outcome in zip(days, pool.map(enter_day, days)):  # in day order, as each finishes
+            entered[day] = outcome
+            if progress:
+                progress(day.isoformat())
     books = []
     for day in days:
-        book, reason = enter_on(spec, day, settings=settings, universe=universe, allocations=allocations)
+        book, reason = entered[day]
         if book is None:
             skipped.append({"day": day, "stage": "entry", "reason": reason})
         else:
             books.append(book)
-        if progress:
-            progress(day.isoformat())
     if not books:
         reasons = [row for row in skipped if row["day"] in days]
         raise DataError(f"no positions entered from {spec.start} to {spec.end}: {reasons[0]['day']}: "
@@ -191,6 +202,13 @@ def run_backtest(spec: BacktestSpec, *, settings: Settings, universe: pd.DataFra
     carried = carry(Book.combine(books), market_of(spec, settings))
     skipped += [{"day": row.day, "stage": "mark", "reason": row.reason} for row in carried.skipped.itertuples()]
     return BacktestResult.of(spec, days, carried.trades, skipped)
+
+
+def _pool(workers: int) -> Executor:
+    """A pool of `workers` processes, or — for one — a thread of this process (no fork, same logging)."""
+    if workers <= 1:
+        return ThreadPoolExecutor(max_workers=1)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
 
 
 # ---------------------------------------------------------------- the DAG's steps

@@ -4,6 +4,7 @@ backtest_run and backtest_report."""
 
 import json
 import math
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -39,6 +40,8 @@ def backtest(
     output: Path = typer.Option(None, "--output", help="The HTML report (default results/backtest_<stamp>.html); "
                                                        "its JSON and trades Parquet are written beside it."),
     as_json: bool = typer.Option(False, "--json", help="Print the backtest document as JSON on stdout."),
+    workers: int = typer.Option(os.cpu_count() or 1, "--workers", min=1,
+                                help="Processes analyzing entry dates in parallel (default: the CPU count)."),
 ) -> None:
     """Replay the analysis over past trade dates: enter the top strategies of each date as paper positions, carry
     them day by day to their exit rule or expiry, and report realized P&L (net of costs, gross alongside), win rate
@@ -54,7 +57,8 @@ def backtest(
         spec = make_spec(start, end, settings=cfg, universe=universe, risk_profile=risk, source=source, seed=seed,
                          top=top)
         with ProgressBar(None if as_json else err_console, len(trading_days(spec.start, spec.end))) as advance:
-            result = run_backtest(spec, settings=cfg, universe=universe, allocations=allocations, progress=advance)
+            result = run_backtest(spec, settings=cfg, universe=universe, allocations=allocations, progress=advance,
+                                  workers=workers)
         stamp = f"{datetime.now(IST):%Y%m%d_%H%M%S}"
         paths = write_outputs(result, output or cfg.results_dir / f"backtest_{stamp}.html")
     if as_json:

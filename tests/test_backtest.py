@@ -304,7 +304,7 @@ def test_the_same_seed_gives_the_same_backtest(optionsv4):
         found["backtest"].pop("generated_at")
         return found
 
-    first, again = document(), document()
+    first, again = document("--workers", "1"), document("--workers", "2")  # one process, then a pool of two
     assert first == again and first["trades"]
     other = document("--seed", "7")
     assert other["backtest"]["seed"] == 7 and other["trades"] != first["trades"]
