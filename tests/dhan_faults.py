@@ -4,8 +4,13 @@ first SYMBOLS of the universe; the remaining symbols answer cleanly (or recover)
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
 
 from dhan_emulator import DhanEmulator
+
+from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 
 TOKEN = "eyJ-faults-SECRET-7a3f"
 SYMBOLS = 14  # the first 14 of universe.csv: NIFTY … TCS, INFY, HCLTECH
@@ -85,6 +90,18 @@ def install(emulator: DhanEmulator) -> None:
     emulator.fail_next("optionchain", status=429, error_code="DH-904", retry_after="0", symbol="TCS", times=2)
     emulator.respond_next("optionchain", status=503, body="<html>Service Unavailable</html>",
                           content_type="text/html", symbol="HCLTECH")
+
+
+@contextmanager
+def faulty_dhan(monkeypatch, day: date) -> Iterator[DhanEmulator]:
+    """The emulator over the synthetic market of `day` with every fault installed, and the environment that points
+    the settings (CLI and DAG tasks alike) at it, chain pace 0.02 s."""
+    with DhanEmulator(SyntheticMarket(42, day), access_token=TOKEN) as emulator:
+        install(emulator)
+        for name, value in (("DHAN_CLIENT_ID", emulator.client_id), ("DHAN_ACCESS_TOKEN", TOKEN),
+                            ("OPTIONSV4_DHAN_BASE_URL", emulator.url), ("OPTIONSV4_DHAN_CHAIN_INTERVAL", "0.02")):
+            monkeypatch.setenv(name, value)
+        yield emulator
 
 
 def check_outcomes(symbols: dict[str, tuple[str, str | None, int]]) -> None:

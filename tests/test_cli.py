@@ -91,12 +91,7 @@ def test_dhan_faults_of_some_symbols_never_cost_the_others(optionsv4, monkeypatc
     """Nine symbols broken in nine ways, three that recover within the retry policy, two clean: one run, exit 0,
     each broken symbol with its own reason (JSON and database), every other one with ranked strategies, no
     traceback, and the token nowhere."""
-    with DhanEmulator(SyntheticMarket(42, TRADE_DATE), access_token=dhan_faults.TOKEN) as emulator:
-        dhan_faults.install(emulator)
-        monkeypatch.setenv("DHAN_CLIENT_ID", emulator.client_id)
-        monkeypatch.setenv("DHAN_ACCESS_TOKEN", dhan_faults.TOKEN)
-        monkeypatch.setenv("OPTIONSV4_DHAN_BASE_URL", emulator.url)
-        monkeypatch.setenv("OPTIONSV4_DHAN_CHAIN_INTERVAL", "0.02")
+    with dhan_faults.faulty_dhan(monkeypatch, TRADE_DATE):
         ran = optionsv4("analyze", "--source", "dhan", "--date", TRADE_DATE.isoformat(), "--symbols",
                         str(dhan_faults.SYMBOLS), "--charts", "1", "--json")
     assert ran.exit_code == 0, ran.output

@@ -22,7 +22,6 @@ from optionsv4_lib.store import connect
 
 sys.path.insert(0, str(Path(__file__).parent))
 import dhan_faults  # noqa: E402
-from dhan_emulator import DhanEmulator  # noqa: E402
 
 DAILY = "options_v4_daily"
 IST = "Asia/Kolkata"
@@ -146,12 +145,7 @@ def test_dhan_faults_of_some_symbols_never_cost_the_others(dagbag, pipeline_env,
     """The CLI's fault table through the DAG with source=dhan: the run succeeds; each broken symbol is stored with
     its own reason, every clean or recovered one with ranked strategies; the token is in no log or file."""
     day = date(2026, 11, 23)
-    with DhanEmulator(SyntheticMarket(42, day), access_token=dhan_faults.TOKEN) as emulator:
-        dhan_faults.install(emulator)
-        monkeypatch.setenv("DHAN_CLIENT_ID", emulator.client_id)
-        monkeypatch.setenv("DHAN_ACCESS_TOKEN", dhan_faults.TOKEN)
-        monkeypatch.setenv("OPTIONSV4_DHAN_BASE_URL", emulator.url)
-        monkeypatch.setenv("OPTIONSV4_DHAN_CHAIN_INTERVAL", "0.02")
+    with dhan_faults.faulty_dhan(monkeypatch, day):
         run, states = run_daily(dagbag, day, source="dhan", symbols=dhan_faults.SYMBOLS, min_success_share=0.3)
     assert str(run.state) == "success", states
     assert states["fetch_chain"] == ["success"] * dhan_faults.SYMBOLS
