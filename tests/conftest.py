@@ -15,6 +15,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -140,6 +141,17 @@ def airflow_home(tmp_path_factory) -> str:
     for name, slots in AIRFLOW_POOLS.items():
         Pool.create_or_update_pool(name, slots, description=f"OptionsV4: {name}", include_deferred=False)
     return str(home)
+
+
+@pytest.fixture
+def dag_env(airflow_home, store_url, tmp_path, monkeypatch) -> Path:
+    """What run_settings() reads in a DAG's tasks: this test's database, data dir (tmp_path/data) and results dir
+    (tmp_path/results), paper trading only. Returns tmp_path."""
+    monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)
+    monkeypatch.setenv("OPTIONSV4_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("OPTIONSV4_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.delenv("OPTIONSV4_LIVE_TRADING", raising=False)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,8 @@
 report written — with exactly the trades of the CLI's run, which carries all dates together."""
 
 import re
-from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from optionsv4_lib.allocation import load_allocations
 from optionsv4_lib.backtest_run import make_spec, run_backtest
@@ -16,15 +14,6 @@ from optionsv4_lib.reference import load_universe
 BACKTEST = "options_v4_backtest"
 CONF = {"from_date": "2026-11-20", "to_date": "2026-11-24", "risk_profile": "moderate", "source": "synthetic",
         "symbols": 3, "top": 3}  # trade dates 20 and 23 Nov (21–22 a weekend, 24 a holiday); NIFTY, BANKNIFTY, FINNIFTY
-
-
-@pytest.fixture
-def env(airflow_home, store_url, tmp_path, monkeypatch) -> Path:
-    """The database, data and results dirs the tasks read through run_settings()."""
-    monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)
-    monkeypatch.setenv("OPTIONSV4_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("OPTIONSV4_RESULTS_DIR", str(tmp_path / "results"))
-    return tmp_path
 
 
 def test_the_dag_is_manual_with_a_mapped_simulation(dagbag):
@@ -39,7 +28,7 @@ def test_the_dag_is_manual_with_a_mapped_simulation(dagbag):
     assert dag.doc_md and "left out" in dag.doc_md
 
 
-def test_a_run_simulates_each_date_and_reports_the_trades_of_the_combined_run(dagbag, env):
+def test_a_run_simulates_each_date_and_reports_the_trades_of_the_combined_run(dagbag, dag_env):
     run = dagbag.get_dag(BACKTEST).test(run_conf=CONF)
     states: dict[str, list[str]] = {}
     for ti in run.get_task_instances():
@@ -48,15 +37,15 @@ def test_a_run_simulates_each_date_and_reports_the_trades_of_the_combined_run(da
     assert states == {"plan": ["success"], "simulate": ["success", "success"], "report": ["success"]}
 
     universe = load_universe().head(3)
-    settings = Settings(data_dir=env / "data", results_dir=env / "results")
+    settings = Settings(data_dir=dag_env / "data", results_dir=dag_env / "results")
     spec = make_spec(CONF["from_date"], CONF["to_date"], settings=settings, universe=universe, top=3)
-    page = env / "results" / f"backtest_{spec.key}.html"
+    page = dag_env / "results" / f"backtest_{spec.key}.html"
     assert len(re.findall(r"<img src='data:image/png;base64,", page.read_text())) == 3
-    assert sorted(p.name for p in (env / "data" / "backtests" / spec.key / "entries").iterdir()) == \
+    assert sorted(p.name for p in (dag_env / "data" / "backtests" / spec.key / "entries").iterdir()) == \
         ["trade_date=2026-11-20", "trade_date=2026-11-23"]
 
-    reported = pd.read_parquet(env / "results" / f"backtest_{spec.key}_trades.parquet")
+    reported = pd.read_parquet(dag_env / "results" / f"backtest_{spec.key}_trades.parquet")
     combined = run_backtest(spec, settings=settings, universe=universe, allocations=load_allocations())
-    combined.trades.to_parquet(env / "combined.parquet", index=False)
+    combined.trades.to_parquet(dag_env / "combined.parquet", index=False)
     assert len(reported) == 6
-    pd.testing.assert_frame_equal(reported, pd.read_parquet(env / "combined.parquet"))
+    pd.testing.assert_frame_equal(reported, pd.read_parquet(dag_env / "combined.parquet"))

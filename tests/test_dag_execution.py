@@ -16,12 +16,9 @@ DEFAULTS = {"mode": "paper", "strategy_ids": [], "max_strategies": 10, "confirm"
 
 
 @pytest.fixture
-def env(airflow_home, store_url, tmp_path, monkeypatch) -> Path:
-    """The database and data dir the tasks' run_settings() read; returns the data dir."""
-    monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)
-    monkeypatch.setenv("OPTIONSV4_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("OPTIONSV4_LIVE_TRADING", raising=False)
-    return tmp_path / "data"
+def env(dag_env) -> Path:
+    """The data dir of the tasks (see conftest.dag_env)."""
+    return dag_env / "data"
 
 
 def run_execution(dagbag, **conf) -> dict[str, list[str]]:

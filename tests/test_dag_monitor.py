@@ -18,11 +18,9 @@ DEFAULTS = {"source": "synthetic", "confirm_live_exits": False, "confirmation": 
 
 
 @pytest.fixture
-def env(airflow_home, store_url, tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)
-    monkeypatch.setenv("OPTIONSV4_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("OPTIONSV4_LIVE_TRADING", raising=False)
-    return tmp_path / "data"
+def env(dag_env) -> Path:
+    """The data dir of the tasks (see conftest.dag_env)."""
+    return dag_env / "data"
 
 
 def run_monitor_dag(dagbag, logical_date: datetime, **conf) -> dict[str, str]:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pendulum
-import pytest
 
 from optionsv4_lib.allocation import load_allocations
 from optionsv4_lib.analysis import analyze_portfolio
@@ -25,15 +24,6 @@ import dhan_faults  # noqa: E402
 
 DAILY = "options_v4_daily"
 IST = "Asia/Kolkata"
-
-
-@pytest.fixture
-def pipeline_env(airflow_home, store_url, tmp_path, monkeypatch) -> Path:
-    """The pipeline's database, data and results for one DAG run (what run_settings() reads in the tasks)."""
-    monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)
-    monkeypatch.setenv("OPTIONSV4_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("OPTIONSV4_RESULTS_DIR", str(tmp_path / "results"))
-    return tmp_path
 
 
 def optionsv4(*args: str):
@@ -94,7 +84,7 @@ def test_daily_dag_shape(dagbag):
     assert dag.doc_md and "NSE holiday" in dag.doc_md
 
 
-def test_a_synthetic_run_loads_ranked_strategies_and_builds_data_docs(dagbag, pipeline_env, store_url):
+def test_a_synthetic_run_loads_ranked_strategies_and_builds_data_docs(dagbag, dag_env, store_url):
     day = date(2026, 11, 23)
     started = time.time()
     run, states = run_daily(dagbag, day, symbols=10)
@@ -107,21 +97,21 @@ def test_a_synthetic_run_loads_ranked_strategies_and_builds_data_docs(dagbag, pi
     strategies = stored(store_url, "SELECT count(*) AS n FROM strategies JOIN analysis_runs USING (run_id) "
                                    "WHERE trade_date = %s", (day,))
     assert strategies["n"][0] > 0
-    results = list((pipeline_env / "results").glob("options_v4_analysis_*.json"))
+    results = list((dag_env / "results").glob("options_v4_analysis_*.json"))
     assert results
-    assert list((pipeline_env / "data" / "snapshots").rglob("*.parquet"))
+    assert list((dag_env / "data" / "snapshots").rglob("*.parquet"))
     # this run's Data Docs: the index rebuilt and a page of its strategy validation (run name <date>_<profile>)
     index = data_docs_index()
     pages = (index.parent / "validations" / "strategies" / f"{day}_moderate").glob("*")
     assert index.stat().st_mtime >= started and any(page.stat().st_mtime >= started for page in pages)
 
 
-def test_a_corrupted_chain_drops_its_symbol_with_the_failed_expectation(dagbag, pipeline_env, store_url):
+def test_a_corrupted_chain_drops_its_symbol_with_the_failed_expectation(dagbag, dag_env, store_url):
     day = date(2026, 11, 20)
     universe = load_universe().head(10)
     assert "RELIANCE" in set(universe["symbol"])
     market = SyntheticMarket(42, day, broken={**DEFAULT_BROKEN, "RELIANCE": "crossed"})  # bid above ask
-    analyze_portfolio(SnapshotRecorder(market, pipeline_env / "data"), universe=universe,
+    analyze_portfolio(SnapshotRecorder(market, dag_env / "data"), universe=universe,
                       allocations=load_allocations(), settings=Settings())  # records the day as a live run would
 
     run, states = run_daily(dagbag, day, symbols=10, source="snapshot")
@@ -141,7 +131,7 @@ def test_a_corrupted_chain_drops_its_symbol_with_the_failed_expectation(dagbag, 
     assert "Data Docs: " in reported.output and optionsv4("dq", "open").output.strip().endswith("index.html")
 
 
-def test_dhan_faults_of_some_symbols_never_cost_the_others(dagbag, pipeline_env, store_url, monkeypatch, capfd):
+def test_dhan_faults_of_some_symbols_never_cost_the_others(dagbag, dag_env, store_url, monkeypatch, capfd):
     """The CLI's fault table through the DAG with source=dhan: the run succeeds; each broken symbol is stored with
     its own reason, every clean or recovered one with ranked strategies; the token is in no log or file."""
     day = date(2026, 11, 23)
@@ -156,12 +146,12 @@ def test_dhan_faults_of_some_symbols_never_cost_the_others(dagbag, pipeline_env,
     dhan_faults.check_outcomes({row.symbol: (row.status, row.reason, row.n) for row in symbols.itertuples()})
     logged = capfd.readouterr()
     assert dhan_faults.TOKEN not in logged.out + logged.err
-    written = [p.read_bytes() for p in pipeline_env.rglob("*") if p.is_file()]  # snapshots, run dir, results
+    written = [p.read_bytes() for p in dag_env.rglob("*") if p.is_file()]  # snapshots, run dir, results
     assert any(b"DH-907" in content for content in written)  # the reasons are written …
     assert not any(dhan_faults.TOKEN.encode() in content for content in written)  # … never the token
 
 
-def test_an_nse_holiday_skips_the_run_with_its_name(dagbag, pipeline_env, store_url, capfd):
+def test_an_nse_holiday_skips_the_run_with_its_name(dagbag, dag_env, store_url, capfd):
     day = date(2026, 11, 24)  # Prakash Gurpurb Sri Guru Nanak Dev
     run, states = run_daily(dagbag, day)
     assert states["plan"] == ["skipped"] and states["load"] == ["skipped"]

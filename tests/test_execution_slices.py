@@ -201,8 +201,8 @@ def test_slice_3_of_a_5_slice_short_leg_rejected_unwinds_every_filled_slice(db, 
     _, [outcome] = run(db, dhan_broker(emulator))
 
     assert outcome.status == "failed"
-    assert (f"leg 1 slice 3 of 5 (SELL 65250 × TATAPOWER 29-Dec-2026 370 PE @ ₹10.60) rejected: RMS: margin "
-            f"exceeds available balance; unwound 3 filled leg(s)") == outcome.reason
+    assert ("leg 1 slice 3 of 5 (SELL 65250 × TATAPOWER 29-Dec-2026 370 PE @ ₹10.60) rejected: RMS: margin "
+            "exceeds available balance; unwound 3 filled leg(s)") == outcome.reason
     sent = placed(emulator)
     assert [(o["transactionType"], o["drvStrikePrice"], o["quantity"], o["orderStatus"]) for o in sent] == (
         [("BUY", 360.0, 65_250, "TRADED")] * 5 + [("BUY", 515.0, 65_250, "TRADED")] * 5
