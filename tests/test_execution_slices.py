@@ -48,6 +48,13 @@ def dhan_broker(emulator) -> DhanBroker:
     return DhanBroker(dhan_client(emulator))
 
 
+def marked_on(conn, emulator, venue: str, lots: int) -> tuple[int, DhanBroker | PaperBroker]:
+    """The condor marked at `lots` for the venue ("paper", or "emulator" as a live strategy), and the venue's broker."""
+    [sid] = store_and_mark(conn, CONDOR, mode="live" if venue == "emulator" else "paper", lots=lots)
+    register_contracts(conn, emulator)
+    return sid, dhan_broker(emulator) if venue == "emulator" else paper_broker(conn)
+
+
 def paper_broker(conn) -> PaperBroker:
     return PaperBroker(conn, capital=SETTINGS.capital, quotes=ChainQuotes(market()))
 
@@ -157,9 +164,7 @@ def test_nifty_one_lot_over_the_freeze_is_two_slices_and_a_freeze_off_the_lot_ro
 
 @pytest.mark.parametrize("venue", ["paper", "emulator"])
 def test_a_crash_between_slices_then_a_rerun_places_only_the_missing_slices(db, store_url, emulator, venue):
-    [sid] = store_and_mark(db, CONDOR, mode="live" if venue == "emulator" else "paper", lots=100)
-    register_contracts(db, emulator)
-    broker = dhan_broker(emulator) if venue == "emulator" else paper_broker(db)
+    sid, broker = marked_on(db, emulator, venue, lots=100)
     with pytest.raises(Crash):
         run(db, broker, hook=crash_after("status", 4))  # leg 0's three slices and leg 3's first are filled
     assert [r.correlation_id for r in orders_of(db, sid)] == [*slice_ids(sid, 0, "E", 3), f"OV4-{sid}-3E1S1"]
@@ -251,9 +256,7 @@ def test_a_rollback_slice_that_does_not_fill_is_never_silent(db, emulator):
 
 @pytest.mark.parametrize("venue", ["paper", "emulator"])
 def test_an_exit_whose_short_cannot_be_bought_back_keeps_the_longs(db, emulator, venue):
-    [sid] = store_and_mark(db, CONDOR, mode="live" if venue == "emulator" else "paper", lots=100)
-    register_contracts(db, emulator)
-    broker = dhan_broker(emulator) if venue == "emulator" else paper_broker(db)
+    sid, broker = marked_on(db, emulator, venue, lots=100)
     assert run(db, broker)[1][0].status == "open"
     if venue == "emulator":
         emulator.reject_leg(14, reason="RMS: blocked")  # leg 1's second buy-back slice
@@ -303,9 +306,7 @@ def test_a_crash_during_a_sliced_unwind_resumes_it_without_a_second_buy_back(db,
 
 @pytest.mark.parametrize("venue", ["paper", "emulator"])
 def test_exits_slice_and_buy_back_every_short_slice_first(db, emulator, venue):
-    [sid] = store_and_mark(db, CONDOR, mode="live" if venue == "emulator" else "paper", lots=100)
-    register_contracts(db, emulator)
-    broker = dhan_broker(emulator) if venue == "emulator" else paper_broker(db)
+    sid, broker = marked_on(db, emulator, venue, lots=100)
     assert run(db, broker)[1][0].status == "open"
 
     outcome = close_strategy(db, broker, sid, "stop loss", quotes=ChainQuotes(market()), policy=FAST,
