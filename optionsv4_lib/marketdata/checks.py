@@ -45,12 +45,7 @@ def chain_defects(chain: pd.DataFrame) -> list[str]:
     if not (spot > 0).all():
         problems.append(f"underlying_price: not > 0, e.g. {_some(spot[~(spot > 0)])}")
     elif strike[~bad].size:
-        span = chain[~bad].groupby("expiry").agg(low=("strike", "min"), high=("strike", "max"),
-                                                spot=("underlying_price", "first"))
-        outside = span[(span["spot"] < span["low"]) | (span["spot"] > span["high"])]
-        for expiry, row in outside.head(_EXAMPLES).iterrows():
-            problems.append(f"underlying_price: {row['spot']:g} is outside the strikes {row['low']:g}–"
-                            f"{row['high']:g} of expiry {pd.Timestamp(expiry).date()}")
+        problems += _spot_outside_strikes(chain["expiry"].to_numpy()[~bad], strike[~bad], spot[~bad])
     return problems
 
 
@@ -60,6 +55,19 @@ def check_chain(chain: pd.DataFrame) -> pd.DataFrame:
     if problems:
         raise DataError("broken option chain: " + "; ".join(problems))
     return chain
+
+
+def _spot_outside_strikes(expiry: np.ndarray, strike: np.ndarray, spot: np.ndarray) -> list[str]:
+    """One problem per expiry whose underlying price lies below its lowest or above its highest strike."""
+    expiries, group = np.unique(expiry, return_inverse=True)
+    low, high = np.full(len(expiries), np.inf), np.full(len(expiries), -np.inf)
+    np.minimum.at(low, group, strike)
+    np.maximum.at(high, group, strike)
+    outside = (spot < low[group]) | (spot > high[group])
+    first = np.unique(group[outside], return_index=True)[1]  # the first offending row of each expiry
+    rows = np.flatnonzero(outside)[first][:_EXAMPLES]
+    return [f"underlying_price: {spot[i]:g} is outside the strikes {low[group[i]]:g}–{high[group[i]]:g} of expiry "
+            f"{pd.Timestamp(expiry[i]).date()}" for i in rows]
 
 
 def _some(values: np.ndarray) -> str:
