@@ -143,6 +143,20 @@ def airflow_home(tmp_path_factory) -> str:
     return str(home)
 
 
+FIXED_NOW = "2026-12-04T18:00:00+05:30"  # a Friday evening in IST: after the F&O close, inside the holiday calendar
+
+
+@pytest.fixture
+def fixed_clock() -> Iterator[None]:
+    """Wall-clock time (datetime.now, time.time) at FIXED_NOW and ticking from there, for the commands that judge
+    "now" themselves (marking's staleness, execution's market hours): their tests then mean the same on any day,
+    not only until the holiday calendar runs out. Monotonic time, which paces and times out requests, is real."""
+    import time_machine
+
+    with time_machine.travel(FIXED_NOW, tick=True):
+        yield
+
+
 @pytest.fixture
 def dag_env(airflow_home, store_url, tmp_path, monkeypatch) -> Path:
     """What run_settings() reads in a DAG's tasks: this test's database, data dir (tmp_path/data) and results dir

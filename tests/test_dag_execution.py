@@ -12,6 +12,7 @@ from optionsv4_lib.execution.ledger import orders_of
 from execution_support import CONDOR, DhanEmulator, market, placed, register_contracts, status_of, store_and_mark
 
 EXECUTION = "options_v4_execution"
+pytestmark = pytest.mark.usefixtures("fixed_clock")  # "now" decides staleness and market hours: a fixed evening
 DEFAULTS = {"mode": "paper", "strategy_ids": [], "max_strategies": 10, "confirm": False, "confirmation": ""}
 
 

@@ -1,6 +1,7 @@
 """`optionsv4 execute` (the typer command in cli_execute, registered by cli.py): preview, paper placement, the live
-gate, Dhan behind the pre-trade checks, and named errors. Runs at the real clock (after the 2026-11-23 analysis),
-so in paper mode the market-hours and staleness findings are warnings, and they block the live run."""
+gate, Dhan behind the pre-trade checks, and named errors. Runs at a fixed evening after the 2026-11-23 analysis
+(conftest.FIXED_NOW), so in paper mode the market-hours and staleness findings are warnings, and they block the
+live run."""
 
 import pytest
 import typer
@@ -15,6 +16,7 @@ from execution_support import CONDOR, DhanEmulator, market, placed, register_con
 app = typer.Typer()
 app.command()(execute)
 TOKEN = "eyJ-execute-SECRET-91c2"
+pytestmark = pytest.mark.usefixtures("fixed_clock")  # "now" decides staleness and market hours: a fixed evening
 
 
 @pytest.fixture

@@ -349,7 +349,7 @@ def test_expiry_settlement_closes_each_sliced_leg_in_one_settlement_order(db):
     assert outcome.exit_value == pytest.approx(-145_000 * 2.5)
 
 
-def test_the_preview_command_shows_each_legs_slices(db, store_url, tmp_path, monkeypatch):
+def test_the_preview_command_shows_each_legs_slices(db, store_url, tmp_path, monkeypatch, fixed_clock):
     [sid] = store_and_mark(db, CONDOR, lots=100)
     monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)
     monkeypatch.setenv("OPTIONSV4_DATA_DIR", str(tmp_path / "data"))

@@ -21,6 +21,7 @@ from optionsv4_lib.reference import load_universe
 from optionsv4_lib.store import connect, store_analysis, transaction
 
 TRADE_DATE = date(2026, 11, 23)  # a Monday
+pytestmark = pytest.mark.usefixtures("fixed_clock")  # "now" decides staleness and market hours: a fixed evening
 TODAY = date(2026, 11, 24)  # a trading holiday (Guru Nanak Jayanti): the latest trading day is TRADE_DATE
 LATER = date(2026, 11, 25)  # the next trading day: TRADE_DATE's run is stale
 
@@ -253,8 +254,8 @@ def optionsv4(monkeypatch, store_url, tmp_path):
 
 @pytest.fixture
 def todays(db, result) -> list[int]:
-    """`result` stored as the run of the real latest trading day (the CLI judges staleness by today's date); its
-    strategy ids, best first."""
+    """`result` stored as the run of the latest trading day (the CLI judges staleness by today's date: the fixed
+    clock's); its strategy ids, best first."""
     store_analysis(db, replace(result, trade_date=latest_trading_day()))
     return recent_strategies(db)["strategy_id"].tolist()
 
