@@ -13,7 +13,8 @@ Statuses: open → exiting (the exit is decided; note "EXIT: <rule>") → closed
   realized_pnl = entry_value + exit_value (₹, gross of costs; the same Σ over the attempt's entry and exit fills)
 An exit order that ends unfilled keeps the strategy 'exiting' with the note "EXIT INCOMPLETE: …" naming the units
 still open (an ERROR log line too): a cancelled correlation id is never re-sent, so close those by hand. The other
-slices of the leg are still sent: each one filled is exposure closed.
+slices of the leg are still sent: each one filled is exposure closed. While a short leg is still open the long legs
+are kept, not sold, so the short is never left naked.
 
 Live exits wait at the same gate as entries: without a live venue the strategy becomes 'exiting' with no exit order
 and the note "EXIT PENDING: <rule>" (`exit_pending`). 'exiting' + no exit orders = pending; a later pass with the
