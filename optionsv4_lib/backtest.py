@@ -37,8 +37,7 @@ from optionsv4_lib.calendar import holiday_coverage, trading_days
 from optionsv4_lib.costs import leg_costs
 from optionsv4_lib.errors import OptionsV4Error
 from optionsv4_lib.marketdata.source import MarketDataSource
-from optionsv4_lib.monitor import fetch_chains
-from optionsv4_lib.monitoring import LEG_COLUMNS, exit_hits, mark_legs, position_metrics
+from optionsv4_lib.monitoring import LEG_COLUMNS, exit_hits, fetch_chains, mark_legs, position_metrics
 from optionsv4_lib.results import AnalysisResult
 
 POSITION_COLUMNS = (
@@ -228,8 +227,7 @@ def carry(book: Book, market: Market) -> Carried:
             skipped.append({"day": day, "reason": str(exc)})
             continue
         held = legs[legs["strategy_id"].isin(active)]
-        options = held[held["instrument"] != "STK"]
-        chain, missing = fetch_chains(source, options.assign(expiry=options["expiry"].dt.date))
+        chain, missing = fetch_chains(source, held)
         result, leg_result = mark_day(held[list(LEG_COLUMNS)], book.rules[book.rules["strategy_id"].isin(active)],
                                       chain, day)
         skipped += [{"day": day, "reason": f"no chain {gap}"} for gap in missing]  # its legs stay unpriced

@@ -300,7 +300,7 @@ class DhanClient:
             problem = "an empty body" if not seen.body.strip() else (
                 f"a body that is not JSON ({seen.content_type or 'no content type'}: "
                 f"{self._mask(seen.body[:_EXCERPT].decode('utf-8', 'replace'))!r})")
-            return self._status_failure(what, seen, problem, DataError)
+            return self._status_failure(what, seen, f"with {problem}", DataError)
         coded = _error_code(body)
         if coded is not None:
             return self._coded_failure(what, seen, fields, *coded)
@@ -309,10 +309,9 @@ class DhanClient:
         return self._status_failure(what, seen, self._mask(_short(body)), BrokerError)
 
     def _status_failure(self, what: str, seen: _Seen, detail: str, otherwise: type[OptionsV4Error]) -> _Failure:
-        """A failure judged by the HTTP status alone: 401/403 auth, 429 rate limit, 5xx server trouble; any other
-        status raises `otherwise` (retried only for a 5xx)."""
-        text = f"{what}: HTTP {seen.status} {detail}" if otherwise is BrokerError else \
-            f"{what}: HTTP {seen.status} with {detail}"
+        """A failure judged by the HTTP status alone: 401/403 auth, 429 rate limit, 5xx server trouble (retried for
+        reads); any other status raises `otherwise`. detail: what the body said, already masked."""
+        text = f"{what}: HTTP {seen.status} {detail}"
         if seen.status in (401, 403):
             return _Failure(AuthError(text), "never")
         if seen.status == 429:

@@ -24,14 +24,15 @@ import pandas as pd
 
 from optionsv4_lib.calendar import IST, holiday_name, is_trading_day, session
 from optionsv4_lib.config import Settings
-from optionsv4_lib.errors import DataError, OptionsV4Error
-from optionsv4_lib.execution import exits
+from optionsv4_lib.errors import OptionsV4Error
+from optionsv4_lib.execution import exits, ledger
 from optionsv4_lib.execution.executor import ExecutionPolicy, Hook
 from optionsv4_lib.execution.mode import Venue, open_venue, resolve_mode
 from optionsv4_lib.execution.paper import PaperBroker
 from optionsv4_lib.execution.quotes import ChainQuotes
 from optionsv4_lib.marketdata.source import MarketDataSource
-from optionsv4_lib.monitoring import exit_hits, mark_legs, physical_settlement_warnings, position_metrics
+from optionsv4_lib.monitoring import (LEG_COLUMNS, exit_hits, fetch_chains, mark_legs, physical_settlement_warnings,
+                                      position_metrics)
 from optionsv4_lib.reference import index_ids
 from optionsv4_lib.store.db import transaction
 
@@ -54,26 +55,14 @@ def outside_session(now: datetime) -> str | None:
     return None
 
 
+HOLDING_COLUMNS = (*LEG_COLUMNS, "strategy", "mode", "status", "note", "security_id", "exchange_segment")
+
+
 def holdings(conn) -> pd.DataFrame:
-    """The held legs of every 'open' or 'exiting' strategy (a leg's slices summed: units, average price):
-    monitoring.LEG_COLUMNS plus strategy (template name), mode, status, note, security_id, exchange_segment."""
-    with transaction(conn) as cur:
-        cur.execute(
-            """SELECT o.strategy_id, o.leg_no, s.symbol, s.strategy, d.instrument, o.side, d.strike, d.expiry,
-                      sum(o.filled_quantity) AS qty,
-                      sum(o.filled_quantity * o.average_price) / sum(o.filled_quantity) AS entry_price, e.mode,
-                      e.status, e.note, o.security_id, o.exchange_segment
-               FROM strategy_execution_status e JOIN strategies s USING (strategy_id)
-                    JOIN orders o ON o.strategy_id = e.strategy_id AND o.purpose = 'entry' AND o.filled_quantity > 0
-                    JOIN strategy_details d ON d.run_id = s.run_id AND d.candidate_id = s.candidate_id
-                                               AND d.leg_no = o.leg_no
-               WHERE e.status IN ('open', 'exiting')
-                 AND o.attempt = (SELECT max(attempt) FROM orders x WHERE x.strategy_id = e.strategy_id)
-               GROUP BY o.strategy_id, o.leg_no, s.symbol, s.strategy, d.instrument, o.side, d.strike, d.expiry,
-                        e.mode, e.status, e.note, o.security_id, o.exchange_segment
-               ORDER BY 1, 2""")
-        columns = [c.name for c in cur.description]
-        return pd.DataFrame(cur.fetchall(), columns=columns).astype({"qty": float, "entry_price": float})
+    """The held legs of every 'open' or 'exiting' strategy (ledger.held_legs: a leg's slices summed): HOLDING_COLUMNS,
+    i.e. monitoring.LEG_COLUMNS plus strategy (template name), mode, status, note, security_id, exchange_segment."""
+    held = pd.DataFrame(ledger.held_legs(conn), columns=[*HOLDING_COLUMNS, "attempt", "lot_size"])
+    return held[list(HOLDING_COLUMNS)].astype({"qty": float, "entry_price": float})
 
 
 def exit_conditions(conn, strategy_ids: list[int]) -> pd.DataFrame:
@@ -85,19 +74,6 @@ def exit_conditions(conn, strategy_ids: list[int]) -> pd.DataFrame:
                        WHERE s.strategy_id = ANY(%s) ORDER BY 1, 2""", (strategy_ids,))
         columns = [c.name for c in cur.description]
         return pd.DataFrame(cur.fetchall(), columns=columns).astype({"threshold": float})
-
-
-def fetch_chains(source: MarketDataSource, legs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """The option chains of the legs' (symbol, expiry) pairs, and the pairs the source could not give."""
-    chains, missing = [], []
-    for symbol, expiry in legs[["symbol", "expiry"]].drop_duplicates().itertuples(index=False):
-        try:
-            chains.append(source.option_chain(symbol, expiry))
-        except DataError as exc:
-            missing.append(f"{symbol} {expiry}: {exc}")
-    return (pd.concat(chains, ignore_index=True) if chains else pd.DataFrame(columns=[
-        "symbol", "expiry", "strike", "option_type", "bid", "ask", "ltp", "delta", "gamma", "vega",
-        "underlying_price"])), missing
 
 
 def record_marks(conn, marked: pd.DataFrame, now: datetime) -> int:

@@ -1,4 +1,5 @@
-"""Open positions marked to market, and their stored exit conditions evaluated — the monitor's pure half.
+"""Open positions marked to market, and their stored exit conditions evaluated — the monitor's pure half, shared
+with the backtest: no database; `fetch_chains` only reads a MarketDataSource.
 
 Frames are long-format over every open strategy at once (one vectorized pass, no loop over positions):
 
@@ -24,11 +25,28 @@ import numpy as np
 import pandas as pd
 
 from optionsv4_lib.calendar import is_trading_day, trading_days
-from optionsv4_lib.errors import InputError
+from optionsv4_lib.errors import DataError, InputError
+from optionsv4_lib.marketdata.source import MarketDataSource
 
 LEG_COLUMNS = ("strategy_id", "leg_no", "symbol", "instrument", "side", "strike", "expiry", "qty", "entry_price")
 PHYSICAL_SETTLEMENT_WARNING_DAYS = 4  # trading days before expiry from which an ITM stock option is flagged
 _KEY = ["symbol", "expiry", "strike", "instrument"]
+
+
+def fetch_chains(source: MarketDataSource, legs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The option chains of the option legs' (symbol, expiry) pairs (stock legs need none), and the pairs the source
+    could not give."""
+    options = legs[legs["instrument"] != "STK"]
+    pairs = pd.DataFrame({"symbol": options["symbol"], "expiry": pd.to_datetime(options["expiry"]).dt.date})
+    chains, missing = [], []
+    for symbol, expiry in pairs.drop_duplicates().itertuples(index=False):
+        try:
+            chains.append(source.option_chain(symbol, expiry))
+        except DataError as exc:
+            missing.append(f"{symbol} {expiry}: {exc}")
+    return (pd.concat(chains, ignore_index=True) if chains else pd.DataFrame(columns=[
+        "symbol", "expiry", "strike", "option_type", "bid", "ask", "ltp", "delta", "gamma", "vega",
+        "underlying_price"])), missing
 
 
 def mark_legs(legs: pd.DataFrame, chain: pd.DataFrame, today: date, *, after_close: bool = False) -> pd.DataFrame:

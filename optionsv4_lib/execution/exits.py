@@ -83,24 +83,12 @@ class ExitOutcome:
 
 
 def held_legs(conn, strategy_id: int) -> list[HeldLeg]:
-    """The strategy's filled entry orders of its last attempt, one HeldLeg per leg (its slices summed)."""
-    with transaction(conn) as cur:
-        cur.execute(
-            """SELECT o.leg_no, o.attempt, s.symbol, d.instrument, d.strike, d.expiry, o.security_id,
-                      o.exchange_segment, o.side, sum(o.filled_quantity),
-                      sum(o.filled_quantity * o.average_price) / sum(o.filled_quantity), s.lot_size
-               FROM orders o JOIN strategies s USING (strategy_id)
-                    JOIN strategy_details d ON d.run_id = s.run_id AND d.candidate_id = s.candidate_id
-                                               AND d.leg_no = o.leg_no
-               WHERE o.strategy_id = %s AND o.purpose = 'entry' AND o.filled_quantity > 0
-                 AND o.attempt = (SELECT max(attempt) FROM orders WHERE strategy_id = %s)
-               GROUP BY o.leg_no, o.attempt, s.symbol, d.instrument, d.strike, d.expiry, o.security_id,
-                        o.exchange_segment, o.side, s.lot_size
-               ORDER BY o.leg_no""", (strategy_id, strategy_id))
-        return [HeldLeg(strategy_id, leg_no, attempt, Contract(symbol, kind, float(strike), expiry, security_id,
-                                                               segment), side, int(qty), float(price), int(lot_size))
-                for leg_no, attempt, symbol, kind, strike, expiry, security_id, segment, side, qty, price, lot_size
-                in cur.fetchall()]
+    """The strategy's filled entry orders of its last attempt, one HeldLeg per leg (ledger.held_legs)."""
+    return [HeldLeg(strategy_id, r["leg_no"], r["attempt"],
+                    Contract(r["symbol"], r["instrument"], float(r["strike"]), r["expiry"], r["security_id"],
+                             r["exchange_segment"]), r["side"], int(r["qty"]), float(r["entry_price"]),
+                    int(r["lot_size"]))
+            for r in ledger.held_legs(conn, strategy_id)]
 
 
 def exit_pending(conn, strategy_id: int, rule: str) -> ExitOutcome:

@@ -114,6 +114,29 @@ def last_attempt(conn, strategy_id: int) -> int:
         return int(cur.fetchone()[0])
 
 
+def held_legs(conn, strategy_id: int | None = None) -> list[dict]:
+    """Units held per leg — the filled entry orders of a strategy's last attempt, a leg's slices summed: qty (units)
+    at their average entry_price (₹/unit) — with the leg's contract and the strategy's status, mode and note; for
+    one strategy whatever its status, or (strategy_id None) for every 'open' or 'exiting' one. By strategy, leg."""
+    with transaction(conn) as cur:
+        cur.execute(
+            """SELECT o.strategy_id, o.leg_no, o.attempt, s.symbol, s.strategy, s.lot_size, d.instrument, o.side,
+                      d.strike, d.expiry, sum(o.filled_quantity) AS qty,
+                      sum(o.filled_quantity * o.average_price) / sum(o.filled_quantity) AS entry_price, e.mode,
+                      e.status, e.note, o.security_id, o.exchange_segment
+               FROM strategy_execution_status e JOIN strategies s USING (strategy_id)
+                    JOIN orders o ON o.strategy_id = e.strategy_id AND o.purpose = 'entry' AND o.filled_quantity > 0
+                    JOIN strategy_details d ON d.run_id = s.run_id AND d.candidate_id = s.candidate_id
+                                               AND d.leg_no = o.leg_no
+               WHERE (e.strategy_id = %(sid)s OR (%(sid)s IS NULL AND e.status IN ('open', 'exiting')))
+                 AND o.attempt = (SELECT max(attempt) FROM orders x WHERE x.strategy_id = e.strategy_id)
+               GROUP BY o.strategy_id, o.leg_no, o.attempt, s.symbol, s.strategy, s.lot_size, d.instrument, o.side,
+                        d.strike, d.expiry, e.mode, e.status, e.note, o.security_id, o.exchange_segment
+               ORDER BY 1, 2""", {"sid": strategy_id})
+        columns = [c.name for c in cur.description]
+        return [dict(zip(columns, row)) for row in cur.fetchall()]
+
+
 def strategy_status(conn, strategy_id: int) -> tuple[str, str | None] | None:
     """(status, note) of a strategy's execution, or None when it was never marked."""
     with transaction(conn) as cur:
