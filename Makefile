@@ -17,7 +17,7 @@ AIRFLOW_ENV = AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURD
 	AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Kolkata PATH=$(CURDIR)/$(VENV)/bin:$$PATH
 # The demo's trade date: the latest NSE trading day up to today, or up to the last day the holiday calendar covers
 # (the demo's market is synthetic, so any covered day will do); override: make demo DEMO_DATE=2026-11-23.
-DEMO_DATE ?= $(shell $(PY) -c 'from datetime import datetime; from optionsv4_lib.calendar import IST, \
+DEMO_DATE ?= $(shell $(PY) -c 'from datetime import datetime; from optionsv4_lib.reference.calendar import IST, \
 	holiday_coverage, latest_trading_day; \
 	print(latest_trading_day(min(datetime.now(IST).date(), holiday_coverage()[1])))')
 

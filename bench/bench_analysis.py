@@ -7,11 +7,11 @@ analyzed 34 of 50 symbols in about 18 minutes (its own report; it cannot run her
 import time
 from datetime import date
 
-from optionsv4_lib.allocation import load_allocations
-from optionsv4_lib.analysis import analyze_portfolio
+from optionsv4_lib.analysis.allocation import load_allocations
+from optionsv4_lib.analysis.analyze import analyze_portfolio
 from optionsv4_lib.config import Settings
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.reference import load_universe
+from optionsv4_lib.reference.universe import load_universe
 
 TRADE_DATE = date(2026, 11, 23)
 RUNS = 3

@@ -8,10 +8,10 @@ worker process per core, and the carry on its own, timed from the moment the las
 import os
 import time
 
-from optionsv4_lib.allocation import load_allocations
-from optionsv4_lib.backtest_run import make_spec, run_backtest
+from optionsv4_lib.analysis.allocation import load_allocations
 from optionsv4_lib.config import Settings
-from optionsv4_lib.reference import load_universe
+from optionsv4_lib.jobs.backtest import make_spec, run_backtest
+from optionsv4_lib.reference.universe import load_universe
 
 FROM, TO, TOP = "2026-10-01", "2026-10-30", 10
 

@@ -13,13 +13,13 @@ import time
 from datetime import date
 from pathlib import Path
 
-from optionsv4_lib.allocation import load_allocations
-from optionsv4_lib.analysis import analyze_portfolio
+from optionsv4_lib.adapters.dhan.market_data import DhanMarketData
+from optionsv4_lib.adapters.pacing import Rate
+from optionsv4_lib.analysis.allocation import load_allocations
+from optionsv4_lib.analysis.analyze import analyze_portfolio
 from optionsv4_lib.config import Settings
-from optionsv4_lib.marketdata.dhan import DhanMarketData
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.pacing import Rate
-from optionsv4_lib.reference import load_universe
+from optionsv4_lib.reference.universe import load_universe
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import dhan_faults  # noqa: E402

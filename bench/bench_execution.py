@@ -19,16 +19,25 @@ import tempfile
 import time
 from pathlib import Path
 
-from optionsv4_lib.config import RiskLimits, Settings
+from optionsv4_lib.adapters.dhan.broker import DhanBroker
+from optionsv4_lib.analysis.limits import RiskLimits
+from optionsv4_lib.config import Settings
 from optionsv4_lib.execution import execute_plan, plan_execution
-from optionsv4_lib.execution.dhan import DhanBroker
 from optionsv4_lib.execution.paper import PaperBroker
 from optionsv4_lib.store import connect, migrate, seed_reference_data, transaction
 from optionsv4_lib.store.db import EmbeddedPostgres
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from execution_support import (CONDOR, NOW, DhanEmulator, condor_analysis, dhan_client, market,  # noqa: E402
-                               register_contracts, store_and_mark)
+from execution_support import (  # noqa: E402
+    CONDOR,
+    NOW,
+    DhanEmulator,
+    condor_analysis,
+    dhan_client,
+    market,
+    register_contracts,
+    store_and_mark,
+)
 
 TASK = "place a 4-leg iron condor"
 SLICED_TASK = "place a 4-leg iron condor at 10× the freeze (40 slices)"

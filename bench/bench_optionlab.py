@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from optionsv4_lib.calendar import DAYS_PER_YEAR
-from optionsv4_lib.pricing import bs_price
+from optionsv4_lib.pricing.black_scholes import bs_price
+from optionsv4_lib.reference.calendar import DAYS_PER_YEAR
 from optionsv4_lib.strategies import strategy_metrics
 from optionsv4_lib.strategies.evaluate import CE, PE, Positions, evaluate_positions
 

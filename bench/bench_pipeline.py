@@ -13,12 +13,12 @@ import time
 from datetime import date
 from pathlib import Path
 
-from optionsv4_lib.allocation import load_allocations
-from optionsv4_lib.analysis import analyze_portfolio
+from optionsv4_lib.analysis.allocation import load_allocations
+from optionsv4_lib.analysis.analyze import analyze_portfolio
 from optionsv4_lib.config import Settings
+from optionsv4_lib.core.paths import PROJECT_DIR
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.paths import PROJECT_DIR
-from optionsv4_lib.reference import load_universe
+from optionsv4_lib.reference.universe import load_universe
 from optionsv4_lib.store import EmbeddedPostgres, connect, migrate, seed_reference_data, store_analysis
 
 TRADE_DATE = date(2026, 11, 23)

@@ -17,19 +17,15 @@ No schedule: trigger it from the UI form or `airflow dags trigger options_v4_bac
 
 Params: `from_date`, `to_date` (YYYY-MM-DD), `risk_profile`, `source` (synthetic | snapshot; Dhan has no historical
 chains), `symbols` (the first N of the universe, 0 = all), `top` (strategies entered per date, 0 = every sized one).
-Tasks hand each other paths through XCom, never DataFrames; all logic is in `optionsv4_lib.backtest*`.
+Tasks hand each other paths through XCom, never DataFrames; each task calls the function of the same name in
+`optionsv4_lib.jobs.backtest`.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
-
-IST = "Asia/Kolkata"
-DATA_RETRIES = {"retries": 2, "retry_delay": timedelta(seconds=20), "retry_exponential_backoff": True,
-                "max_retry_delay": timedelta(minutes=2)}  # reading market data; bad params fail at once in `plan`
+from optionsv4_airflow import DATA_RETRIES, IST
 
 with DAG(
     dag_id="options_v4_backtest",
@@ -40,41 +36,47 @@ with DAG(
     tags=["optionsv4", "backtest"],
     doc_md=__doc__,
     params={
-        "from_date": Param(type="string", format="date", description="first entry date, YYYY-MM-DD"),
-        "to_date": Param(type="string", format="date", description="last entry date, YYYY-MM-DD (inclusive)"),
-        "risk_profile": Param("moderate", enum=["conservative", "moderate", "aggressive"]),
-        "source": Param("synthetic", enum=["synthetic", "snapshot"]),
-        "symbols": Param(0, type="integer", minimum=0, description="only the first N symbols (0 = all)"),
-        "top": Param(10, type="integer", minimum=0, description="strategies entered per date (0 = all sized)"),
+        "from_date": Param(type="string", format="date", title="From", description="first entry date, YYYY-MM-DD"),
+        "to_date": Param(type="string", format="date", title="To",
+                         description="last entry date, YYYY-MM-DD (inclusive)"),
+        "risk_profile": Param("moderate", enum=["conservative", "moderate", "aggressive"], title="Risk profile"),
+        "source": Param("synthetic", enum=["synthetic", "snapshot"], title="Market data"),
+        "symbols": Param(0, type="integer", minimum=0, title="Symbols",
+                         description="only the first N symbols (0 = all)"),
+        "top": Param(10, type="integer", minimum=0, title="Strategies per date",
+                     description="strategies entered per date (0 = all sized)"),
     },
 ) as dag:
 
     @task
     def plan() -> list[dict[str, str]]:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.backtest_run import plan_stored_backtest
+
+        from optionsv4_lib.jobs import backtest
 
         params = get_current_context()["params"]
-        planned = plan_stored_backtest(params["from_date"], params["to_date"], settings=run_settings(),
-                                       risk_profile=params["risk_profile"], source=params["source"],
-                                       top=params["top"], first=params["symbols"])
+        planned = backtest.plan(params["from_date"], params["to_date"], settings=run_settings(),
+                                risk_profile=params["risk_profile"], source=params["source"], top=params["top"],
+                                first=params["symbols"])
         print(f"{len(planned['days'])} trade dates: {', '.join(planned['days'])}")
         return [{"backtest_dir": planned["backtest_dir"], "day": day} for day in planned["days"]]
 
-    @task(map_index_template="{{ day }}", **DATA_RETRIES)
+    @task(map_index_template="{{ day }}", **(DATA_RETRIES | {"retries": 2}))  # reading market data
     def simulate(backtest_dir: str, day: str) -> str:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.backtest_run import simulate_entry
+
+        from optionsv4_lib.jobs import backtest
 
         get_current_context()["day"] = day
-        return simulate_entry(backtest_dir, day, run_settings())
+        return backtest.simulate(backtest_dir, day, run_settings())
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def report(planned: list[dict[str, str]], entries: list[str]) -> dict:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.backtest_report import report_backtest
 
-        outcome = report_backtest(planned[0]["backtest_dir"], list(entries), run_settings())
+        from optionsv4_lib.jobs import backtest
+
+        outcome = backtest.report(planned[0]["backtest_dir"], list(entries), run_settings())
         print("\n".join([*outcome["summary"], f"Report: {outcome['html']}"]))
         return outcome
 

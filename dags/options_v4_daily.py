@@ -18,19 +18,16 @@ analysis reads only the Parquet snapshots recorded by the fetch tasks).
 
 Params: `risk_profile`, `source` (synthetic | snapshot | dhan; default from the Airflow Variable `optionsv4_source`,
 else synthetic), `symbols` (limit to the first N of the universe, 0 = all), `min_success_share`.
-Tasks hand each other paths and small dicts through XCom, never DataFrames; all logic is in `optionsv4_lib`.
+Tasks hand each other paths and small dicts through XCom, never DataFrames; each task calls the function of the same
+name in `optionsv4_lib.jobs.daily`. Retries, the timezone and the skip/fail table live in plugins/optionsv4_airflow.py.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule, get_current_context, task
+from optionsv4_airflow import DATA_RETRIES, IST, task_outcome
 
-IST = "Asia/Kolkata"
-DATA_RETRIES = {"retries": 3, "retry_delay": timedelta(seconds=20), "retry_exponential_backoff": True,
-                "max_retry_delay": timedelta(minutes=5)}
 DHAN_POOL = "dhan_option_chain"  # 1 slot; the Dhan client also spaces option-chain calls 3 s apart
 
 with DAG(
@@ -42,135 +39,149 @@ with DAG(
     tags=["optionsv4", "analysis"],
     doc_md=__doc__,
     params={
-        "risk_profile": Param("moderate", enum=["conservative", "moderate", "aggressive"]),
-        "source": Param(None, type=["null", "string"], enum=[None, "synthetic", "snapshot", "dhan"]),
-        "symbols": Param(0, type="integer", minimum=0, description="analyze only the first N symbols (0 = all)"),
-        "min_success_share": Param(0.8, type="number", minimum=0, maximum=1),
+        "risk_profile": Param("moderate", enum=["conservative", "moderate", "aggressive"], title="Risk profile"),
+        "source": Param(None, type=["null", "string"], enum=[None, "synthetic", "snapshot", "dhan"],
+                        title="Market data", description="empty = Variable optionsv4_source, else synthetic"),
+        "symbols": Param(0, type="integer", minimum=0, title="Symbols",
+                         description="analyze only the first N symbols (0 = all)"),
+        "min_success_share": Param(0.8, type="number", minimum=0, maximum=1, title="Least share of symbols analyzed",
+                                   description="the run fails below it"),
     },
 ) as dag:
 
     @task(**DATA_RETRIES)
     def plan() -> str:
         from airflow.sdk import Variable
-        from airflow.sdk.exceptions import AirflowSkipException
-
         from optionsv4_airflow import run_settings, trade_date_of
-        from optionsv4_lib.pipeline import NotATradingDay, plan_stored_run
+
+        from optionsv4_lib.jobs import daily
 
         context = get_current_context()
         params = context["params"]
-        try:
-            planned = plan_stored_run(
-                trade_date_of(context), settings=run_settings(), risk_profile=params["risk_profile"],
-                source=params["source"] or Variable.get("optionsv4_source", default="synthetic"),
-                first=params["symbols"],
-            )
-        except NotATradingDay as exc:
-            raise AirflowSkipException(str(exc)) from exc
+        with task_outcome():
+            planned = daily.plan(trade_date_of(context), settings=run_settings(), risk_profile=params["risk_profile"],
+                                 source=params["source"] or Variable.get("optionsv4_source", default="synthetic"),
+                                 first=params["symbols"])
         return planned["run_dir"]
 
     @task
     def symbols_of(run_dir: str) -> list[str]:
-        from optionsv4_lib.pipeline import run_symbols
+        from optionsv4_lib.jobs import daily
 
-        return run_symbols(run_dir)
+        return daily.symbols_of(run_dir)
 
     @task(**DATA_RETRIES)
     def market_context(run_dir: str) -> str:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.pipeline import fetch_market_context
 
-        return fetch_market_context(run_dir, run_settings())
+        from optionsv4_lib.jobs import daily
+
+        return daily.market_context(run_dir, run_settings())
 
     @task(pool=DHAN_POOL, map_index_template="{{ symbol }}", **DATA_RETRIES)
     def fetch_chain(run_dir: str, symbol: str) -> str:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.pipeline import fetch_symbol
+
+        from optionsv4_lib.jobs import daily
 
         context = get_current_context()
         context["symbol"] = symbol
         ti = context["ti"]
-        return fetch_symbol(run_dir, symbol, run_settings(), final_attempt=ti.try_number > ti.max_tries)
+        return daily.fetch_chain(run_dir, symbol, run_settings(), final_attempt=ti.try_number > ti.max_tries)
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def validate_chains(run_dir: str, fetched: list[str]) -> dict[str, str]:
+    def validate_chains(run_dir: str) -> dict[str, str]:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.pipeline import validate_chains_step
 
-        excluded = validate_chains_step(run_dir, run_settings())
+        from optionsv4_lib.jobs import daily
+
+        excluded = daily.validate_chains(run_dir, run_settings())
         for symbol, reason in excluded.items():
             print(f"excluded {symbol}: {reason}")
         return excluded
 
     @task
     def validate_context(run_dir: str) -> bool:
-        from optionsv4_lib.pipeline import validate_context_step
+        from optionsv4_lib.jobs import daily
 
-        return validate_context_step(run_dir)
+        return daily.validate_context(run_dir)
 
     @task
     def market_state(run_dir: str) -> str:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.pipeline import compute_market_state
 
-        state = compute_market_state(run_dir, run_settings())
+        from optionsv4_lib.jobs import daily
+
+        state = daily.market_state(run_dir, run_settings())
         print("\n".join([f"Market state: {state.state} (confidence {state.direction_confidence:.0%})", *state.explanation]))
         return state.state
 
     @task(map_index_template="{{ symbol }}", **DATA_RETRIES)
-    def analyze_symbol(run_dir: str, symbol: str, excluded: dict[str, str], state: str) -> str:
+    def analyze_symbol(run_dir: str, symbol: str, excluded: dict[str, str]) -> str:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.pipeline import analyze_symbol_step
+
+        from optionsv4_lib.jobs import daily
 
         get_current_context()["symbol"] = symbol
-        return analyze_symbol_step(run_dir, symbol, run_settings(), excluded)
+        return daily.analyze_symbol(run_dir, symbol, run_settings(), excluded)
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def allocate(run_dir: str, analyzed: list[str]) -> str:
+    def allocate(run_dir: str) -> str:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.pipeline import assemble_run
 
-        return assemble_run(run_dir, run_settings())
+        from optionsv4_lib.jobs import daily
+
+        return daily.allocate(run_dir, run_settings())
 
     @task
     def validate_strategies(run_dir: str, result_dir: str) -> bool:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.pipeline import validate_strategies_step
 
-        return validate_strategies_step(run_dir, result_dir, run_settings())
+        from optionsv4_lib.jobs import daily
+
+        return daily.validate_strategies(run_dir, result_dir, run_settings())
 
     @task(**DATA_RETRIES)
-    def load(run_dir: str, result_dir: str, strategies_ok: bool) -> int:
+    def load(run_dir: str, result_dir: str) -> int:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.pipeline import load_step
 
-        return load_step(run_dir, result_dir, run_settings())
+        from optionsv4_lib.jobs import daily
+
+        return daily.load(run_dir, result_dir, run_settings())
 
     @task
     def report(run_dir: str, result_dir: str, stored_run: int) -> dict:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.pipeline import report_step
 
-        outcome = report_step(run_dir, result_dir, run_settings())
+        from optionsv4_lib.jobs import daily
+
+        outcome = daily.report(run_dir, result_dir, run_settings())
         print("\n".join([f"Analysis run {stored_run}", *outcome["summary"], f"Results: {outcome['analysis']}",
                          f"Data Docs: {outcome['data_docs']}"]))
         return outcome
 
     @task
-    def final_check(result_dir: str, context_ok: bool, strategies_ok: bool, reported: dict) -> str:
-        from optionsv4_lib.pipeline import final_check as check
+    def final_check(result_dir: str, context_ok: bool, strategies_ok: bool) -> str:
+        from optionsv4_lib.jobs import daily
 
-        return check(result_dir, context_ok=context_ok, strategies_ok=strategies_ok,
-                     min_success_share=get_current_context()["params"]["min_success_share"])
+        with task_outcome():
+            return daily.final_check(result_dir, context_ok=context_ok, strategies_ok=strategies_ok,
+                                     min_success_share=get_current_context()["params"]["min_success_share"])
 
     run_dir = market_context(plan())
     symbols = symbols_of(run_dir)
     fetched = fetch_chain.partial(run_dir=run_dir).expand(symbol=symbols)
-    excluded = validate_chains(run_dir, fetched)
+    excluded = validate_chains(run_dir)
     context_ok = validate_context(run_dir)
     state = market_state(run_dir)
-    analyzed = analyze_symbol.partial(run_dir=run_dir, excluded=excluded, state=state).expand(symbol=symbols)
-    result_dir = allocate(run_dir, analyzed)
+    analyzed = analyze_symbol.partial(run_dir=run_dir, excluded=excluded).expand(symbol=symbols)
+    result_dir = allocate(run_dir)
     strategies_ok = validate_strategies(run_dir, result_dir)
-    stored_run = load(run_dir, result_dir, strategies_ok)
-    final_check(result_dir, context_ok, strategies_ok, report(run_dir, result_dir, stored_run))
+    stored_run = load(run_dir, result_dir)
+    reported = report(run_dir, result_dir, stored_run)
+    checked = final_check(result_dir, context_ok, strategies_ok)
+
+    fetched >> excluded
+    state >> analyzed >> result_dir
+    strategies_ok >> stored_run
+    reported >> checked

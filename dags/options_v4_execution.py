@@ -22,19 +22,16 @@ default to no: without `confirm` the run records the plan and stops.
 
 Params: `mode` (paper | live), `strategy_ids` (empty = all marked), `max_strategies`, `confirm`, `confirmation`.
 Database and Dhan credentials come from the Airflow connections `supabase_db` and `dhan_default` (plugins/
-optionsv4_airflow.py); all logic is in `optionsv4_lib.execution.steps`.
+optionsv4_airflow.py); each task calls the function of the same name in `optionsv4_lib.jobs.execution`.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
+from optionsv4_airflow import IST, PLACE_RETRIES, task_outcome
 
-IST = "Asia/Kolkata"
 ORDERS_POOL = "dhan_orders"  # 1 slot: one strategy's legs at a time (Dhan: 10 orders/s; the client paces them too)
-PLACE_RETRIES = {"retries": 2, "retry_delay": timedelta(seconds=30)}  # a retry resumes by correlation id
 
 with DAG(
     dag_id="options_v4_execution",
@@ -45,94 +42,89 @@ with DAG(
     tags=["optionsv4", "execution"],
     doc_md=__doc__,
     params={
-        "mode": Param("paper", enum=["paper", "live"], description="paper (simulated fills) or live (Dhan)"),
-        "strategy_ids": Param([], type="array", items={"type": "integer"},
+        "mode": Param("paper", enum=["paper", "live"], title="Mode",
+                      description="paper (simulated fills) or live (Dhan)"),
+        "strategy_ids": Param([], type="array", items={"type": "integer"}, title="Strategy ids",
                               description="strategies to execute; empty = every marked strategy"),
-        "max_strategies": Param(10, type="integer", minimum=1, description="execute at most this many"),
-        "confirm": Param(False, type="boolean", description="place the orders; false = record the plan only"),
-        "confirmation": Param("", type="string", description="live only: type PLACE LIVE ORDERS"),
+        "max_strategies": Param(10, type="integer", minimum=1, title="Most strategies",
+                                description="execute at most this many"),
+        "confirm": Param(False, type="boolean", title="Confirm",
+                         description="place the orders; false = record the plan only"),
+        "confirmation": Param("", type="string", title="Live confirmation",
+                              description="live only: type PLACE LIVE ORDERS"),
     },
 ) as dag:
 
     @task
     def load_marked() -> list[int]:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.execution.steps import marked_step
+
+        from optionsv4_lib.jobs import execution
 
         params = get_current_context()["params"]
-        ids = marked_step(run_settings(), params["mode"], params["strategy_ids"], params["max_strategies"])
+        ids = execution.load_marked(run_settings(), params["mode"], params["strategy_ids"], params["max_strategies"])
         print(f"{len(ids)} strategies to execute: {ids}")
         return ids
 
     @task
     def pre_trade_checks(strategy_ids: list[int]) -> str:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.execution.steps import checks_step, execution_dir
+
+        from optionsv4_lib.jobs import execution
 
         context = get_current_context()
-        settings = run_settings()
-        return checks_step(settings, context["params"]["mode"], strategy_ids,
-                           execution_dir(settings.data_dir, context["run_id"]))
+        return execution.pre_trade_checks(run_settings(), context["params"]["mode"], strategy_ids, context["run_id"])
 
     @task
     def preview(plan_path: str) -> list[int]:
-        from optionsv4_lib.execution.steps import preview_step
+        from optionsv4_lib.jobs import execution
 
-        text, cleared = preview_step(plan_path)
+        text, cleared = execution.preview(plan_path)
         print(f"{text}\nRecorded: {plan_path}")
         return cleared
 
     @task
     def gate(cleared: list[int]) -> list[int]:
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.execution.mode import LiveTradingRefused
-        from optionsv4_lib.execution.steps import PreviewOnly, gate_step
+
+        from optionsv4_lib.jobs import execution
 
         params = get_current_context()["params"]
-        try:
-            return gate_step(run_settings(), params["mode"], confirm=params["confirm"],
-                             confirmation=params["confirmation"], cleared=cleared)
-        except PreviewOnly as exc:
-            raise AirflowSkipException(str(exc)) from exc
-        except LiveTradingRefused as exc:
-            raise AirflowFailException(str(exc)) from exc
+        with task_outcome():
+            return execution.gate(run_settings(), params["mode"], confirm=params["confirm"],
+                                  confirmation=params["confirmation"], cleared=cleared)
 
     @task(pool=ORDERS_POOL, map_index_template="{{ strategy_id }}", **PLACE_RETRIES)
     def place(strategy_id: int) -> dict:
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.execution.steps import place_step
+
+        from optionsv4_lib.jobs import execution
 
         context = get_current_context()
         context["strategy_id"] = strategy_id
         params = context["params"]
-        outcome = place_step(run_settings(), params["mode"], strategy_id, confirmation=params["confirmation"])
+        outcome = execution.place(run_settings(), params["mode"], strategy_id, confirmation=params["confirmation"])
         print(f"strategy {strategy_id}: {outcome['status']} {outcome['reason'] or ''}")
         return outcome
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def reconcile(outcomes: list[dict]) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
-
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.execution.steps import reconcile_step
+
+        from optionsv4_lib.jobs import execution
 
         if not list(outcomes or []):
             raise AirflowSkipException("nothing was placed")
-        return reconcile_step(run_settings(), get_current_context()["params"]["mode"])
+        return execution.reconcile(run_settings(), get_current_context()["params"]["mode"])
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def summary(plan_path: str, outcomes: list[dict], reconciled: dict | None) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from optionsv4_lib.execution.steps import ExecutionFailed, summary_step
+        from optionsv4_lib.jobs import execution
 
         placed = list(outcomes or [])
-        try:
-            document = summary_step(plan_path, placed, reconciled)
-        except ExecutionFailed as exc:
-            raise AirflowFailException(str(exc)) from exc
+        with task_outcome():
+            document = execution.summary(plan_path, placed, reconciled)
         print(f"{len(placed)} strategies placed: {document['counts']}")
         return document
 

@@ -6,7 +6,7 @@ Every 15 minutes Monday to Friday from 09:00 to 15:45 IST; no catch-up, one run 
 1. `in_session` — skips the run (with the reason in the log) on NSE holidays and outside the F&O session
    (calendar.session: 09:15–15:40 from 3 Aug 2026), keeping one pass up to 15 minutes after the close: that pass
    settles expiring paper positions at intrinsic value.
-2. `monitor` — one pass of `optionsv4_lib.monitor`: every open strategy's legs marked to market from the chosen
+2. `monitor` — one pass (`optionsv4_lib.execution.monitor_pass`): every open strategy's legs marked to market from the chosen
    source into `positions_snapshots`; the stored exit conditions (profit target, stop loss, time exit, greek
    triggers) evaluated; hits exited through the executor. Paper exits are automatic. Live exits default to no: the
    strategy becomes `exiting` with the note `EXIT PENDING: <rule>` until a run with `confirm_live_exits`,
@@ -15,22 +15,17 @@ Every 15 minutes Monday to Friday from 09:00 to 15:45 IST; no catch-up, one run 
    days before expiry (physical settlement).
 
 Params: `source` (synthetic | snapshot | dhan; default from the Airflow Variable `optionsv4_source`, else
-synthetic), `confirm_live_exits`, `confirmation`. All logic is in `optionsv4_lib.monitor`.
+synthetic), `confirm_live_exits`, `confirmation`. Each task calls the function of the same name in
+`optionsv4_lib.jobs.monitor`.
 """
 
 from __future__ import annotations
 
 import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable, Param, get_current_context, task
+from optionsv4_airflow import IST, moment_of, task_outcome
 
-IST = "Asia/Kolkata"
 EVERY_15_MINUTES_IN_MARKET_HOURS = "*/15 9-15 * * 1-5"
-
-
-def moment_of(context) -> pendulum.DateTime:
-    """The moment the run stands for in IST: its logical date (the cron tick), else when it was triggered."""
-    return pendulum.instance(context.get("logical_date") or context["dag_run"].run_after).in_timezone(IST)
-
 
 with DAG(
     dag_id="options_v4_monitor",
@@ -42,10 +37,12 @@ with DAG(
     doc_md=__doc__,
     params={
         "source": Param(None, type=["null", "string"], enum=[None, "synthetic", "snapshot", "dhan"],
+                        title="Market data",
                         description="market data for the marks; empty = Variable optionsv4_source, else synthetic"),
-        "confirm_live_exits": Param(False, type="boolean",
+        "confirm_live_exits": Param(False, type="boolean", title="Confirm live exits",
                                     description="place live exit orders; false = hold them as EXIT PENDING"),
-        "confirmation": Param("", type="string", description="live exits only: type PLACE LIVE ORDERS"),
+        "confirmation": Param("", type="string", title="Live confirmation",
+                              description="live exits only: type PLACE LIVE ORDERS"),
     },
 ) as dag:
 
@@ -53,10 +50,10 @@ with DAG(
     def in_session() -> str:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from optionsv4_lib.monitor import outside_session
+        from optionsv4_lib.jobs import monitor as job
 
         now = moment_of(get_current_context())
-        reason = outside_session(now)
+        reason = job.in_session(now)
         if reason:
             print(f"skipped: {reason}")
             raise AirflowSkipException(reason)
@@ -67,20 +64,15 @@ with DAG(
         from datetime import datetime
 
         from airflow.sdk import Variable
-        from airflow.sdk.exceptions import AirflowFailException
-
         from optionsv4_airflow import run_settings
-        from optionsv4_lib.execution.mode import LiveTradingRefused
-        from optionsv4_lib.monitor import run_monitor
+
+        from optionsv4_lib.jobs import monitor as job
 
         params = get_current_context()["params"]
         source = params["source"] or Variable.get("optionsv4_source", default="synthetic")
-        try:
-            summary = run_monitor(run_settings(), source, datetime.fromisoformat(now),
-                                  confirm_live_exits=params["confirm_live_exits"],
-                                  confirmation=params["confirmation"])
-        except LiveTradingRefused as exc:
-            raise AirflowFailException(str(exc)) from exc
+        with task_outcome():
+            summary = job.monitor(run_settings(), source, datetime.fromisoformat(now),
+                                  confirm_live_exits=params["confirm_live_exits"], confirmation=params["confirmation"])
         print(f"{summary['strategies']} strategies marked; hits {summary['hits']}; exits {summary['exits']}; "
               f"pending {summary['pending']}; settled {summary['settled']}; warnings {summary['warnings']}")
         return summary

@@ -1,20 +1,70 @@
-"""Airflow-only glue for the OptionsV4 DAGs: settings from Airflow connections, and the run's trade date.
+"""Airflow-only glue for the OptionsV4 DAGs: the timezone, settings from Airflow connections, the moment and trade
+date of a run, the retry policy, and the table that turns library exceptions into a skipped or failed task.
 
 optionsv4_lib imports nothing from Airflow; this module is the one place where Airflow meets it. Airflow puts the
-plugins folder on sys.path, so DAG tasks import it as `optionsv4_airflow`.
+plugins folder on sys.path, so DAG files import it as `optionsv4_airflow`. It imports only light library modules
+(config, errors): DAG files stay quick to parse.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
 
 import pendulum
+from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.module_loading import import_string
 
 from optionsv4_lib.config import Settings
+from optionsv4_lib.core.errors import AuthError, BrokerError, InputError, RateLimited
+from optionsv4_lib.reference.calendar import IST as IST_ZONE
 
+IST = IST_ZONE.key  # the library's zone, as the name Airflow and pendulum take
 DATABASE_CONN_ID = "supabase_db"
 DHAN_CONN_ID = "dhan_default"
-IST = "Asia/Kolkata"
+
+LIBRARY_RETRY_POLICY = ExceptionRetryPolicy(rules=[
+    RetryRule(exception=AuthError, action=RetryAction.FAIL, reason="Dhan rejected the credentials: renew the token"),
+    RetryRule(exception=InputError, action=RetryAction.FAIL, reason="bad input: a retry cannot fix it"),
+    RetryRule(exception=RateLimited, retry_delay=timedelta(minutes=1), reason="rate limited: backing off"),
+    RetryRule(exception=BrokerError, retry_delay=timedelta(seconds=30), reason="broker trouble: trying again"),
+])
+"""Per exception: auth and input errors fail the task at once; rate limits and broker trouble back off; anything
+else falls through to the task's retries."""
+
+DATA_RETRIES = {"retries": 3, "retry_delay": timedelta(seconds=20), "retry_exponential_backoff": True,
+                "max_retry_delay": timedelta(minutes=5), "retry_policy": LIBRARY_RETRY_POLICY}
+"""Tasks that read market data or the database."""
+
+PLACE_RETRIES = {"retries": 2, "retry_delay": timedelta(seconds=30), "retry_policy": LIBRARY_RETRY_POLICY}
+"""Order placement: a retry resumes by correlation id, never duplicating an order."""
+
+SKIP_WHEN = (
+    "optionsv4_lib.jobs.daily.NotATradingDay",  # a weekend or NSE holiday: nothing to run
+    "optionsv4_lib.jobs.execution.PreviewOnly",  # the plan is recorded; no `confirm`, so nothing is placed
+)
+FAIL_WHEN = (
+    "optionsv4_lib.execution.mode.LiveTradingRefused",  # a key to live orders is missing
+    "optionsv4_lib.jobs.execution.ExecutionFailed",  # a strategy failed or was left with open legs
+    "optionsv4_lib.jobs.daily.RunCheckFailed",  # too few symbols succeeded, or a critical expectation failed
+)
+"""Library exceptions that end a task as skipped, or failed without a retry (by dotted path: imported when raised)."""
+
+
+@contextmanager
+def task_outcome() -> Iterator[None]:
+    """Turn the library exceptions of SKIP_WHEN into a skipped task and those of FAIL_WHEN into a failed one (no
+    retry); anything else propagates to the retry policy."""
+    try:
+        yield
+    except Exception as exc:
+        if _any_of(exc, SKIP_WHEN):
+            raise AirflowSkipException(str(exc)) from exc
+        if _any_of(exc, FAIL_WHEN):
+            raise AirflowFailException(str(exc)) from exc
+        raise
 
 
 def run_settings() -> Settings:
@@ -44,7 +94,16 @@ def run_settings() -> Settings:
     return Settings(**overrides)
 
 
+def moment_of(context) -> pendulum.DateTime:
+    """The moment the run stands for, in IST: its logical date (the schedule's tick), else when it was due (manual
+    triggers)."""
+    return pendulum.instance(context.get("logical_date") or context["dag_run"].run_after).in_timezone(IST)
+
+
 def trade_date_of(context) -> date:
-    """The run's date in IST: the logical date of a scheduled run, else when the run was due (manual triggers)."""
-    moment = context.get("logical_date") or context["dag_run"].run_after
-    return pendulum.instance(moment).in_timezone(IST).date()
+    """The run's date in IST (moment_of)."""
+    return moment_of(context).date()
+
+
+def _any_of(exc: Exception, paths: tuple[str, ...]) -> bool:
+    return isinstance(exc, tuple(import_string(path) for path in paths))

@@ -5,8 +5,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from optionsv4_lib.calendar import years_to_expiry
-from optionsv4_lib.pricing import bs_greeks, bs_price
+from optionsv4_lib.pricing.black_scholes import bs_greeks, bs_price
+from optionsv4_lib.reference.calendar import years_to_expiry
 
 
 def make_chain(

@@ -110,7 +110,7 @@ def store_url(postgres) -> str:
 @pytest.fixture
 def db(store_url):
     from optionsv4_lib.store import connect, seed_reference_data, transaction
-    from optionsv4_lib.store.repository import TABLES
+    from optionsv4_lib.store.runs import TABLES
 
     conn = connect(store_url)
     with transaction(conn) as cur:

@@ -6,16 +6,16 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
-from optionsv4_lib.allocation import load_allocations
-from optionsv4_lib.analysis import analyze_portfolio
-from optionsv4_lib.calendar import IST
+from optionsv4_lib.adapters.dhan.client import RATE_LIMITS, DhanClient
+from optionsv4_lib.adapters.pacing import Rate, RetryPolicy
+from optionsv4_lib.analysis.allocation import load_allocations
+from optionsv4_lib.analysis.analyze import analyze_portfolio
+from optionsv4_lib.analysis.result import AnalysisResult
 from optionsv4_lib.config import Settings
-from optionsv4_lib.dhan_client import RATE_LIMITS, DhanClient
 from optionsv4_lib.execution import ExecutionPolicy
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.pacing import Rate, RetryPolicy
-from optionsv4_lib.reference import load_universe
-from optionsv4_lib.results import AnalysisResult
+from optionsv4_lib.reference.calendar import IST
+from optionsv4_lib.reference.universe import load_universe
 from optionsv4_lib.store import store_analysis, transaction
 
 sys.path.insert(0, str(Path(__file__).parent))

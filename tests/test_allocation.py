@@ -9,14 +9,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optionsv4_lib.allocation import (
-    INDUSTRY_SUMMARY_COLUMNS, SELECTED_COLUMNS, Allocations, budgets, load_allocations, size_portfolio,
+from optionsv4_lib.analysis.allocation import (
+    INDUSTRY_SUMMARY_COLUMNS,
+    SELECTED_COLUMNS,
+    Allocations,
+    budgets,
+    load_allocations,
+    size_portfolio,
     validate_allocations,
 )
-from optionsv4_lib.config import RiskLimits, Settings
-from optionsv4_lib.errors import InputError
-from optionsv4_lib.reference import load_universe
-from optionsv4_lib.results import INDUSTRY_COLUMNS
+from optionsv4_lib.analysis.limits import RiskLimits
+from optionsv4_lib.analysis.result import INDUSTRY_COLUMNS
+from optionsv4_lib.config import Settings
+from optionsv4_lib.core.errors import InputError
+from optionsv4_lib.reference.universe import load_universe
 
 AS_OF = "2026-11-23"
 
@@ -143,7 +149,7 @@ def test_sums_within_the_tolerance_pass():
 
 def test_industries_without_allocation_are_returned_and_logged(caplog):
     alloc = tables(industries=(("A", "S", 40, "LONG"), ("B", "S", 20, "SHORT")))
-    with caplog.at_level(logging.WARNING, logger="optionsv4_lib.allocation"):
+    with caplog.at_level(logging.WARNING, logger="optionsv4_lib.analysis.allocation"):
         assert validate_allocations(alloc, UNIVERSE) == ["C"]
     assert "C" in caplog.text and "no budget" in caplog.text
 

@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optionsv4_lib.allocation import load_allocations
-from optionsv4_lib.analysis import analyze_portfolio, choose_expiries
+from optionsv4_lib.analysis.allocation import load_allocations
+from optionsv4_lib.analysis.analyze import analyze_portfolio, choose_expiries
 from optionsv4_lib.config import Settings
-from optionsv4_lib.errors import DataError
+from optionsv4_lib.core.errors import DataError
 from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource, SnapshotRecorder
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.reference import load_universe
-from optionsv4_lib.reports import payoff_charts, write_results
+from optionsv4_lib.reference.universe import load_universe
+from optionsv4_lib.reporting.analysis_files import payoff_charts, write_results
 from optionsv4_lib.strategies import strategy_metrics
 from optionsv4_lib.strategies.candidates import CandidateRules
 
@@ -90,8 +90,8 @@ def test_sized_metrics_are_the_whole_position(result):
 
 
 def _years(row):
-    from optionsv4_lib.analysis import analysis_moment
-    from optionsv4_lib.calendar import years_to_expiry
+    from optionsv4_lib.analysis.analyze import analysis_moment
+    from optionsv4_lib.reference.calendar import years_to_expiry
 
     return years_to_expiry(analysis_moment(TRADE_DATE), row["expiry"].date())
 
@@ -173,7 +173,7 @@ def test_json_document_has_no_nan_and_keeps_unbounded_as_text(result):
 
 
 def test_result_round_trips_through_parquet(result, tmp_path):
-    from optionsv4_lib.results import load_result, save_result
+    from optionsv4_lib.analysis.result import load_result, save_result
 
     again = load_result(save_result(result, tmp_path / "result"))
     assert again.analysis_document() == result.analysis_document()

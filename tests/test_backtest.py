@@ -13,18 +13,28 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from optionsv4_lib.allocation import load_allocations
-from optionsv4_lib.analysis import analyze_portfolio
-from optionsv4_lib.backtest import (POSITION_COLUMNS, RULE_COLUMNS, SETTLED_RULE, Book, carry, enter, group_stats,
-                                    max_drawdown, trade_stats)
-from optionsv4_lib.backtest_run import make_spec, run_backtest
-from optionsv4_lib.cli import app
-from optionsv4_lib.config import Settings, settings as current_settings
-from optionsv4_lib.costs import leg_costs
-from optionsv4_lib.errors import DataError, InputError
+from optionsv4_lib.analysis.allocation import load_allocations
+from optionsv4_lib.analysis.analyze import analyze_portfolio
+from optionsv4_lib.backtest.engine import (
+    POSITION_COLUMNS,
+    RULE_COLUMNS,
+    SETTLED_RULE,
+    Book,
+    carry,
+    enter,
+    group_stats,
+    max_drawdown,
+    trade_stats,
+)
+from optionsv4_lib.cli.main import app
+from optionsv4_lib.config import Settings
+from optionsv4_lib.config import settings as current_settings
+from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.jobs.backtest import make_spec, run_backtest
 from optionsv4_lib.marketdata.snapshots import SnapshotRecorder
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.reference import load_universe
+from optionsv4_lib.reference.costs import leg_costs
+from optionsv4_lib.reference.universe import load_universe
 
 ENTRY, EXPIRY = date(2026, 11, 20), date(2026, 12, 1)  # a Friday; 24 Nov 2026 is an NSE holiday (Guru Nanak Jayanti)
 TRADE = "2026-11-20:NIFTY:iron-condor:0"

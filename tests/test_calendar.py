@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optionsv4_lib import calendar as cal
-from optionsv4_lib.errors import DataError, InputError
+from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.reference import calendar as cal
 
 MINUTES_PER_YEAR = 365 * 24 * 60
 
@@ -164,7 +164,7 @@ def test_is_monthly_expiry():
 
 
 def test_projection_beyond_the_holiday_file_uses_weekends_and_warns(caplog):
-    with caplog.at_level(logging.WARNING, logger="optionsv4_lib.calendar"):
+    with caplog.at_level(logging.WARNING, logger="optionsv4_lib.reference.calendar"):
         assert cal.monthly_expiry("NIFTY", 2028, 2) == date(2028, 2, 29)  # leap day, a Tuesday
         cal.monthly_expiry("NIFTY", 2028, 3)
     warnings = [record for record in caplog.records if "2028" in record.getMessage()]

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optionsv4_lib.errors import DataError
+from optionsv4_lib.core.errors import DataError
 from optionsv4_lib.marketdata.checks import chain_defects, check_chain
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 
@@ -100,7 +100,7 @@ def test_unknown_or_a_few_impossible_ivs_are_not_a_defect():
 def test_great_expectations_agrees(corrupt):
     """The GX suite's critical expectations fail on the same corruptions (a spot off the strikes is ours alone;
     GX reports IVs out of range as a warning, row by row)."""
-    from optionsv4_lib import quality
+    from optionsv4_lib.quality import suites as quality
 
     reports = quality.validate_chains({"RELIANCE": corrupted(corrupt), "TCS": sound_chain("TCS")})
     assert not reports["RELIANCE"].success, reports["RELIANCE"].summary()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from optionsv4_lib.cli import app
+from optionsv4_lib.cli.main import app
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.store import connect, fetch_analysis

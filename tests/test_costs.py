@@ -6,8 +6,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from optionsv4_lib.costs import COMPONENTS, RATES_FILE, CostBreakdown, leg_costs, round_trip_costs
-from optionsv4_lib.errors import DataError, InputError
+from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.reference.costs import COMPONENTS, RATES_FILE, CostBreakdown, leg_costs, round_trip_costs
 
 PCT = 1 / 100
 LAKH, CRORE = 1e5, 1e7

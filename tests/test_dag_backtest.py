@@ -6,10 +6,10 @@ import re
 
 import pandas as pd
 
-from optionsv4_lib.allocation import load_allocations
-from optionsv4_lib.backtest_run import make_spec, run_backtest
+from optionsv4_lib.analysis.allocation import load_allocations
 from optionsv4_lib.config import Settings
-from optionsv4_lib.reference import load_universe
+from optionsv4_lib.jobs.backtest import make_spec, run_backtest
+from optionsv4_lib.reference.universe import load_universe
 
 BACKTEST = "options_v4_backtest"
 CONF = {"from_date": "2026-11-20", "to_date": "2026-11-24", "risk_profile": "moderate", "source": "synthetic",

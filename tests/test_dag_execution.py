@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from execution_support import CONDOR, DhanEmulator, market, placed, register_contracts, status_of, store_and_mark
 
 from optionsv4_lib.execution.ledger import orders_of
-
-from execution_support import CONDOR, DhanEmulator, market, placed, register_contracts, status_of, store_and_mark
 
 EXECUTION = "options_v4_execution"
 pytestmark = pytest.mark.usefixtures("fixed_clock")  # "now" decides staleness and market hours: a fixed evening

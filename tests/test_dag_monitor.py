@@ -5,13 +5,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
-from optionsv4_lib.calendar import IST
-from optionsv4_lib.config import Settings
-from optionsv4_lib.execution import execute_plan, open_venue, plan_execution
-from optionsv4_lib.store import transaction
-
 from execution_support import CONDOR, FAST, NOW, status_of, store_and_mark
+
+from optionsv4_lib.config import Settings
+from optionsv4_lib.execution import execute_plan, plan_execution
+from optionsv4_lib.jobs.venues import open_venue
+from optionsv4_lib.reference.calendar import IST
+from optionsv4_lib.store import transaction
 
 MONITOR = "options_v4_monitor"
 DEFAULTS = {"source": "synthetic", "confirm_live_exits": False, "confirmation": ""}

@@ -10,13 +10,13 @@ from pathlib import Path
 import pandas as pd
 import pendulum
 
-from optionsv4_lib.allocation import load_allocations
-from optionsv4_lib.analysis import analyze_portfolio
+from optionsv4_lib.analysis.allocation import load_allocations
+from optionsv4_lib.analysis.analyze import analyze_portfolio
 from optionsv4_lib.config import Settings
 from optionsv4_lib.marketdata.snapshots import SnapshotRecorder
 from optionsv4_lib.marketdata.synthetic import DEFAULT_BROKEN, SyntheticMarket
-from optionsv4_lib.quality import data_docs_index
-from optionsv4_lib.reference import load_universe
+from optionsv4_lib.quality.suites import data_docs_index
+from optionsv4_lib.reference.universe import load_universe
 from optionsv4_lib.store import connect
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -30,7 +30,7 @@ def optionsv4(*args: str):
     """The CLI, reading the settings afresh from the environment."""
     from typer.testing import CliRunner
 
-    from optionsv4_lib.cli import app
+    from optionsv4_lib.cli.main import app
     from optionsv4_lib.config import settings
 
     settings.cache_clear()

@@ -29,14 +29,16 @@ import pytest
 from typer import Typer
 from typer.testing import CliRunner
 
-from optionsv4_lib.allocation import load_allocations
-from optionsv4_lib.analysis import analyze_portfolio
-from optionsv4_lib.cli_trade import status as status_command
-from optionsv4_lib.config import Settings, settings as current_settings
-from optionsv4_lib.dashboard import leg_pnl, load_status, performance, write_dashboard
+from optionsv4_lib.analysis.allocation import load_allocations
+from optionsv4_lib.analysis.analyze import analyze_portfolio
+from optionsv4_lib.cli.trade import status as status_command
+from optionsv4_lib.config import Settings
+from optionsv4_lib.config import settings as current_settings
+from optionsv4_lib.execution.marking import mark
+from optionsv4_lib.execution.status import leg_pnl, load_status, performance
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.marking import mark
-from optionsv4_lib.reference import load_universe
+from optionsv4_lib.reference.universe import load_universe
+from optionsv4_lib.reporting.dashboard import write_dashboard
 from optionsv4_lib.store import store_analysis, transaction
 
 TRADE_DATE = date(2026, 11, 23)

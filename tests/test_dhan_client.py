@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from optionsv4_lib.dhan_client import ERROR_CODES, RATE_LIMITS, DhanClient
-from optionsv4_lib.errors import AuthError, BrokerError, DataError, InputError, RateLimited
+from optionsv4_lib.adapters.dhan.client import ERROR_CODES, RATE_LIMITS, DhanClient
+from optionsv4_lib.adapters.pacing import Rate, RetryPolicy
+from optionsv4_lib.core.errors import AuthError, BrokerError, DataError, InputError, RateLimited
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.pacing import Rate, RetryPolicy
 
 sys.path.insert(0, str(Path(__file__).parent))
 from dhan_emulator import ERRORS, DhanEmulator  # noqa: E402

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from dhanhq import DhanContext, dhanhq
 
-from optionsv4_lib.calendar import IST
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
+from optionsv4_lib.reference.calendar import IST
 
 sys.path.insert(0, str(Path(__file__).parent))
 from dhan_emulator import ERRORS, EXPOSURE_RATE, SPAN_RATE, DhanEmulator  # noqa: E402

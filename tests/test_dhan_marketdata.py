@@ -11,17 +11,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optionsv4_lib.allocation import load_allocations
-from optionsv4_lib.analysis import analyze_portfolio
+from optionsv4_lib.adapters.dhan.client import RATE_LIMITS
+from optionsv4_lib.adapters.dhan.market_data import DhanMarketData, parse_candles
+from optionsv4_lib.adapters.pacing import Rate, RetryPolicy
+from optionsv4_lib.analysis.allocation import load_allocations
+from optionsv4_lib.analysis.analyze import analyze_portfolio
 from optionsv4_lib.config import Settings
-from optionsv4_lib.dhan_client import RATE_LIMITS
-from optionsv4_lib.errors import AuthError, DataError, InputError, RateLimited
-from optionsv4_lib.marketdata.dhan import DhanMarketData, parse_candles
+from optionsv4_lib.core.errors import AuthError, DataError, InputError, RateLimited
 from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN
 from optionsv4_lib.marketdata.source import MarketDataSource
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.pacing import Rate, RetryPolicy
-from optionsv4_lib.reference import load_universe
+from optionsv4_lib.reference.universe import load_universe
 
 sys.path.insert(0, str(Path(__file__).parent))
 from dhan_emulator import DhanEmulator  # noqa: E402

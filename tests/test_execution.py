@@ -5,21 +5,35 @@ unwound; a crash and a re-run never duplicating an order; a 429 storm; the kill 
 import logging
 
 import pytest
+from execution_support import (
+    CONDOR,
+    CONDOR_UNITS,
+    FAST,
+    NOW,
+    DhanEmulator,
+    condor_analysis,
+    dhan_client,
+    mark,
+    market,
+    net_positions,
+    placed,
+    register_contracts,
+    status_of,
+    store_and_mark,
+)
 
-from optionsv4_lib.config import RiskLimits, Settings
-from optionsv4_lib.errors import InputError
-from optionsv4_lib.execution import (execute_plan, execute_strategy, marked_strategies, open_venue,
-                                     plan_execution, reconcile)
-from optionsv4_lib.execution.dhan import DhanBroker
+from optionsv4_lib.adapters.dhan.broker import DhanBroker
+from optionsv4_lib.adapters.pacing import RetryPolicy
+from optionsv4_lib.analysis.limits import RiskLimits
+from optionsv4_lib.config import Settings
+from optionsv4_lib.core.errors import InputError
+from optionsv4_lib.execution import execute_plan, execute_strategy, marked_strategies, plan_execution, reconcile
 from optionsv4_lib.execution.ledger import orders_of, strategy_lock
 from optionsv4_lib.execution.paper import PaperBroker
 from optionsv4_lib.execution.quotes import latest_snapshot_quotes
+from optionsv4_lib.jobs.venues import open_venue
 from optionsv4_lib.marketdata.snapshots import SnapshotRecorder
-from optionsv4_lib.pacing import RetryPolicy
 from optionsv4_lib.store import connect, transaction
-
-from execution_support import (CONDOR, CONDOR_UNITS, FAST, NOW, DhanEmulator, condor_analysis, dhan_client, mark,
-                               market, net_positions, placed, register_contracts, status_of, store_and_mark)
 
 SETTINGS = Settings()
 CONDOR_LEGS = [  # (leg_no, side, option type, strike, bid, ask) in execution order: buys first

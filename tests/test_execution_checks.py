@@ -5,14 +5,14 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from optionsv4_lib.calendar import IST
 from optionsv4_lib.config import Settings
-from optionsv4_lib.errors import InputError
+from optionsv4_lib.core.errors import InputError
 from optionsv4_lib.execution import CONFIRMATION_TEXT, CheckContext, LiveTradingRefused, apply_checks, resolve_mode
 from optionsv4_lib.execution.broker import Quote
 from optionsv4_lib.execution.checks import market_hours_reason, stale_reason
 from optionsv4_lib.execution.paper import PaperBroker
 from optionsv4_lib.execution.plan import MarkedStrategy, StrategyPlan, correlation_id, limit_price
+from optionsv4_lib.reference.calendar import IST
 
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
 PROFILES = Settings().profiles  # conservative: 1 % per trade, 8 % per industry, 40 % in all, of capital

@@ -5,13 +5,12 @@ live run."""
 
 import pytest
 import typer
+from execution_support import CONDOR, DhanEmulator, market, placed, register_contracts, status_of, store_and_mark
 from typer.testing import CliRunner
 
-from optionsv4_lib.cli_execute import execute
+from optionsv4_lib.cli.execute import execute
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.execution.ledger import orders_of
-
-from execution_support import CONDOR, DhanEmulator, market, placed, register_contracts, status_of, store_and_mark
 
 app = typer.Typer()
 app.command()(execute)

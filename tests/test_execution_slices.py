@@ -9,22 +9,35 @@ for it."""
 
 import pytest
 import typer
+from execution_support import (
+    CONDOR,
+    FAST,
+    NOW,
+    TRADE_DATE,
+    DhanEmulator,
+    dhan_client,
+    market,
+    net_positions,
+    placed,
+    register_contracts,
+    status_of,
+    store_and_mark,
+)
 from typer.testing import CliRunner
 
-from optionsv4_lib.cli_execute import execute
-from optionsv4_lib.config import RiskLimits, Settings, settings as current_settings
+from optionsv4_lib.adapters.dhan.broker import DhanBroker
+from optionsv4_lib.analysis.limits import RiskLimits
+from optionsv4_lib.cli.execute import execute
+from optionsv4_lib.config import Settings
+from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.execution import execute_plan, plan_execution
-from optionsv4_lib.execution.dhan import DhanBroker
-from optionsv4_lib.execution.exits import close_strategy, settle
+from optionsv4_lib.execution.closing import close_strategy, settle
 from optionsv4_lib.execution.ledger import orders_of
+from optionsv4_lib.execution.monitor_pass import holdings
 from optionsv4_lib.execution.paper import PaperBroker
 from optionsv4_lib.execution.quotes import ChainQuotes
-from optionsv4_lib.execution.steps import plan_text
-from optionsv4_lib.monitor import holdings
+from optionsv4_lib.jobs.execution import plan_text
 from optionsv4_lib.store import connect, transaction
-
-from execution_support import (CONDOR, FAST, NOW, TRADE_DATE, DhanEmulator, dhan_client, market, net_positions,
-                               placed, register_contracts, status_of, store_and_mark)
 
 SETTINGS = Settings(profiles={"conservative": RiskLimits(max_loss_per_trade=0.2, max_industry=0.3, max_total=0.6)})
 LOT, FREEZE = 1450, 65_250

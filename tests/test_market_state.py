@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from optionsv4_lib.errors import DataError, InputError
-from optionsv4_lib.market_state import STATES, MarketStateConfig, classify_market, iv_rank, pcr
+from optionsv4_lib.analysis.market_state import STATES, MarketStateConfig, classify_market, iv_rank, pcr
+from optionsv4_lib.core.errors import DataError, InputError
 
 DAYS = 120
 T = np.arange(DAYS)

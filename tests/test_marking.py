@@ -9,15 +9,17 @@ import pytest
 from typer import Typer
 from typer.testing import CliRunner
 
-from optionsv4_lib.allocation import load_allocations
-from optionsv4_lib.analysis import analyze_portfolio
-from optionsv4_lib.calendar import previous_trading_day
-from optionsv4_lib.cli_trade import mark as mark_command, unmark as unmark_command
-from optionsv4_lib.config import Settings, settings as current_settings
-from optionsv4_lib.errors import DataError, InputError
+from optionsv4_lib.analysis.allocation import load_allocations
+from optionsv4_lib.analysis.analyze import analyze_portfolio
+from optionsv4_lib.cli.trade import mark as mark_command
+from optionsv4_lib.cli.trade import unmark as unmark_command
+from optionsv4_lib.config import Settings
+from optionsv4_lib.config import settings as current_settings
+from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.execution.marking import latest_trading_day, mark, mark_best, mark_top, recent_strategies, unmark
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.marking import latest_trading_day, mark, mark_best, mark_top, recent_strategies, unmark
-from optionsv4_lib.reference import load_universe
+from optionsv4_lib.reference.calendar import previous_trading_day
+from optionsv4_lib.reference.universe import load_universe
 from optionsv4_lib.store import connect, store_analysis, transaction
 
 TRADE_DATE = date(2026, 11, 23)  # a Monday

@@ -3,29 +3,40 @@ iron condors each closed by a different exit kind (profit target, stop loss, sho
 realized P&L; two passes at one moment never exit twice; a pass killed mid-exit and re-run finishes the exit once;
 expiry settlement at intrinsic value; physical-settlement warnings; a live exit held at the gate."""
 
-from datetime import date, datetime
-
 import json
+from datetime import date, datetime
 
 import pandas as pd
 import pytest
 import typer
+from execution_support import (
+    CONDOR,
+    FAST,
+    NOW,
+    DhanEmulator,
+    dhan_client,
+    market,
+    net_positions,
+    placed,
+    register_contracts,
+    status_of,
+    store_and_mark,
+)
 from typer.testing import CliRunner
 
-from optionsv4_lib.calendar import IST, trading_days
-from optionsv4_lib.cli_positions import positions
-from optionsv4_lib.config import Settings, settings as current_settings
-from optionsv4_lib.dashboard import load_status
+from optionsv4_lib.adapters.dhan.broker import DhanBroker
+from optionsv4_lib.cli.positions import positions
+from optionsv4_lib.config import Settings
+from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.execution import LiveTradingRefused, Venue, execute_plan, plan_execution
-from optionsv4_lib.execution.dhan import DhanBroker
 from optionsv4_lib.execution.ledger import orders_of
+from optionsv4_lib.execution.monitor_pass import monitor_pass
 from optionsv4_lib.execution.paper import PaperBroker
 from optionsv4_lib.execution.quotes import ChainQuotes
-from optionsv4_lib.monitor import monitor_pass, run_monitor
+from optionsv4_lib.execution.status import load_status
+from optionsv4_lib.jobs.monitor import monitor as run_monitor
+from optionsv4_lib.reference.calendar import IST, trading_days
 from optionsv4_lib.store import transaction
-
-from execution_support import (CONDOR, FAST, NOW, DhanEmulator, dhan_client, market, net_positions, placed,
-                               register_contracts, status_of, store_and_mark)
 
 SETTINGS = Settings()
 CONDORS = {  # candidate → lot size (units held at 1 lot); legs: 0 BUY PE, 1 SELL PE, 2 SELL CE, 3 BUY CE

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optionsv4_lib.errors import InputError
-from optionsv4_lib.monitoring import exit_hits, mark_legs, physical_settlement_warnings, position_metrics
+from optionsv4_lib.core.errors import InputError
+from optionsv4_lib.monitoring.exit_decision import exit_hits
+from optionsv4_lib.monitoring.marks import mark_legs, physical_settlement_warnings, position_metrics
 
 EXPIRY = date(2026, 12, 1)
 TODAY = date(2026, 11, 25)

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from optionsv4_lib.errors import InputError
-from optionsv4_lib.pacing import Rate, RateLimiter, RetryPolicy
+from optionsv4_lib.adapters.pacing import Rate, RateLimiter, RetryPolicy
+from optionsv4_lib.core.errors import InputError
 
 
 class FakeClock:

@@ -7,18 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from optionsv4_lib.allocation import load_allocations
-from optionsv4_lib.analysis import analyze_portfolio
+from optionsv4_lib.adapters.dhan.market_data import DhanMarketData
+from optionsv4_lib.adapters.pacing import RetryPolicy
+from optionsv4_lib.analysis.allocation import load_allocations
+from optionsv4_lib.analysis.analyze import analyze_portfolio
 from optionsv4_lib.config import Settings
-from optionsv4_lib.errors import AuthError, BrokerError
-from optionsv4_lib.marketdata.dhan import DhanMarketData
+from optionsv4_lib.core.errors import AuthError, BrokerError
+from optionsv4_lib.jobs import daily
+from optionsv4_lib.jobs.daily import NotATradingDay
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.pacing import RetryPolicy
-from optionsv4_lib.pipeline import (
-    NotATradingDay, analyze_symbol_step, assemble_run, compute_market_state, fetch_market_context, fetch_symbol, plan_run,
-    read_result, validate_chains_step,
-)
-from optionsv4_lib.reference import load_universe
+from optionsv4_lib.reference.universe import load_universe
 
 sys.path.insert(0, str(Path(__file__).parent))
 from dhan_emulator import DhanEmulator  # noqa: E402
@@ -27,14 +25,14 @@ TRADE_DATE = date(2026, 11, 23)
 
 
 def steps(settings, universe, excluded=None):
-    plan = plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
-    run_dir = fetch_market_context(plan["run_dir"], settings)
+    plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
+    run_dir = daily.market_context(plan["run_dir"], settings)
     for symbol in plan["symbols"]:
-        fetch_symbol(run_dir, symbol, settings)
-    compute_market_state(run_dir, settings)
+        daily.fetch_chain(run_dir, symbol, settings)
+    daily.market_state(run_dir, settings)
     for symbol in plan["symbols"]:
-        analyze_symbol_step(run_dir, symbol, settings, excluded)
-    return read_result(assemble_run(run_dir, settings))
+        daily.analyze_symbol(run_dir, symbol, settings, excluded)
+    return daily.read_result(daily.allocate(run_dir, settings))
 
 
 def comparable(document):
@@ -54,14 +52,14 @@ def test_steps_equal_one_call(tmp_path):
 def test_excluded_symbol_and_missing_task_become_reasons(tmp_path):
     settings = Settings(data_dir=tmp_path)
     universe = load_universe().head(6)
-    plan = plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
-    run_dir = fetch_market_context(plan["run_dir"], settings)
+    plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
+    run_dir = daily.market_context(plan["run_dir"], settings)
     for symbol in plan["symbols"]:
-        fetch_symbol(run_dir, symbol, settings)
-    compute_market_state(run_dir, settings)
+        daily.fetch_chain(run_dir, symbol, settings)
+    daily.market_state(run_dir, settings)
     for symbol in plan["symbols"][:-1]:  # the last symbol's task "crashed"
-        analyze_symbol_step(run_dir, symbol, settings, excluded={"RELIANCE": "chain failed critical expectations"})
-    result = read_result(assemble_run(run_dir, settings))
+        daily.analyze_symbol(run_dir, symbol, settings, excluded={"RELIANCE": "chain failed critical expectations"})
+    result = daily.read_result(daily.allocate(run_dir, settings))
     reasons = result.symbols.set_index("symbol")["reason"]
     assert reasons["RELIANCE"] == "chain failed critical expectations"
     assert reasons[plan["symbols"][-1]] == "analysis task did not finish"
@@ -78,31 +76,28 @@ def test_rerun_starts_clean(tmp_path):
 
 def test_holiday_is_not_a_trading_day(tmp_path):
     with pytest.raises(NotATradingDay, match="Guru Nanak|Gurpurb"):
-        plan_run(date(2026, 11, 24), settings=Settings(data_dir=tmp_path), universe=load_universe(), allocations=load_allocations())
+        daily.plan_run(date(2026, 11, 24), settings=Settings(data_dir=tmp_path), universe=load_universe(), allocations=load_allocations())
 
 
 def test_quality_load_report_and_final_check(tmp_path, store_url):
-    from optionsv4_lib.pipeline import (
-        RunCheckFailed, final_check, load_step, report_step, validate_chains_step, validate_context_step,
-        validate_strategies_step,
-    )
+    from optionsv4_lib.jobs.daily import RunCheckFailed
     from optionsv4_lib.store import connect, fetch_analysis
 
     settings = Settings(data_dir=tmp_path / "data", results_dir=tmp_path / "results", database_url=store_url)
     universe = load_universe().head(8)  # includes IOC, whose synthetic chain is empty
-    plan = plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
-    run_dir = fetch_market_context(plan["run_dir"], settings)
+    plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
+    run_dir = daily.market_context(plan["run_dir"], settings)
     for symbol in plan["symbols"]:
-        fetch_symbol(run_dir, symbol, settings)
-    excluded = validate_chains_step(run_dir, settings)
+        daily.fetch_chain(run_dir, symbol, settings)
+    excluded = daily.validate_chains(run_dir, settings)
     assert set(excluded) == {"IOC"} and "row" in excluded["IOC"]
-    assert validate_context_step(run_dir)
-    compute_market_state(run_dir, settings)
+    assert daily.validate_context(run_dir)
+    daily.market_state(run_dir, settings)
     for symbol in plan["symbols"]:
-        analyze_symbol_step(run_dir, symbol, settings, excluded)
-    result_dir = assemble_run(run_dir, settings)
-    assert validate_strategies_step(run_dir, result_dir, settings)
-    run_id = load_step(run_dir, result_dir, settings)
+        daily.analyze_symbol(run_dir, symbol, settings, excluded)
+    result_dir = daily.allocate(run_dir, settings)
+    assert daily.validate_strategies(run_dir, result_dir, settings)
+    run_id = daily.load(run_dir, result_dir, settings)
     conn = connect(store_url)
     try:
         stored = fetch_analysis(conn, TRADE_DATE, "moderate")
@@ -114,13 +109,13 @@ def test_quality_load_report_and_final_check(tmp_path, store_url):
         conn.close()
     assert stored.symbols.set_index("symbol").loc["IOC", "reason"].startswith("data quality")
     assert total > 50 and critical >= 1  # IOC's empty chain
-    report = report_step(run_dir, result_dir, settings)
+    report = daily.report(run_dir, result_dir, settings)
     assert Path(report["data_docs"]).exists() and Path(report["analysis"]).exists()
-    assert final_check(result_dir, context_ok=True, strategies_ok=True, min_success_share=0.8)
+    assert daily.final_check(result_dir, context_ok=True, strategies_ok=True, min_success_share=0.8)
     with pytest.raises(RunCheckFailed, match="symbols succeeded"):
-        final_check(result_dir, context_ok=True, strategies_ok=True, min_success_share=0.95)
+        daily.final_check(result_dir, context_ok=True, strategies_ok=True, min_success_share=0.95)
     with pytest.raises(RunCheckFailed, match="strategies failed"):
-        final_check(result_dir, context_ok=True, strategies_ok=False, min_success_share=0.5)
+        daily.final_check(result_dir, context_ok=True, strategies_ok=False, min_success_share=0.5)
 
 
 # ---------------------------------------------------------------- Dhan trouble in the fetch step
@@ -137,9 +132,9 @@ def dhan_run(tmp_path, monkeypatch):
         settings = Settings(data_dir=tmp_path, dhan_client_id=emulator.client_id,
                             dhan_access_token="eyJ-pipeline-token", dhan_base_url=emulator.url, dhan_chain_interval=0)
         monkeypatch.setattr(DhanMarketData, "__init__", partialmethod(DhanMarketData.__init__, retry=FAST_RETRY))
-        plan = plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations(),
+        plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations(),
                         source="dhan")
-        yield emulator, settings, fetch_market_context(plan["run_dir"], settings)
+        yield emulator, settings, daily.market_context(plan["run_dir"], settings)
 
 
 def test_broker_trouble_is_retried_by_the_orchestrator_then_becomes_the_reason(dhan_run):
@@ -147,14 +142,14 @@ def test_broker_trouble_is_retried_by_the_orchestrator_then_becomes_the_reason(d
     emulator.respond_next("optionchain", status=502, body="Bad Gateway", content_type="text/plain", times=4,
                           symbol="RELIANCE")
     with pytest.raises(BrokerError, match="HTTP 502"):  # an earlier attempt: Airflow will retry the task
-        fetch_symbol(run_dir, "RELIANCE", settings, final_attempt=False)
+        daily.fetch_chain(run_dir, "RELIANCE", settings, final_attempt=False)
     assert not (Path(run_dir) / "symbols" / "RELIANCE.json").exists()
-    fetch_symbol(run_dir, "RELIANCE", settings, final_attempt=True)  # the last attempt records the reason
-    excluded = validate_chains_step(run_dir, settings)
+    daily.fetch_chain(run_dir, "RELIANCE", settings, final_attempt=True)  # the last attempt records the reason
+    excluded = daily.validate_chains(run_dir, settings)
     assert "RELIANCE" not in excluded  # its reason is already written
-    compute_market_state(run_dir, settings)
-    analyze_symbol_step(run_dir, "RELIANCE", settings, excluded)
-    reason = read_result(assemble_run(run_dir, settings)).symbols.set_index("symbol")["reason"]["RELIANCE"]
+    daily.market_state(run_dir, settings)
+    daily.analyze_symbol(run_dir, "RELIANCE", settings, excluded)
+    reason = daily.read_result(daily.allocate(run_dir, settings)).symbols.set_index("symbol")["reason"]["RELIANCE"]
     assert reason.startswith("fetch: option chain 2885/NSE_FNO") and "HTTP 502" in reason
 
 
@@ -162,16 +157,16 @@ def test_an_auth_failure_always_fails_the_task(dhan_run):
     emulator, settings, run_dir = dhan_run
     emulator.fail_next("optionchain", status=401, error_code="DH-901", symbol="RELIANCE")
     with pytest.raises(AuthError, match="DH-901"):
-        fetch_symbol(run_dir, "RELIANCE", settings, final_attempt=True)
+        daily.fetch_chain(run_dir, "RELIANCE", settings, final_attempt=True)
 
 
 def test_a_symbol_whose_fetch_task_died_is_excluded_not_fatal_to_the_others(tmp_path):
     settings = Settings(data_dir=tmp_path)
     universe = load_universe().head(5)
-    plan = plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
-    run_dir = fetch_market_context(plan["run_dir"], settings)
+    plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
+    run_dir = daily.market_context(plan["run_dir"], settings)
     for symbol in plan["symbols"][:-1]:  # the last symbol's fetch task failed without writing anything
-        fetch_symbol(run_dir, symbol, settings)
-    excluded = validate_chains_step(run_dir, settings)
+        daily.fetch_chain(run_dir, symbol, settings)
+    excluded = daily.validate_chains(run_dir, settings)
     assert set(excluded) == {plan["symbols"][-1]} and excluded[plan["symbols"][-1]].startswith(
         "fetch: no usable recorded chain")

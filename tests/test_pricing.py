@@ -1,4 +1,4 @@
-"""optionsv4_lib.pricing against QuantLib (the oracle), closed-form identities, hand-worked edges and validation."""
+"""optionsv4_lib.pricing.black_scholes against QuantLib (the oracle), closed-form identities, hand-worked edges and validation."""
 
 import warnings
 
@@ -8,8 +8,8 @@ import QuantLib as ql
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optionsv4_lib.errors import InputError
-from optionsv4_lib.pricing import (
+from optionsv4_lib.core.errors import InputError
+from optionsv4_lib.pricing.black_scholes import (
     IV_REASONS,
     Greeks,
     black76_greeks,

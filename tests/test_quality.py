@@ -13,13 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optionsv4_lib import calendar, quality
-from optionsv4_lib.allocation import load_allocations
-from optionsv4_lib.analysis import analyze_portfolio
+from optionsv4_lib.analysis.allocation import load_allocations
+from optionsv4_lib.analysis.analyze import analyze_portfolio
 from optionsv4_lib.config import Settings
-from optionsv4_lib.errors import InputError
+from optionsv4_lib.core.errors import InputError
 from optionsv4_lib.marketdata.synthetic import DEFAULT_BROKEN, SyntheticMarket
-from optionsv4_lib.reference import load_universe
+from optionsv4_lib.quality import suites as quality
+from optionsv4_lib.reference import calendar
+from optionsv4_lib.reference.universe import load_universe
 from optionsv4_lib.strategies.catalog import template
 
 TRADE_DATE = date(2026, 11, 23)

@@ -14,11 +14,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optionsv4_lib.config import DEFAULT_PROFILES, RiskLimits, ScoreWeights
-from optionsv4_lib.errors import InputError
-from optionsv4_lib.market_state import STATES, MarketState, VixRegime
-from optionsv4_lib.scoring import (
-    FACTOR_COLUMNS, FACTORS, MARKET_FIT, VOL_SIDE_FIT, WEAK_BELOW, direction_bias, score_candidates, select_top)
+from optionsv4_lib.analysis.limits import DEFAULT_PROFILES, RiskLimits, ScoreWeights
+from optionsv4_lib.analysis.market_state import STATES, MarketState, VixRegime
+from optionsv4_lib.analysis.scoring import (
+    FACTOR_COLUMNS,
+    FACTORS,
+    MARKET_FIT,
+    VOL_SIDE_FIT,
+    WEAK_BELOW,
+    direction_bias,
+    score_candidates,
+    select_top,
+)
+from optionsv4_lib.core.errors import InputError
 from optionsv4_lib.strategies import evaluate_candidates
 from optionsv4_lib.strategies.candidates import generate_candidates
 from optionsv4_lib.strategies.catalog import View
@@ -377,7 +385,7 @@ def test_rationale_names_a_weakness(table):
 
 
 def test_missing_columns_are_named(table):
-    with pytest.raises(InputError, match=r"missing columns \['pop_net', 'costs'\]"):
+    with pytest.raises(InputError, match=r"missing column\(s\) pop_net, costs"):
         score_candidates(table.drop(columns=["pop_net", "costs"]), state=market(), limits=MODERATE)
 
 

@@ -6,16 +6,16 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
-from hypothesis import given, strategies as st
+from execution_support import TRADE_DATE, DhanEmulator, dhan_client, market
+from hypothesis import given
+from hypothesis import strategies as st
 
-from optionsv4_lib.errors import DataError, InputError
+from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.execution.broker import Contract, OrderRequest, Quote
 from optionsv4_lib.execution.ledger import LedgerOrder
 from optionsv4_lib.execution.plan import correlation_id, leg_orders
 from optionsv4_lib.execution.slicing import describe, max_lots, slice_units
-from optionsv4_lib.reference import FREEZE_FILE, freeze_quantity, load_universe
-
-from execution_support import TRADE_DATE, DhanEmulator, dhan_client, market
+from optionsv4_lib.reference.universe import FREEZE_FILE, freeze_quantity, load_universe
 
 NIFTY_LOT, NIFTY_FREEZE = 65, 1800  # lots of 65 since Jan-2026; 1800 units is 27 lots and 45 units
 

@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from optionsv4_lib.errors import DataError
+from optionsv4_lib.core.errors import DataError
 from optionsv4_lib.marketdata.snapshots import (
     ParquetSnapshotSource,
     SnapshotRecorder,

@@ -19,18 +19,33 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from optionsv4_lib.allocation import DATA_DIR, load_allocations
-from optionsv4_lib.analysis import analyze_portfolio
-from optionsv4_lib.config import Settings, settings as current_settings
-from optionsv4_lib.errors import DataError, InputError
+from optionsv4_lib.adapters.dhan.scrip_master import import_scrip_master, read_scrip_master
+from optionsv4_lib.analysis.allocation import DATA_DIR, load_allocations
+from optionsv4_lib.analysis.analyze import analyze_portfolio
+from optionsv4_lib.config import Settings
+from optionsv4_lib.config import settings as current_settings
+from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.reference import load_universe as bundled_universe
-from optionsv4_lib.store import (EmbeddedPostgres, connect, fetch_analysis, load_allocations_from_db, load_universe,
-                                 mask_url, migrate, open_store, pending_migrations, replace_allocations,
-                                 replace_universe, seed_reference_data, store_analysis, transaction)
+from optionsv4_lib.reference.universe import load_universe as bundled_universe
+from optionsv4_lib.store import (
+    EmbeddedPostgres,
+    connect,
+    fetch_analysis,
+    load_allocations_from_db,
+    load_universe,
+    mask_url,
+    migrate,
+    open_store,
+    pending_migrations,
+    replace_allocations,
+    replace_universe,
+    seed_reference_data,
+    store_analysis,
+    transaction,
+)
 from optionsv4_lib.store.db import MIGRATIONS_DIR, read_migrations
-from optionsv4_lib.store.repository import QUERIES, RUN_TABLES, TABLES, run_query, table_counts
-from optionsv4_lib.store.scrip_master import import_scrip_master, option_security_id, read_scrip_master
+from optionsv4_lib.store.instruments import option_security_id
+from optionsv4_lib.store.runs import QUERIES, RUN_TABLES, TABLES, run_query, table_counts
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TRADE_DATE = date(2026, 11, 23)
@@ -400,7 +415,8 @@ def test_connection_errors_never_show_the_password(url):
 @pytest.fixture
 def cli(monkeypatch, store_url):
     """The db commands wired as cli.py wires them, on the session's database."""
-    from optionsv4_lib.cli_db import db_app, import_allocations, import_scrip_master as import_command
+    from optionsv4_lib.cli.db import db_app, import_allocations
+    from optionsv4_lib.cli.db import import_scrip_master as import_command
 
     app = typer.Typer()
     app.add_typer(db_app, name="db")

@@ -5,14 +5,14 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from chains import make_chain
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from chains import make_chain
-from optionsv4_lib.costs import round_trip_costs
-from optionsv4_lib.errors import DataError, InputError
-from optionsv4_lib.pricing import black76_price, bs_price
+from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.pricing.black_scholes import black76_price, bs_price
+from optionsv4_lib.reference.costs import round_trip_costs
 from optionsv4_lib.strategies import evaluate_candidates, strategy_metrics
 from optionsv4_lib.strategies.candidates import CandidateRules, generate_candidates
 from optionsv4_lib.strategies.catalog import CATALOG, catalog_table, template

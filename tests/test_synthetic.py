@@ -1,6 +1,6 @@
 """The synthetic market: determinism, realism of histories and chains (checked against QuantLib), broken modes.
 
-Also the bundled universe loader (optionsv4_lib.reference), which the synthetic market is built on.
+Also the bundled universe loader (optionsv4_lib.reference.universe), which the synthetic market is built on.
 """
 
 from datetime import date, timedelta
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import QuantLib as ql
 
-from optionsv4_lib import calendar as cal
-from optionsv4_lib.errors import DataError, InputError
-from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN, UNIVERSE, conform
+from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.core.frames import conform
+from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN
 from optionsv4_lib.marketdata.source import MarketDataSource
 from optionsv4_lib.marketdata.synthetic import (
     BROKEN_MODES,
@@ -22,8 +22,9 @@ from optionsv4_lib.marketdata.synthetic import (
     VIX_BOUNDS,
     SyntheticMarket,
 )
-from optionsv4_lib.pricing import implied_vol
-from optionsv4_lib.reference import index_ids, load_universe
+from optionsv4_lib.pricing.black_scholes import implied_vol
+from optionsv4_lib.reference import calendar as cal
+from optionsv4_lib.reference.universe import UNIVERSE, index_ids, load_universe
 
 TRADE_DATE = date(2026, 11, 23)  # a Monday; the Tuesday expiries of this week roll back to it (24th is a holiday)
 HISTORY_FROM = date(2024, 1, 1)

@@ -23,10 +23,10 @@ loss) at the top of its grid, and vice versa.
 import math
 
 import pytest
-
-from optionsv4_lib.calendar import DAYS_PER_YEAR
-from optionsv4_lib.strategies import strategy_metrics
 from peers.optionlab import optionlab_inputs, optionlab_python, run_strategies
+
+from optionsv4_lib.reference.calendar import DAYS_PER_YEAR
+from optionsv4_lib.strategies import strategy_metrics
 
 POP_TOLERANCE = 0.002
 BREAKEVEN_TOLERANCE = 0.5  # ₹ of underlying

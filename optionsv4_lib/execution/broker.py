@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal, Protocol
 
-from optionsv4_lib.domain import Side
+from optionsv4_lib.core.domain import Side
 
 Mode = Literal["paper", "live"]
 MODES: tuple[Mode, ...] = ("paper", "live")

@@ -17,11 +17,11 @@ rehearsal after the close or of a past day is legitimate. Everything but `check_
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from optionsv4_lib.calendar import IST, closed_reason, latest_trading_day, session
-from optionsv4_lib.config import RiskLimits
+from optionsv4_lib.analysis.limits import RiskLimits
 from optionsv4_lib.execution import ledger
 from optionsv4_lib.execution.broker import Broker, Mode
 from optionsv4_lib.execution.plan import StrategyPlan
+from optionsv4_lib.reference.calendar import IST, closed_reason, latest_trading_day, session
 
 _TOLERANCE = 1e-9  # relative: sizes at a limit pass
 

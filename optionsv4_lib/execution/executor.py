@@ -27,15 +27,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from optionsv4_lib.calendar import IST
 from optionsv4_lib.config import Settings
-from optionsv4_lib.errors import BrokerError, InputError, OptionsV4Error
+from optionsv4_lib.core.errors import BrokerError, InputError, OptionsV4Error
 from optionsv4_lib.execution import ledger
 from optionsv4_lib.execution.broker import OPEN_STATUSES, Broker, BrokerOrder, OrderRequest, opposite
 from optionsv4_lib.execution.checks import apply_checks, check_context
-from optionsv4_lib.execution.plan import (ExecutionPlan, PlannedOrder, PricePolicy, StrategyPlan, correlation_id,
-                                          leg_orders, limit_price, marked_strategies, plan_strategy)
+from optionsv4_lib.execution.plan import (
+    ExecutionPlan,
+    PlannedOrder,
+    PricePolicy,
+    StrategyPlan,
+    correlation_id,
+    leg_orders,
+    limit_price,
+    marked_strategies,
+    plan_strategy,
+)
 from optionsv4_lib.execution.quotes import NoQuotes, QuoteSource
+from optionsv4_lib.reference.calendar import IST
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,14 @@ a row whose correlation id can be looked up at the broker. Every write is its ow
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
-import psycopg2
+import numpy as np
+import pandas as pd
 
-from optionsv4_lib.errors import DataError, InputError
+from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.execution.broker import BrokerOrder, Mode, OrderRequest
-from optionsv4_lib.store.db import as_data_error, transaction
+from optionsv4_lib.store.db import transaction, writing
 
 STRATEGY_STATUSES = ("marked", "placing", "open", "partially_filled", "exiting", "closed", "rejected", "failed",
                      "cancelled")
@@ -59,14 +61,14 @@ def insert_order(conn, request: OrderRequest, mode: Mode) -> None:
     values = (request.correlation_id, request.strategy_id, request.leg_no, request.purpose, request.attempt, mode,
               request.contract.security_id, request.contract.exchange_segment, request.side, request.quantity,
               request.order_type, request.product_type, request.price, "NEW")
-    with _writing(conn) as cur:
+    with writing(conn, "orders") as cur:
         cur.execute(f"INSERT INTO orders ({', '.join(_COLUMNS[:14])}) VALUES ({', '.join(['%s'] * 14)}) "
                     "ON CONFLICT (correlation_id) DO NOTHING", values)
 
 
 def update_order(conn, correlation_id: str, order: BrokerOrder) -> None:
     """Record the broker's view of an order: its id, status, fills and rejection reason."""
-    with _writing(conn) as cur:
+    with writing(conn, "orders") as cur:
         cur.execute(
             """UPDATE orders SET broker_order_id = coalesce(%s, broker_order_id), status = %s, filled_quantity = %s,
                       average_price = %s, error = coalesce(%s, error), updated_at = now()
@@ -79,7 +81,7 @@ def update_order(conn, correlation_id: str, order: BrokerOrder) -> None:
 
 def fail_order(conn, correlation_id: str, error: str) -> None:
     """Mark an order the broker refused or never received as REJECTED, with the reason."""
-    with _writing(conn) as cur:
+    with writing(conn, "orders") as cur:
         cur.execute("UPDATE orders SET status = 'REJECTED', error = %s, updated_at = now() WHERE correlation_id = %s",
                     (error, correlation_id))
 
@@ -152,7 +154,7 @@ def set_status(conn, strategy_id: int, status: str, **fields) -> None:
     if unknown:
         raise InputError(f"set_status: unknown field(s) {sorted(unknown)}")
     assignments = "".join(f", {name} = %s" for name in fields)
-    with _writing(conn, "strategy_execution_status") as cur:
+    with writing(conn, "strategy_execution_status") as cur:
         cur.execute(f"UPDATE strategy_execution_status SET status = %s{assignments}, updated_at = now() "
                     "WHERE strategy_id = %s", (status, *fields.values(), strategy_id))
         if cur.rowcount != 1:
@@ -194,11 +196,23 @@ def _select(conn, where: str, params: tuple) -> list[LedgerOrder]:
         return [LedgerOrder(*row) for row in cur.fetchall()]
 
 
-@contextmanager
-def _writing(conn, table: str = "orders") -> Iterator:
-    try:
-        with transaction(conn) as cur:
-            yield cur
-    except psycopg2.Error as exc:
-        raise as_data_error(exc, table) from exc
-
+def record_marks(conn, marked: pd.DataFrame, now: datetime) -> int:
+    """One positions_snapshots row per leg at `now` (see execution.monitor_pass); rows written."""
+    rows = []
+    for leg in marked.itertuples(index=False):
+        sign = 1 if leg.side == "BUY" else -1
+        mark = None if np.isnan(leg.mark) else float(leg.mark)
+        rows.append((now, leg.mode, leg.exchange_segment, None if pd.isna(leg.security_id) else int(leg.security_id),
+                     f"{leg.symbol} {leg.expiry:%d-%b-%Y} {leg.strike:g} {leg.instrument}", int(leg.strategy_id),
+                     int(leg.leg_no), sign * int(leg.qty), leg.entry_price if sign > 0 else None,
+                     leg.entry_price if sign < 0 else None, mark,
+                     None if mark is None else round(sign * leg.qty * (mark - leg.entry_price), 2)))
+    with transaction(conn) as cur:
+        cur.executemany(
+            """INSERT INTO positions_snapshots (snapshot_at, mode, exchange_segment, security_id, trading_symbol,
+                   strategy_id, leg_no, net_qty, buy_avg, sell_avg, ltp, unrealized_pnl)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (snapshot_at, mode, strategy_id, leg_no) WHERE leg_no IS NOT NULL
+               DO UPDATE SET ltp = EXCLUDED.ltp, unrealized_pnl = EXCLUDED.unrealized_pnl,
+                             net_qty = EXCLUDED.net_qty""", rows)
+    return len(rows)

@@ -1,4 +1,4 @@
-"""Paper or live: the gate in front of live orders, and the broker and quotes each mode trades through.
+"""Paper or live: the gate in front of live orders, and the venue (broker and quotes) a mode trades through.
 
 Live needs every key at once: the environment flag OPTIONSV4_LIVE_TRADING=1 (Settings.live_trading), an explicit
 confirmation (`confirm`), and — where a caller demands it, as the execution DAG does — the confirmation text
@@ -7,16 +7,13 @@ anything but live is paper.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
 
-from optionsv4_lib.calendar import IST
 from optionsv4_lib.config import Settings
-from optionsv4_lib.errors import InputError, OptionsV4Error
+from optionsv4_lib.core.errors import InputError, OptionsV4Error
 from optionsv4_lib.execution.broker import MODES, Broker, Mode
-from optionsv4_lib.execution.quotes import ChainQuotes, QuoteSource, latest_snapshot_quotes
+from optionsv4_lib.execution.quotes import QuoteSource
 
 CONFIRMATION_TEXT = "PLACE LIVE ORDERS"
-LIVE_QUOTE_MAX_AGE = 5.0  # s a live option chain is reused for pricing
 
 
 class LiveTradingRefused(OptionsV4Error):
@@ -48,20 +45,3 @@ class Venue:
 
     broker: Broker
     quotes: QuoteSource
-
-
-def open_venue(mode: Mode, conn, settings: Settings, *, today: date | None = None) -> Venue:
-    """Paper: PaperBroker over `conn` with the settings' capital, quoting from the latest recorded snapshot.
-    Live: DhanBroker on the configured account (Settings.dhan_*), quoting from Dhan's option chain."""
-    if mode == "paper":
-        from optionsv4_lib.execution.paper import PaperBroker
-
-        quotes = latest_snapshot_quotes(settings.data_dir)
-        return Venue(PaperBroker(conn, capital=settings.capital, quotes=quotes), quotes)
-    if mode == "live":
-        from optionsv4_lib.execution.dhan import DhanBroker
-        from optionsv4_lib.marketdata.dhan import DhanMarketData
-
-        market = DhanMarketData.from_settings(settings, today or datetime.now(IST).date())
-        return Venue(DhanBroker(market.client), ChainQuotes(market, max_age=LIVE_QUOTE_MAX_AGE))
-    raise InputError(f"mode: unknown {mode!r}; expected one of {', '.join(MODES)}")

@@ -13,7 +13,7 @@ at risk of paper strategies that hold positions; there is no kill switch and no 
 import math
 from collections.abc import Sequence
 
-from optionsv4_lib.errors import DataError, InputError
+from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.execution import ledger
 from optionsv4_lib.execution.broker import BrokerOrder, Mode, OrderRequest, Position, Quote
 from optionsv4_lib.execution.plan import limit_price

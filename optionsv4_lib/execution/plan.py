@@ -23,15 +23,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from optionsv4_lib.costs import leg_costs
-from optionsv4_lib.errors import DataError, InputError, OptionsV4Error
+from optionsv4_lib.core.errors import DataError, InputError, OptionsV4Error
 from optionsv4_lib.execution import ledger
 from optionsv4_lib.execution.broker import Broker, Contract, Mode, OrderRequest, Purpose, Quote
 from optionsv4_lib.execution.quotes import QuoteSource
 from optionsv4_lib.execution.slicing import slice_units
-from optionsv4_lib.reference import freeze_quantity
+from optionsv4_lib.reference.costs import leg_costs
+from optionsv4_lib.reference.universe import freeze_quantity
 from optionsv4_lib.store.db import transaction
-from optionsv4_lib.store.scrip_master import option_security_id
+from optionsv4_lib.store.instruments import option_security_id
 
 TICK = 0.05  # ₹, NSE option tick size
 _PURPOSE_LETTER = {"entry": "E", "exit": "X", "rollback": "R", "adjustment": "A"}

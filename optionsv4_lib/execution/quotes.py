@@ -13,7 +13,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from optionsv4_lib.errors import DataError
+from optionsv4_lib.core.errors import DataError
 from optionsv4_lib.execution.broker import Contract, Quote
 from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource
 from optionsv4_lib.marketdata.source import MarketDataSource

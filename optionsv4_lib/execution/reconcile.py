@@ -8,9 +8,9 @@ strategy whose orders traded that security when exactly one did.
 from datetime import datetime
 from typing import Any
 
-from optionsv4_lib.calendar import IST
 from optionsv4_lib.execution import ledger
 from optionsv4_lib.execution.broker import Broker
+from optionsv4_lib.reference.calendar import IST
 from optionsv4_lib.store.db import transaction
 
 

@@ -11,7 +11,7 @@ max_lots = 27 → 11 slices, 2 of 26 lots then 9 of 25. A leg within the freeze 
 import math
 from collections.abc import Sequence
 
-from optionsv4_lib.errors import DataError, InputError
+from optionsv4_lib.core.errors import DataError, InputError
 
 
 def max_lots(lot_size: int, freeze_qty: int) -> int:

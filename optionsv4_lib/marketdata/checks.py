@@ -11,7 +11,7 @@ filters, which drop or re-price rows, not chains.
 import numpy as np
 import pandas as pd
 
-from optionsv4_lib.errors import DataError
+from optionsv4_lib.core.errors import DataError
 
 IV_BOUND = 3.0  # decimal: an implied volatility at or above 300 % is not a usable quote
 _NON_NEGATIVE = ("bid", "ask", "ltp", "bid_qty", "ask_qty", "oi", "volume")

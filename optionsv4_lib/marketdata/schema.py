@@ -1,25 +1,11 @@
 """Canonical DataFrame schemas: the one place that says which columns a frame has, their dtypes and units.
 
-Every market-data source (synthetic, Parquet snapshot, Dhan) returns frames that pass `conform()`.
+Every market-data source (synthetic, Parquet snapshot, Dhan) returns frames that pass `core.frames.conform()`.
 Conventions: money in rupees per unit of the underlying; quantities (OI, volume, bid/ask size) in units,
 not lots; implied volatility as a decimal fraction (0.14 = 14 %); dates as datetime64 at midnight.
 """
 
-from dataclasses import dataclass
-
-import pandas as pd
-
-from optionsv4_lib.errors import DataError
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    dtype: str
-    unit: str
-    description: str
-    required: bool = True
-
+from optionsv4_lib.core.frames import Column
 
 OPTION_CHAIN: tuple[Column, ...] = (
     Column("symbol", "string", "", "underlying symbol as in the universe, e.g. NIFTY, DIXON"),
@@ -51,40 +37,3 @@ CANDLES: tuple[Column, ...] = (
     Column("close", "float64", "₹", "close"),
     Column("volume", "int64", "units", "traded volume (0 for indices)"),
 )
-
-UNIVERSE: tuple[Column, ...] = (
-    Column("symbol", "string", "", "F&O symbol"),
-    Column("name", "string", "", "company or index name"),
-    Column("sector", "string", "", "NSE sector (Index for indices)"),
-    Column("industry", "string", "", "industry within the sector"),
-    Column("lot_size", "int64", "units", "F&O market lot"),
-    Column("dhan_security_id", "int64", "", "Dhan security id of the underlying"),
-    Column("underlying_segment", "string", "", "Dhan exchange segment of the underlying: IDX_I or NSE_EQ"),
-    Column("approx_price_inr", "float64", "₹", "approximate price level (synthetic data only)"),
-    Column("strike_step", "float64", "₹", "strike interval near the money"),
-)
-
-
-def conform(frame: pd.DataFrame, schema: tuple[Column, ...], what: str) -> pd.DataFrame:
-    """Return `frame` with exactly the schema's columns, in order, cast to their dtypes.
-
-    Raises DataError naming `what` and the missing column or the column that cannot be cast.
-    Optional columns that are absent are added as all-missing.
-    """
-    out = {}
-    for col in schema:
-        if col.name not in frame.columns:
-            if col.required:
-                raise DataError(f"{what}: missing column {col.name!r} ({col.description})")
-            out[col.name] = pd.Series(pd.NA, index=frame.index, dtype=col.dtype)
-            continue
-        try:
-            out[col.name] = frame[col.name].astype(col.dtype)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{what}: column {col.name!r} cannot be read as {col.dtype}: {exc}") from exc
-    return pd.DataFrame(out, index=frame.index)
-
-
-def describe(schema: tuple[Column, ...]) -> pd.DataFrame:
-    """The schema as a table (name, dtype, unit, description), for docs and the CLI."""
-    return pd.DataFrame([c.__dict__ for c in schema])

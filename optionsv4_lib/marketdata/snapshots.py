@@ -26,8 +26,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from optionsv4_lib.errors import DataError, InputError
-from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN, Column, conform
+from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.core.frames import Column, conform
+from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN
 from optionsv4_lib.marketdata.source import MarketDataSource, as_date, as_symbol
 
 DEFAULT_DATA_DIR = Path("data")

@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from optionsv4_lib.errors import InputError
+from optionsv4_lib.core.errors import InputError
 
 MARKET_SYMBOL = "NIFTY"
 VIX_SYMBOL = "INDIA VIX"

@@ -33,12 +33,13 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from optionsv4_lib import calendar
-from optionsv4_lib.errors import DataError, InputError
-from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN, UNIVERSE, conform
+from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.core.frames import conform
+from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, as_date, as_symbol
-from optionsv4_lib.pricing import bs_greeks, bs_price
-from optionsv4_lib.reference import load_universe
+from optionsv4_lib.pricing.black_scholes import bs_greeks, bs_price
+from optionsv4_lib.reference import calendar
+from optionsv4_lib.reference.universe import UNIVERSE, load_universe
 
 BROKEN_MODES = ("empty", "crossed", "illiquid", "stale_expiry", "missing_lot")
 DEFAULT_BROKEN: dict[str, str] = {"IOC": "empty", "BANKBARODA": "crossed", "NMDC": "illiquid"}
@@ -73,7 +74,7 @@ class SyntheticMarket:
     """A MarketDataSource over a synthetic market; see the module docstring for the model.
 
     seed: non-negative integer. trade_date: a trading day at least MIN_HISTORY_DAYS sessions after HISTORY_START.
-    universe: schema.UNIVERSE rows (default reference.load_universe()); must contain NIFTY.
+    universe: reference.universe.UNIVERSE rows (default reference.load_universe()); must contain NIFTY.
     broken: symbol → mode from BROKEN_MODES; None means DEFAULT_BROKEN (symbols not in the universe skipped).
     """
 

@@ -7,17 +7,35 @@ server, migrates it and seeds empty reference tables from the bundled CSVs.
 
 from pathlib import Path
 
-from optionsv4_lib.config import Settings, settings as current_settings
-from optionsv4_lib.errors import DataError
-from optionsv4_lib.store.db import (EMBEDDED_HOME, EmbeddedPostgres, connect, mask_url, migrate, pending_migrations,
-                                    transaction)
-from optionsv4_lib.store.repository import (fetch_analysis, load_allocations_from_db, load_universe,
-                                            replace_allocations, replace_universe, seed_reference_data, store_analysis)
+import pandas as pd
+
+from optionsv4_lib.analysis.allocation import Allocations
+from optionsv4_lib.config import Settings
+from optionsv4_lib.config import settings as current_settings
+from optionsv4_lib.core.errors import DataError
+from optionsv4_lib.store.db import (
+    EMBEDDED_HOME,
+    EmbeddedPostgres,
+    connect,
+    mask_url,
+    migrate,
+    pending_migrations,
+    transaction,
+)
+from optionsv4_lib.store.runs import (
+    fetch_analysis,
+    load_allocations_from_db,
+    load_universe,
+    replace_allocations,
+    replace_universe,
+    seed_reference_data,
+    store_analysis,
+)
 
 __all__ = [
     "EMBEDDED_HOME", "EmbeddedPostgres", "connect", "fetch_analysis", "load_allocations_from_db", "load_universe",
     "mask_url", "migrate", "open_store", "pending_migrations", "replace_allocations", "replace_universe",
-    "seed_reference_data", "store_analysis", "transaction",
+    "seed_reference_data", "store_analysis", "stored_universe", "transaction",
 ]
 
 
@@ -42,3 +60,12 @@ def open_store(settings: Settings | None = None, home: Path | None = None):
         conn.close()
         raise
     return conn
+
+
+def stored_universe(settings: Settings | None = None) -> tuple[pd.DataFrame, Allocations]:
+    """The universe and the sector/industry allocations stored in the pipeline's database."""
+    conn = open_store(settings)
+    try:
+        return load_universe(conn), load_allocations_from_db(conn)
+    finally:
+        conn.close()

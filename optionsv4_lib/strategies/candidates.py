@@ -14,12 +14,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from optionsv4_lib.calendar import DAYS_PER_YEAR, years_to_expiry
-from optionsv4_lib.errors import DataError
+from optionsv4_lib.core.errors import DataError
+from optionsv4_lib.core.frames import conform
 from optionsv4_lib.marketdata.checks import IV_BOUND
-from optionsv4_lib.marketdata.schema import OPTION_CHAIN, conform
-from optionsv4_lib.pricing import bs_greeks, implied_vol
-from optionsv4_lib.strategies.catalog import CATALOG, Leg, Strike, StrategyTemplate
+from optionsv4_lib.marketdata.schema import OPTION_CHAIN
+from optionsv4_lib.pricing.black_scholes import bs_greeks, implied_vol
+from optionsv4_lib.reference.calendar import DAYS_PER_YEAR, years_to_expiry
+from optionsv4_lib.strategies.catalog import CATALOG, Leg, StrategyTemplate, Strike
 from optionsv4_lib.strategies.evaluate import CE, NONE, PE, STK, Positions
 
 TYPES = ("CE", "PE")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Literal
 
-from optionsv4_lib.domain import Family, Instrument, RiskType, Side
+from optionsv4_lib.core.domain import Family, Instrument, RiskType, Side
 
 View = Literal["bullish", "bearish", "neutral", "volatile", "neutral-bullish", "neutral-bearish"]
 Anchor = Literal["atm", "delta", "leg"]

@@ -15,7 +15,7 @@ and E[v] = α·ΔF + β·ΔM. Max profit/loss are the extreme point values (±in
 breakevens the exact zero crossings.
 
 Units: prices in ₹ per unit, quantities in units (lots × lot size) signed + bought / − sold, P&L in ₹ for the
-whole position, years ACT/365 (optionsv4_lib.calendar), rates and vols as decimals.
+whole position, years ACT/365 (optionsv4_lib.reference.calendar), rates and vols as decimals.
 """
 
 from dataclasses import dataclass
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
-from optionsv4_lib.errors import InputError
-from optionsv4_lib.pricing import bs_greeks, bs_price
+from optionsv4_lib.core.errors import InputError
+from optionsv4_lib.pricing.black_scholes import bs_greeks, bs_price
 
 CE, PE, STK, NONE = 0, 1, 2, -1
 GRID_POINTS = 241

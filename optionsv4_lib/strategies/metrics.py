@@ -5,13 +5,12 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-
 import pandas as pd
 
-from optionsv4_lib.calendar import years_to_expiry
-from optionsv4_lib.costs import round_trip_costs
-from optionsv4_lib.domain import normalize_side
-from optionsv4_lib.errors import InputError
+from optionsv4_lib.core.domain import normalize_side
+from optionsv4_lib.core.errors import InputError
+from optionsv4_lib.reference.calendar import years_to_expiry
+from optionsv4_lib.reference.costs import round_trip_costs
 from optionsv4_lib.strategies.candidates import CandidateSet
 from optionsv4_lib.strategies.evaluate import CE, NONE, PE, STK, Positions, check_market_inputs, evaluate_positions
 
@@ -36,7 +35,7 @@ def strategy_metrics(
     "premium": ₹ per unit (for STK the entry price)}; optional per leg "years" (default `years`) and "vol"
     (default `vol`) for calendars and diagonals. spot ₹; vol, rate, q decimals; years to the horizon (ACT/365).
     drift: μ of the lognormal terminal price, default risk-neutral rate − q.
-    costs: a trade date; adds round-trip Indian costs (optionsv4_lib.costs) and the *_net metrics.
+    costs: a trade date; adds round-trip Indian costs (optionsv4_lib.reference.costs) and the *_net metrics.
 
     Returns (₹ for the whole position): pop (P(expiry P&L > 0)), expected_pnl, max_profit (inf if unbounded),
     max_loss (≤ 0, -inf if unbounded), breakevens (sorted list), net_premium (> 0 credit), capital_at_risk,

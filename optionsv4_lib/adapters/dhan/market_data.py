@@ -1,0 +1,251 @@
+"""Dhan market data: expiries, option chains, daily candles and last prices from Dhan's v2 API, as canonical frames.
+
+Every request goes through DhanClient (the official dhanhq SDK with typed errors, rate limits and retries).
+Underlyings are the universe's symbols with their dhan_security_id and underlying_segment (include/data/
+universe.csv), plus INDIA VIX from include/data/index_ids.csv. Indices are asked for as segment IDX_I, instrument
+INDEX; stocks as NSE_EQ / EQUITY, and their option chains as segment NSE_FNO with the equity's id (community
+usage; not in Dhan's docs).
+
+Parsing: chain strike keys ("23100.000000") become float strikes; implied_volatility arrives in percent and
+becomes a decimal (0 — Dhan's value for an illiquid strike — becomes NaN, "unknown"); bid/ask are
+top_bid_price/top_ask_price; greeks pass through (vega per volatility point, theta per day, as the schema says);
+security_id and average_price came with API v2.5 and may be missing. Daily candles sit at 00:00 IST (epoch
+seconds) and Dhan's toDate is exclusive; only complete sessions before the trade date are returned, as the source
+protocol sees the market before the open.
+"""
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from optionsv4_lib.adapters.dhan.client import DEFAULT_TIMEOUT, PRODUCTION_BASE_URL, Category, DhanClient
+from optionsv4_lib.adapters.pacing import Rate, RetryPolicy
+from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.core.frames import conform
+from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN
+from optionsv4_lib.marketdata.source import VIX_SYMBOL, as_date, as_symbol
+from optionsv4_lib.reference.calendar import IST
+from optionsv4_lib.reference.universe import UNIVERSE, index_ids, load_universe
+
+if TYPE_CHECKING:
+    from optionsv4_lib.config import Settings
+
+INSTRUMENT = {"IDX_I": "INDEX", "NSE_EQ": "EQUITY"}  # candles: Dhan instrument of an underlying segment
+CHAIN_SEGMENT = {"IDX_I": "IDX_I", "NSE_EQ": "NSE_FNO"}  # option chains: UnderlyingSeg of an underlying segment
+
+_SIDES = (("ce", "CE"), ("pe", "PE"))
+_QUOTE_FIELDS = {  # canonical column ← Dhan per-side field
+    "bid": "top_bid_price", "ask": "top_ask_price", "ltp": "last_price",
+    "bid_qty": "top_bid_quantity", "ask_qty": "top_ask_quantity", "oi": "oi", "volume": "volume",
+}
+_GREEKS = ("delta", "gamma", "theta", "vega")
+_CANDLE_FIELDS = ("open", "high", "low", "close", "volume", "timestamp")
+
+
+@dataclass(frozen=True)
+class Underlying:
+    """How Dhan knows a symbol: its security id and exchange segment (IDX_I or NSE_EQ)."""
+
+    security_id: int
+    segment: str
+
+
+class DhanMarketData:
+    """A MarketDataSource over Dhan's v2 API for `trade_date` (see the module docstring).
+
+    client_id, access_token: the Dhan account (the token is never logged or shown). base_url: production by
+    default; Dhan's sandbox or a local emulator otherwise. universe: reference.universe.UNIVERSE rows (default
+    reference.load_universe()). timeout, rate_limits, retry, sleep: passed to DhanClient. `client` is public so an
+    order broker on the same account can share its rate limits.
+    """
+
+    name = "dhan"
+
+    def __init__(self, client_id: str, access_token: str, *, trade_date: date, base_url: str = PRODUCTION_BASE_URL,
+                 universe: pd.DataFrame | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 rate_limits: Mapping[Category, Rate] | None = None, retry: RetryPolicy = RetryPolicy(),
+                 sleep: Callable[[float], None] = time.sleep):
+        self.trade_date = as_date(trade_date, "trade_date")
+        self.client = DhanClient(client_id, access_token, base_url=base_url, timeout=timeout,
+                                 rate_limits=rate_limits or {}, retry=retry, sleep=sleep)
+        self.universe = load_universe() if universe is None else conform(universe, UNIVERSE, "universe")
+        self._underlyings = _underlyings(self.universe)
+        self._expiries: dict[str, list[date]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", trade_date: date, **options) -> "DhanMarketData":
+        """The source for config.Settings: dhan_client_id, dhan_access_token, dhan_base_url and dhan_chain_interval;
+        InputError when the credentials are unset. `options` go to the constructor."""
+        if not settings.dhan_client_id or settings.dhan_access_token is None:
+            raise InputError("dhan_client_id: Dhan credentials are not configured (set DHAN_CLIENT_ID and "
+                             "DHAN_ACCESS_TOKEN, or OPTIONSV4_DHAN_CLIENT_ID and OPTIONSV4_DHAN_ACCESS_TOKEN)")
+        options.setdefault("rate_limits", {"option_chain": Rate(1, settings.dhan_chain_interval)})
+        return cls(settings.dhan_client_id, settings.dhan_access_token.get_secret_value(), trade_date=trade_date,
+                   base_url=settings.dhan_base_url, **options)
+
+    def __repr__(self) -> str:
+        return f"DhanMarketData(trade_date={self.trade_date}, {self.client!r})"
+
+    # ---------------------------------------------------------------- MarketDataSource
+
+    def expiries(self, symbol: str) -> list[date]:
+        """Listed expiries of symbol's options, sorted (as Dhan lists them, weeklies and long-dated included)."""
+        key, underlying = self._option_underlying(symbol)
+        if key not in self._expiries:
+            listed = self.client.expiry_list(underlying.security_id, CHAIN_SEGMENT[underlying.segment])
+            try:
+                self._expiries[key] = sorted({date.fromisoformat(day) for day in listed})
+            except ValueError as exc:
+                raise DataError(f"{key}: expiry list holds a date that is not YYYY-MM-DD: {exc}") from exc
+        return list(self._expiries[key])
+
+    def option_chain(self, symbol: str, expiry: date) -> pd.DataFrame:
+        """The chain of one listed expiry as schema.OPTION_CHAIN, by strike then CE before PE."""
+        key, underlying = self._option_underlying(symbol)
+        day = as_date(expiry, "expiry")
+        if day not in self.expiries(key):
+            raise DataError(f"{key}: no listed expiry {day} on {self.trade_date}")
+        chain = self.client.option_chain(underlying.security_id, CHAIN_SEGMENT[underlying.segment], day.isoformat())
+        return parse_chain(chain, key, day)
+
+    def candles(self, symbol: str, start: date, end: date) -> pd.DataFrame:
+        """Daily candles of the complete sessions from start to end inclusive, before the trade date."""
+        key, underlying = self._underlying(symbol)
+        first, last = as_date(start, "start"), as_date(end, "end")
+        if first > last:
+            raise InputError(f"start: {first} is after end {last}")
+        until = min(last + timedelta(days=1), self.trade_date)  # Dhan's toDate is exclusive
+        if first >= until:
+            return parse_candles({name: [] for name in _CANDLE_FIELDS}, key)
+        columns = self.client.daily_candles(underlying.security_id, underlying.segment,
+                                            INSTRUMENT[underlying.segment], first.isoformat(), until.isoformat())
+        frame = parse_candles(columns, key)
+        inside = (frame["date"] >= pd.Timestamp(first)) & (frame["date"] < pd.Timestamp(until))
+        return frame[inside].reset_index(drop=True)
+
+    def spot(self, symbol: str) -> float:
+        """Last traded price in ₹ (points for indices and INDIA VIX), from Dhan's market feed."""
+        key, underlying = self._underlying(symbol)
+        prices = self.client.last_prices({underlying.segment: [underlying.security_id]})
+        try:
+            price = float(prices[underlying.segment][str(underlying.security_id)]["last_price"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{key}: no last price in Dhan's answer ({exc!r})") from exc
+        if not np.isfinite(price) or price <= 0:
+            raise DataError(f"{key}: last price {price} is not a positive number")
+        return price
+
+    # ---------------------------------------------------------------- symbols
+
+    def _underlying(self, symbol: str) -> tuple[str, Underlying]:
+        key = as_symbol(symbol)
+        if key not in self._underlyings:
+            raise DataError(f"{key}: not in the universe (no Dhan security id)")
+        return key, self._underlyings[key]
+
+    def _option_underlying(self, symbol: str) -> tuple[str, Underlying]:
+        key, underlying = self._underlying(symbol)
+        if key == VIX_SYMBOL:
+            raise DataError(f"{VIX_SYMBOL}: no options are listed on it")
+        return key, underlying
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_chain(chain: dict, symbol: str, expiry: date) -> pd.DataFrame:
+    """Dhan's {"last_price", "oc": {strike key: {"ce", "pe"}}} as schema.OPTION_CHAIN; DataError naming the field."""
+    what = f"{symbol} {expiry} chain"
+    spot = _number(chain.get("last_price"), f"{what}: last_price")
+    if spot <= 0:
+        raise DataError(f"{what}: underlying last_price {spot} is not positive")
+    if not isinstance(chain.get("oc"), dict):
+        raise DataError(f"{what}: missing the strike map 'oc'")
+    rows = []
+    for strike_key, sides in chain["oc"].items():
+        strike = _number(strike_key, f"{what}: strike key")
+        if not isinstance(sides, dict):
+            raise DataError(f"{what} strike {strike_key}: expected an object with ce/pe, got {sides!r}")
+        for side, option_type in _SIDES:
+            quote = sides.get(side)
+            if quote is not None:
+                rows.append(_chain_row(quote, strike, option_type, f"{what} {strike_key} {side}"))
+    columns = [col.name for col in OPTION_CHAIN]
+    frame = pd.DataFrame(rows, columns=[c for c in columns if c not in ("symbol", "expiry", "underlying_price")])
+    frame.insert(0, "symbol", symbol)
+    frame.insert(1, "expiry", pd.Timestamp(expiry))
+    frame["underlying_price"] = spot
+    frame["iv"] = np.where(frame["iv"] > 0, frame["iv"] / 100, np.nan)  # percent → decimal; 0 = unknown
+    frame = frame.sort_values(["strike", "option_type"], kind="stable").reset_index(drop=True)
+    return conform(frame, OPTION_CHAIN, what)
+
+
+def _chain_row(quote, strike: float, option_type: str, where: str) -> dict:
+    if not isinstance(quote, dict):
+        raise DataError(f"{where}: expected an object, got {quote!r}")
+    greeks = quote.get("greeks")
+    if not isinstance(greeks, dict):
+        raise DataError(f"{where}: missing greeks")
+    row = {"strike": strike, "option_type": option_type,
+           "iv": _number(quote.get("implied_volatility"), f"{where}: implied_volatility")}
+    row |= {column: _number(quote.get(field), f"{where}: {field}") for column, field in _QUOTE_FIELDS.items()}
+    row |= {name: _number(greeks.get(name), f"{where}: greeks.{name}") for name in _GREEKS}
+    security_id = quote.get("security_id")
+    row["security_id"] = pd.NA if security_id in (None, 0, "") else int(_number(security_id, f"{where}: security_id"))
+    return row
+
+
+def parse_candles(columns: dict, symbol: str) -> pd.DataFrame:
+    """Dhan's column arrays (open, high, low, close, volume, timestamp at 00:00 IST) as schema.CANDLES by date."""
+    what = f"{symbol} candles"
+    missing = [name for name in _CANDLE_FIELDS if not isinstance(columns.get(name), list)]
+    if missing:
+        raise DataError(f"{what}: missing column arrays {missing}")
+    lengths = {name: len(columns[name]) for name in _CANDLE_FIELDS}
+    if len(set(lengths.values())) > 1:
+        raise DataError(f"{what}: column arrays of different lengths {lengths}")
+    try:
+        values = {name: np.asarray(columns[name], dtype="float64") for name in _CANDLE_FIELDS}
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what}: a value that is not a number: {exc}") from exc
+    bad = [name for name, array in values.items() if not np.isfinite(array).all()]
+    if bad:
+        raise DataError(f"{what}: missing or infinite values in {bad}")
+    moments = pd.to_datetime(np.round(values["timestamp"]).astype("int64"), unit="s", utc=True)
+    days = moments.tz_convert(IST).tz_localize(None).normalize()
+    frame = pd.DataFrame({"symbol": symbol, "date": days, "open": values["open"], "high": values["high"],
+                          "low": values["low"], "close": values["close"],
+                          "volume": np.round(values["volume"]).astype("int64")})
+    if frame["date"].duplicated().any():
+        raise DataError(f"{what}: two candles on {frame['date'][frame['date'].duplicated()].iloc[0].date()}")
+    return conform(frame.sort_values("date").reset_index(drop=True), CANDLES, what)
+
+
+def _number(value, where: str) -> float:
+    """A finite float from a JSON number or numeric string; DataError naming `where` otherwise."""
+    if isinstance(value, bool):
+        raise DataError(f"{where}: expected a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: expected a number, got {value!r}") from None
+    if not np.isfinite(number):
+        raise DataError(f"{where}: expected a finite number, got {value!r}")
+    return number
+
+
+def _underlyings(universe: pd.DataFrame) -> dict[str, Underlying]:
+    """Symbol → Underlying for the universe and INDIA VIX; DataError for a segment Dhan data cannot be asked in."""
+    found = {str(row.symbol): Underlying(int(row.dhan_security_id), str(row.underlying_segment))
+             for row in universe.itertuples(index=False)}
+    vix = index_ids().set_index("index_name").loc[VIX_SYMBOL]
+    found[VIX_SYMBOL] = Underlying(int(vix["dhan_security_id"]), str(vix["dhan_segment"]))
+    unknown = {symbol: u.segment for symbol, u in found.items() if u.segment not in INSTRUMENT}
+    if unknown:
+        raise DataError(f"universe: underlying_segment must be one of {list(INSTRUMENT)}, got {unknown}")
+    return found

@@ -1,0 +1,368 @@
+"""Industry-first capital allocation and sizing (the old system's industry_allocation_engine).
+
+A desk sets weights in % of total capital in two tables: sectors (sector, weight_pct, as_of, note) and, within each
+sector, industries (industry, sector, weight_pct, position_type LONG / SHORT / NEUTRAL, as_of, note). The bundled
+include/data/sector_allocations.csv and industry_allocations.csv are a sample, not advice.
+
+Budgets (₹): capital flows to industries by weight, industry_budget = capital × weight_pct / 100, and each
+industry's budget is split equally among that industry's symbols in the run's universe, symbol_budget =
+industry_budget / (number of its symbols in the universe given). Symbols of an industry without an allocation
+get no budget (no row).
+
+Sizing is greedy in score order: strategies are taken by descending score (ties by ascending candidate_id), and
+each gets the most whole strategy lots that fit what the strategies before it left:
+    lots = min(floor(min(symbol room, per-trade cap, industry room, total room) / capital_at_risk), max_lots)
+with, all in ₹ and `capital` the total capital:
+    symbol room   = symbol_budget − capital already used on the symbol
+    per-trade cap = max_loss_per_trade × capital
+    industry room = min(max_industry × capital, industry_budget) − capital already used in the industry
+    total room    = max_total × capital − capital already used in the portfolio
+A better-scored strategy is never cut to make room for a worse one; the result is predictable, not the optimum of
+the knapsack problem. A strategy that cannot get one lot is kept with lots 0 and a skip_reason. With the equal split
+an industry's budget is the sum of its symbols' budgets, so at industry level it is max_industry that binds; the
+budget is still enforced, for budgets frames built otherwise.
+"""
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+
+import numpy as np
+import pandas as pd
+
+from optionsv4_lib.analysis.limits import RiskLimits
+from optionsv4_lib.core.domain import PositionType
+from optionsv4_lib.core.errors import InputError
+from optionsv4_lib.core.frames import require_columns
+from optionsv4_lib.core.paths import DATA_DIR
+
+log = logging.getLogger(__name__)
+
+SECTOR_FILE = DATA_DIR / "sector_allocations.csv"
+INDUSTRY_FILE = DATA_DIR / "industry_allocations.csv"
+
+POSITION_TYPES: tuple[PositionType, ...] = get_args(PositionType)
+WEIGHT_TOLERANCE = 1e-6  # percentage points allowed over a sum limit (rounding in hand-typed tables)
+
+BindingLimit = Literal["symbol_budget", "per_trade", "industry", "total", "max_lots"]
+"""The limit that stopped a strategy's lots; among equal rooms the first of this order is named."""
+
+SECTOR_COLUMNS = ("sector", "weight_pct", "as_of", "note")
+INDUSTRY_COLUMNS = ("industry", "sector", "weight_pct", "position_type", "as_of", "note")
+BUDGET_COLUMNS = ("symbol", "sector", "industry", "position_type", "weight_pct", "industry_budget", "symbol_budget")
+SELECTED_COLUMNS = ("candidate_id", "symbol", "score", "capital_at_risk", "lot_size")
+SIZED_COLUMNS = ("sector", "industry", "position_type", "lots", "quantity", "capital_used", "budget_binding",
+                 "skip_reason")
+INDUSTRY_SUMMARY_COLUMNS = ("industry", "sector", "position_type", "budget", "used", "utilisation", "n_strategies")
+
+
+# ---------------------------------------------------------------- the tables
+
+
+@dataclass(frozen=True)
+class Allocations:
+    """Sector and industry weights, % of total capital; columns as SECTOR_COLUMNS and INDUSTRY_COLUMNS.
+
+    Construction checks that the columns are there and every cell reads (text stripped, position_type upper-cased,
+    weight_pct a number, as_of an ISO date; note may be empty) and raises InputError naming the table, row and field.
+    Rows count from 1 (row 1 is line 2 of a CSV file). The weight rules are `validate_allocations`'.
+    """
+
+    sectors: pd.DataFrame
+    industries: pd.DataFrame
+    sector_table: str = "sector_allocations"
+    industry_table: str = "industry_allocations"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sectors", _read_table(self.sectors, SECTOR_COLUMNS, self.sector_table, "sector"))
+        object.__setattr__(self, "industries",
+                           _read_table(self.industries, INDUSTRY_COLUMNS, self.industry_table, "industry"))
+
+
+def load_allocations(sector_path: Path | str = SECTOR_FILE, industry_path: Path | str = INDUSTRY_FILE) -> Allocations:
+    """Read the two allocation CSV files (defaults: the bundled sample). Raises InputError for unreadable files."""
+    sector_path, industry_path = Path(sector_path), Path(industry_path)
+    return Allocations(_read_csv(sector_path), _read_csv(industry_path), sector_path.name, industry_path.name)
+
+
+def validate_allocations(alloc: Allocations, universe: pd.DataFrame) -> list[str]:
+    """Check `alloc` against the weight rules and the universe; return the universe industries it leaves out.
+
+    Rules: every weight_pct in 0–100; each table's weights sum to ≤ 100; no repeated sector or industry; position
+    types LONG / SHORT / NEUTRAL; every industry's sector is in the sector table, and an industry's sector agrees
+    with the universe's; the industries of a sector sum to ≤ the sector's weight; every sector and industry exists
+    in the universe. Sums may exceed a limit by WEIGHT_TOLERANCE. Raises one InputError listing every broken rule,
+    each naming the table, row(s) and field. Industries of the universe without a row get no budget: they are
+    returned (sorted) and logged as a warning.
+    """
+    problems = _weight_problems(alloc)
+    members = _universe(universe)[["sector", "industry"]].drop_duplicates()
+    known_sectors = set(members["sector"])
+    sectors_of = members.groupby("industry")["sector"].agg(set)
+    for row in alloc.sectors.itertuples():
+        if row.sector not in known_sectors:
+            where = _where(alloc.sector_table, row.Index, "sector", row.sector)
+            problems.append(f"{where}: sector not in the universe")
+    for row in alloc.industries.itertuples():
+        where = _where(alloc.industry_table, row.Index, "industry", row.industry)
+        if row.industry not in sectors_of.index:
+            problems.append(f"{where}: industry not in the universe")
+        elif row.sector not in sectors_of[row.industry]:
+            problems.append(f"{where}: sector {row.sector!r}, but the universe has the industry in "
+                            f"{', '.join(repr(s) for s in sorted(sectors_of[row.industry]))}")
+    _raise(problems)
+    missing = sorted(set(sectors_of.index) - set(alloc.industries["industry"]))
+    if missing:
+        log.warning("no allocation (so no budget) for %d industries of the universe: %s", len(missing),
+                    ", ".join(missing))
+    return missing
+
+
+# ---------------------------------------------------------------- budgets
+
+
+def budgets(universe: pd.DataFrame, alloc: Allocations, capital: float) -> pd.DataFrame:
+    """Per symbol (columns BUDGET_COLUMNS, universe order): its industry's weight, position type and budgets in ₹.
+
+    industry_budget = capital × weight_pct / 100; symbol_budget = industry_budget split equally among the industry's
+    symbols in `universe` (the run's universe, which may be a subset). Symbols whose industry has no allocation are
+    left out. The weight rules are checked (not the universe ones: `universe` may be a subset; use
+    validate_allocations against the full universe when importing tables).
+    """
+    _check_capital(capital)
+    _raise(_weight_problems(alloc))
+    plan = _universe(universe).merge(alloc.industries[["industry", "position_type", "weight_pct"]], on="industry",
+                                     how="inner", validate="many_to_one")
+    plan["industry_budget"] = capital * plan["weight_pct"] / 100
+    plan["symbol_budget"] = plan["industry_budget"] / plan.groupby("industry")["symbol"].transform("size")
+    return plan.loc[:, list(BUDGET_COLUMNS)]
+
+
+# ---------------------------------------------------------------- sizing
+
+
+def size_portfolio(selected: pd.DataFrame, budgets: pd.DataFrame, capital: float,
+                   limits: RiskLimits) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Size the chosen strategies in whole strategy lots, greedily by score (see the module docstring).
+
+    selected: one row per strategy with at least SELECTED_COLUMNS; capital_at_risk is ₹ per ONE strategy lot (> 0):
+    |max loss| for defined risk, the margin estimate for undefined risk. budgets: the frame of `budgets()` (at least
+    symbol, sector, industry, industry_budget, symbol_budget; position_type if known). capital: total capital, ₹.
+
+    Returns (sized, industries). sized: `selected`'s rows in processing order with its columns plus sector, industry
+    and position_type (from `budgets`), lots (int ≥ 0), quantity (lots × lot_size, units), capital_used (lots ×
+    capital_at_risk, ₹), budget_binding (a BindingLimit: "max_lots" when lots reached the cap, otherwise the limit
+    with the least room) and skip_reason (for lots 0, else missing). industries: one row per industry of `budgets`
+    (INDUSTRY_SUMMARY_COLUMNS): budget (industry_budget, ₹), used (₹), utilisation (used / budget, 0 for a zero
+    budget) and n_strategies (strategies with lots ≥ 1). An empty selection gives empty sizes and zero use.
+    """
+    _check_capital(capital)
+    table = _selected(selected)
+    plan = _budget_plan(budgets)
+    unknown = sorted(set(table["symbol"]) - set(plan.index))
+    if unknown:
+        raise InputError(f"selected.symbol: no budget row for {', '.join(map(repr, unknown))}")
+    table = table.sort_values(["score", "candidate_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    for column in ("sector", "industry", "position_type"):
+        table[column] = table["symbol"].map(plan[column])
+
+    per_trade = limits.max_loss_per_trade * capital
+    total_room = limits.max_total * capital
+    symbol_room = plan["symbol_budget"].to_dict()
+    industry_cap = limits.max_industry * capital
+    industry_room = plan.groupby("industry")["industry_budget"].first().clip(upper=industry_cap).to_dict()
+    lots, binding, skip = [], [], []
+    # A loop, not arrays: each strategy's room depends on the lots given to every better-scored strategy that shares
+    # its symbol, its industry or the portfolio total. The selection is a few hundred rows at most.
+    for symbol, industry, risk in zip(table["symbol"], table["industry"], table["capital_at_risk"]):
+        rooms: dict[BindingLimit, float] = {"symbol_budget": symbol_room[symbol], "per_trade": per_trade,
+                                            "industry": industry_room[industry], "total": total_room}
+        tightest = min(rooms, key=rooms.__getitem__)  # the first of equal rooms
+        room = rooms[tightest]
+        ratio = room / risk
+        n = limits.max_lots if ratio >= limits.max_lots + 1 else min(math.floor(ratio), limits.max_lots)
+        if n * risk > room:  # the division rounded up to a whole number
+            n -= 1
+        used = n * risk
+        symbol_room[symbol] -= used
+        industry_room[industry] -= used
+        total_room -= used
+        lots.append(n)
+        binding.append("max_lots" if n == limits.max_lots else tightest)
+        skip.append(None if n else f"no room for one lot: {tightest} room ₹{room:,.2f} < capital at risk "
+                                   f"₹{risk:,.2f} per lot")
+    table["lots"] = np.array(lots, dtype="int64")
+    table["quantity"] = table["lots"] * table["lot_size"]
+    table["capital_used"] = table["lots"] * table["capital_at_risk"]
+    table["budget_binding"] = pd.Series(binding, index=table.index, dtype="string")
+    table["skip_reason"] = pd.Series(skip, index=table.index, dtype="string")
+    return table, _industry_summary(table, plan)
+
+
+def _industry_summary(sized: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
+    summary = plan.groupby("industry", sort=False).agg(
+        sector=("sector", "first"), position_type=("position_type", "first"), budget=("industry_budget", "first"))
+    summary["used"] = sized.groupby("industry")["capital_used"].sum().reindex(summary.index, fill_value=0.0)
+    budget, used = summary["budget"].to_numpy(float), summary["used"].to_numpy(float)
+    summary["utilisation"] = np.divide(used, budget, out=np.zeros_like(used), where=budget > 0)
+    counts = sized[sized["lots"] > 0].groupby("industry").size()
+    summary["n_strategies"] = counts.reindex(summary.index, fill_value=0).astype("int64")
+    return summary.reset_index().loc[:, list(INDUSTRY_SUMMARY_COLUMNS)]
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: allocation file not found") from exc
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable CSV file: {exc}") from exc
+
+
+def _read_table(frame: pd.DataFrame, columns: tuple[str, ...], table: str, key: str) -> pd.DataFrame:
+    """The table's columns, cast; InputError naming table, row and field for a missing column or an unreadable cell."""
+    require_columns(frame, [c for c in columns if c != "note"], table)
+    if frame.empty:
+        raise InputError(f"{table}: no rows")
+    out = frame.reindex(columns=list(columns)).reset_index(drop=True)
+    problems = []
+    text = [c for c in columns if c not in ("weight_pct", "as_of", "note")]
+    for column in text:
+        out[column] = out[column].astype("string").str.strip()
+        if column == "position_type":
+            out[column] = out[column].str.upper()
+        for i in out.index[out[column].fillna("") == ""]:
+            problems.append(f"{_where(table, i, key, out.at[i, key])}: {column} is empty")
+    raw_weight = out["weight_pct"]
+    out["weight_pct"] = pd.to_numeric(raw_weight, errors="coerce").astype("float64")
+    for i in out.index[out["weight_pct"].isna()]:
+        problems.append(f"{_where(table, i, key, out.at[i, key])}: weight_pct {raw_weight[i]!r} is not a number")
+    raw_date = out["as_of"].astype("string").str.strip()
+    out["as_of"] = pd.to_datetime(raw_date, format="%Y-%m-%d", errors="coerce")
+    for i in out.index[out["as_of"].isna()]:
+        problems.append(f"{_where(table, i, key, out.at[i, key])}: as_of {raw_date[i]!r} is not a YYYY-MM-DD date")
+    out["note"] = out["note"].astype("string").fillna("")
+    _raise(problems)
+    return out
+
+
+def _weight_problems(alloc: Allocations) -> list[str]:
+    """Every broken universe-free rule of `alloc`, one message each."""
+    sectors, industries = alloc.sectors, alloc.industries
+    problems = []
+    for frame, table, key in ((sectors, alloc.sector_table, "sector"), (industries, alloc.industry_table, "industry")):
+        for row in frame.loc[~frame["weight_pct"].between(0, 100)].itertuples():
+            problems.append(f"{_where(table, row.Index, key, getattr(row, key))}: weight_pct {row.weight_pct:.10g} "
+                            f"outside 0–100")
+        for name, rows in frame.groupby(key).groups.items():
+            if len(rows) > 1:
+                problems.append(f"{table} rows {_rows(rows)}: {key} {name!r} repeated")
+        total = frame["weight_pct"].sum()
+        if total > 100 + WEIGHT_TOLERANCE:
+            problems.append(f"{table}: weight_pct sums to {total:.10g} > 100")
+    table = alloc.industry_table
+    for row in industries.loc[~industries["position_type"].isin(POSITION_TYPES)].itertuples():
+        problems.append(f"{_where(table, row.Index, 'industry', row.industry)}: position_type {row.position_type!r} "
+                        f"unknown; expected {', '.join(POSITION_TYPES)}")
+    sector_weight = sectors.drop_duplicates("sector").set_index("sector")["weight_pct"]
+    for row in industries.loc[~industries["sector"].isin(sector_weight.index)].itertuples():
+        problems.append(f"{_where(table, row.Index, 'industry', row.industry)}: sector {row.sector!r} not in "
+                        f"{alloc.sector_table}")
+    for sector, rows in industries.groupby("sector").groups.items():
+        total = industries.loc[rows, "weight_pct"].sum()
+        if sector in sector_weight.index and total > sector_weight[sector] + WEIGHT_TOLERANCE:
+            problems.append(f"{table} rows {_rows(rows)}: weight_pct of the industries of sector {sector!r} sums to "
+                            f"{total:.10g} > the sector's {sector_weight[sector]:.10g} in {alloc.sector_table}")
+    return problems
+
+
+def _universe(universe: pd.DataFrame) -> pd.DataFrame:
+    """symbol, sector, industry of the universe, checked: present, non-empty, no missing cell, no repeated symbol."""
+    require_columns(universe, ("symbol", "sector", "industry"), "universe")
+    if universe.empty:
+        raise InputError("universe: no rows")
+    frame = universe.loc[:, ["symbol", "sector", "industry"]].astype("string").reset_index(drop=True)
+    for column in frame.columns:
+        if frame[column].isna().any():
+            raise InputError(f"universe.{column}: missing for row(s) {_rows(frame.index[frame[column].isna()])}")
+    repeated = frame["symbol"][frame["symbol"].duplicated()]
+    if len(repeated):
+        raise InputError(f"universe.symbol: repeated {', '.join(map(repr, repeated.unique()))}")
+    return frame
+
+
+def _selected(selected: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in SELECTED_COLUMNS if c not in selected.columns]
+    if missing:
+        raise InputError(f"selected: missing column(s) {', '.join(missing)}")
+    table = selected.copy()
+    for column in ("candidate_id", "symbol"):
+        if table[column].isna().any():
+            raise InputError(f"selected.{column}: missing in {int(table[column].isna().sum())} row(s)")
+    repeated = table["candidate_id"][table["candidate_id"].duplicated()]
+    if len(repeated):
+        raise InputError(f"selected.candidate_id: repeated {', '.join(map(repr, repeated.unique()[:5]))}")
+    for column in ("score", "capital_at_risk", "lot_size"):
+        values = pd.to_numeric(table[column], errors="coerce").astype("float64")
+        finite = np.isfinite(values.to_numpy())
+        filled = np.where(finite, values.to_numpy(), 1.0)
+        bad = ~finite
+        if column != "score":
+            bad |= filled <= 0
+        if column == "lot_size":
+            bad |= filled % 1 != 0
+        if bad.any():
+            need = {"score": "a finite number", "capital_at_risk": "a finite number > 0 (₹ per strategy lot)",
+                    "lot_size": "a whole number ≥ 1"}[column]
+            ids = ", ".join(map(repr, table["candidate_id"][bad].head(5)))
+            raise InputError(f"selected.{column}: must be {need}; not so for candidate_id {ids}")
+        table[column] = values.astype("int64") if column == "lot_size" else values
+    return table
+
+
+def _budget_plan(budgets: pd.DataFrame) -> pd.DataFrame:
+    """`budgets` indexed by symbol, checked: budgets finite and ≥ 0, one symbol per row, one budget per industry."""
+    required = ("symbol", "sector", "industry", "industry_budget", "symbol_budget")
+    missing = [c for c in required if c not in budgets.columns]
+    if missing:
+        raise InputError(f"budgets: missing column(s) {', '.join(missing)}")
+    plan = budgets.reindex(columns=[*required, "position_type"]).copy()
+    for column in ("symbol", "sector", "industry"):
+        if plan[column].isna().any():
+            raise InputError(f"budgets.{column}: missing in {int(plan[column].isna().sum())} row(s)")
+    for column in ("industry_budget", "symbol_budget"):
+        values = pd.to_numeric(plan[column], errors="coerce").astype("float64").to_numpy()
+        if not (np.isfinite(values) & (values >= 0)).all():
+            raise InputError(f"budgets.{column}: must be finite and ≥ 0 (₹)")
+        plan[column] = values
+    repeated = plan["symbol"][plan["symbol"].duplicated()]
+    if len(repeated):
+        raise InputError(f"budgets.symbol: repeated {', '.join(map(repr, repeated.unique()))}")
+    uneven = plan.groupby("industry")["industry_budget"].nunique()
+    if (uneven > 1).any():
+        names = ", ".join(map(repr, uneven.index[uneven > 1]))
+        raise InputError(f"budgets.industry_budget: differs within industry {names}")
+    return plan.set_index("symbol")
+
+
+def _check_capital(capital: float) -> None:
+    if not (isinstance(capital, (int, float, np.number)) and math.isfinite(capital) and capital > 0):
+        raise InputError(f"capital: must be a finite number of ₹ > 0, got {capital!r}")
+
+
+def _where(table: str, index: int, key: str, name: object) -> str:
+    return f"{table} row {index + 1} ({key} {name!r})"
+
+
+def _rows(index) -> str:
+    return ", ".join(str(i + 1) for i in index)
+
+
+def _raise(problems: list[str]) -> None:
+    if problems:
+        raise InputError("; ".join(problems))

@@ -1,0 +1,172 @@
+"""The analysis result: what one run produces, as frames with fixed columns, and its JSON documents.
+
+`AnalysisResult` is the contract between the analysis (producer), the store (loads it into PostgreSQL in one
+transaction), the reports (JSON files, payoff charts) and the DAGs (Parquet between tasks).
+Money in ₹ for the whole position (lots × lot size) unless a column says per lot or per unit.
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optionsv4_lib.analysis.market_state import MarketState
+
+SYMBOL_COLUMNS = (
+    "symbol", "sector", "industry", "position_type", "status", "reason", "spot", "atm_iv", "iv_rank",
+    "n_candidates", "n_selected",
+)
+"""status: ok | failed (reason says why) | skipped (e.g. no allocation); one row per symbol of the universe."""
+
+STRATEGY_COLUMNS = (
+    "candidate_id", "symbol", "sector", "industry", "position_type", "strategy", "family", "view", "risk_type",
+    "variant", "expiry", "far_expiry", "dte_days", "spot", "lot_size", "atm_iv", "lots", "net_premium", "max_profit",
+    "max_loss", "breakevens", "pop", "pop_net", "expected_pnl", "expected_pnl_net", "capital_at_risk",
+    "reward_risk", "return_on_risk", "delta", "gamma", "vega", "theta", "costs", "min_oi",
+    "max_spread_pct", "score", "rank", "rationale", "budget_binding",
+)
+"""Selected strategies, sized: every money column and greek is for the whole position (all `lots` strategy lots),
+re-evaluated at that size (costs do not scale linearly: brokerage is per order). capital_at_risk is |max loss|,
+or the margin estimate when the loss is unbounded. max_profit may be +inf and max_loss −inf (unbounded)."""
+
+LEG_COLUMNS = (
+    "candidate_id", "leg_no", "instrument", "side", "ratio", "strike", "expiry", "qty", "bid", "ask", "mid",
+    "entry_price", "iv", "delta", "oi", "volume", "security_id", "touch_prob",
+)
+"""Legs of the selected strategies; qty in units for the whole position (lots × ratio × lot size)."""
+
+EXIT_COLUMNS = ("candidate_id", "kind", "metric", "comparison", "threshold", "unit", "leg_no", "action", "description")
+"""Exit rules of the selected strategies (optionsv4_lib.strategies.exit_rules)."""
+
+INDUSTRY_COLUMNS = ("industry", "sector", "position_type", "budget", "used", "utilisation", "n_strategies")
+
+
+@dataclass
+class AnalysisResult:
+    """One analysis run: the market state, per-symbol outcomes, and the selected, sized strategies."""
+
+    trade_date: date
+    risk_profile: str
+    source: str
+    capital: float
+    market: MarketState
+    symbols: pd.DataFrame
+    strategies: pd.DataFrame
+    legs: pd.DataFrame
+    exits: pd.DataFrame
+    industries: pd.DataFrame
+    started_at: datetime
+    finished_at: datetime
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_key(self) -> tuple[date, str]:
+        """The natural key of a run: re-running a trade date and risk profile replaces it."""
+        return self.trade_date, self.risk_profile
+
+    def analysis_document(self) -> dict[str, Any]:
+        """The options_v4_analysis JSON: run, market state, per-symbol outcomes, strategies with legs and exits."""
+        legs = self.legs.groupby("candidate_id")
+        exits = self.exits.groupby("candidate_id")
+        strategies = []
+        for row in json_records(self.strategies):
+            cid = row["candidate_id"]
+            row["legs"] = json_records(legs.get_group(cid)) if cid in legs.groups else []
+            row["exits"] = json_records(exits.get_group(cid)) if cid in exits.groups else []
+            strategies.append(row)
+        return {
+            "run": self._run_header(),
+            "market_state": json.loads(self.market.model_dump_json()),
+            "symbols": json_records(self.symbols),
+            "strategies": strategies,
+        }
+
+    def allocation_document(self) -> dict[str, Any]:
+        """The options_portfolio_allocation JSON: capital, industry budgets and use, sized positions."""
+        cols = ["candidate_id", "symbol", "industry", "strategy", "lots", "capital_at_risk", "score", "budget_binding"]
+        return {
+            "run": self._run_header(),
+            "capital": self.capital,
+            "capital_at_risk": float(self.strategies["capital_at_risk"].sum()) if len(self.strategies) else 0.0,
+            "industries": json_records(self.industries),
+            "positions": json_records(self.strategies[[c for c in cols if c in self.strategies]]),
+        }
+
+    def _run_header(self) -> dict[str, Any]:
+        return {
+            "trade_date": self.trade_date.isoformat(),
+            "risk_profile": self.risk_profile,
+            "source": self.source,
+            "capital": self.capital,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "symbols_ok": int((self.symbols["status"] == "ok").sum()),
+            "symbols_total": len(self.symbols),
+            "settings": self.settings,
+        }
+
+
+def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of `frame` as JSON-safe dicts (see _jsonable)."""
+    return [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _jsonable(value: Any) -> Any:
+    """JSON-safe scalars: ±inf → "inf"/"-inf", NaN/NaT → None, timestamps → ISO dates, numpy → Python."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        return value.date().isoformat() if isinstance(value, pd.Timestamp) and value == value.normalize() else value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value is pd.NA:
+        return None
+    return value
+
+
+_FRAMES = ("symbols", "strategies", "legs", "exits", "industries")
+
+
+def save_result(result: AnalysisResult, directory: Path) -> Path:
+    """Write the result as Parquet frames plus run.json (header, market state, settings) into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in _FRAMES:
+        frame = getattr(result, name).copy()
+        if "variant" in frame:
+            frame["variant"] = frame["variant"].map(json.dumps)
+        frame.to_parquet(directory / f"{name}.parquet", index=False)
+    header = {
+        "trade_date": result.trade_date.isoformat(), "risk_profile": result.risk_profile, "source": result.source,
+        "capital": result.capital, "started_at": result.started_at.isoformat(),
+        "finished_at": result.finished_at.isoformat(), "settings": result.settings,
+        "market": json.loads(result.market.model_dump_json()),
+    }
+    (directory / "run.json").write_text(json.dumps(header, indent=2))
+    return directory
+
+
+def load_result(directory: Path) -> AnalysisResult:
+    """Read a result written by save_result."""
+    header = json.loads((directory / "run.json").read_text())
+    frames = {name: pd.read_parquet(directory / f"{name}.parquet") for name in _FRAMES}
+    if "variant" in frames["strategies"]:
+        frames["strategies"]["variant"] = frames["strategies"]["variant"].map(json.loads)
+    if "breakevens" in frames["strategies"]:
+        frames["strategies"]["breakevens"] = frames["strategies"]["breakevens"].map(list)
+    return AnalysisResult(
+        trade_date=date.fromisoformat(header["trade_date"]), risk_profile=header["risk_profile"],
+        source=header["source"], capital=header["capital"], market=MarketState.model_validate(header["market"]),
+        started_at=datetime.fromisoformat(header["started_at"]), finished_at=datetime.fromisoformat(header["finished_at"]),
+        settings=header["settings"], **frames,
+    )

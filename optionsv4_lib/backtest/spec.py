@@ -1,0 +1,103 @@
+"""What a backtest replays (BacktestSpec: entry dates, profile, source, top, symbols), its entry days, and what it
+produced (BacktestResult: trades, days left out, statistics, and the JSON document)."""
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+from optionsv4_lib.analysis.result import json_records
+from optionsv4_lib.backtest.engine import TRADE_COLUMNS, Summary, summarize
+from optionsv4_lib.reference.calendar import IST, closed_reason, trading_days
+
+log = logging.getLogger(__name__)
+
+BACKTEST_SOURCES = ("synthetic", "snapshot")
+"""Sources with past trade dates: the synthetic market (any date) and recorded snapshots."""
+
+SKIPPED_COLUMNS = ("day", "stage", "reason")
+"""A day left out: stage 'entry' (no positions entered that day) or 'mark' (open positions not, or not all, marked
+that day)."""
+
+BASIS = ("P&L net of costs (costs.py: both legs of every round trip; legs settled at expiry pay no closing costs), "
+         "gross alongside")
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    """What a backtest replays: entry dates from `start` to `end` (inclusive), the risk profile, the market source
+    and its seed, the `top` strategies entered per date (0 = all sized) and the universe's symbols."""
+
+    start: date
+    end: date
+    risk_profile: str
+    source: str
+    seed: int
+    top: int
+    symbols: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        """A directory name unique to the spec (the symbols as a digest), e.g.
+        '2026-10-05_2026-10-09_moderate_synthetic_seed42_top10_1a2b3c4d'."""
+        digest = hashlib.blake2b(",".join(self.symbols).encode(), digest_size=4).hexdigest()
+        return (f"{self.start}_{self.end}_{self.risk_profile}_{self.source}_seed{self.seed}_top{self.top}"
+                f"_{digest}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The spec as JSON-safe values (dates as ISO strings)."""
+        return asdict(self) | {"start": self.start.isoformat(), "end": self.end.isoformat(),
+                               "symbols": list(self.symbols)}
+
+    @staticmethod
+    def from_json(raw: dict[str, Any]) -> "BacktestSpec":
+        """The spec in a to_json document (other keys ignored)."""
+        fields = {name: raw[name] for name in BacktestSpec.__dataclass_fields__}
+        return BacktestSpec(**fields | {"start": date.fromisoformat(raw["start"]),
+                                        "end": date.fromisoformat(raw["end"]), "symbols": tuple(raw["symbols"])})
+
+
+def entry_days(spec: BacktestSpec) -> tuple[list[date], list[dict]]:
+    """The NSE trading days of the spec's range, and the other days as skipped rows (each logged with its reason)."""
+    days = trading_days(spec.start, spec.end)
+    open_days = set(days)
+    skipped = [{"day": d, "stage": "entry", "reason": closed_reason(d)}
+               for d in pd.date_range(spec.start, spec.end).date if d not in open_days]
+    for row in skipped:
+        log.info("skipped %s", row["reason"])
+    return days, skipped
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """A finished backtest: its trades (backtest.TRADE_COLUMNS), the days left out (SKIPPED_COLUMNS) and the
+    statistics."""
+
+    spec: BacktestSpec
+    entry_days: list[date]
+    trades: pd.DataFrame
+    skipped: pd.DataFrame
+    summary: Summary
+    generated_at: datetime = field(default_factory=lambda: datetime.now(IST))
+
+    @staticmethod
+    def of(spec: BacktestSpec, days: list[date], trades: pd.DataFrame, skipped: list[dict]) -> "BacktestResult":
+        """The result of `trades`, ordered by entry date and trade id, with its statistics."""
+        trades = trades.reindex(columns=TRADE_COLUMNS).sort_values(["entry_date", "trade_id"], ignore_index=True)
+        frame = pd.DataFrame(skipped, columns=SKIPPED_COLUMNS).sort_values(["day", "stage"], ignore_index=True)
+        return BacktestResult(spec, days, trades, frame, summarize(trades))
+
+    def document(self) -> dict[str, Any]:
+        """The backtest as one JSON-safe document: spec, basis, totals, groups, equity, trades and skipped days."""
+        return {
+            "backtest": self.spec.to_json() | {"entry_days": [d.isoformat() for d in self.entry_days],
+                                               "generated_at": self.generated_at.isoformat(), "basis": BASIS},
+            "totals": json_records(pd.DataFrame([self.summary.totals]))[0],
+            **{f"by_{key}": json_records(frame) for key, frame in self.summary.groups.items()},
+            "equity": json_records(self.summary.equity),
+            "trades": json_records(self.trades),
+            "skipped": json_records(self.skipped),
+        }

@@ -1,0 +1,96 @@
+"""`optionsv4 backtest`: the selection replayed over past trade dates, its paper positions carried through the
+monitor's exit rules; realized P&L, win rate and drawdown per family and market state. Thin wiring over
+backtest_run and backtest_report."""
+
+import json
+import math
+import os
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from optionsv4_lib.backtest.engine import GROUPS
+from optionsv4_lib.backtest.spec import BACKTEST_SOURCES, BASIS, BacktestResult
+from optionsv4_lib.cli.common import ProgressBar, console, err_console, errors_to_exit
+from optionsv4_lib.config import settings as current_settings
+from optionsv4_lib.core.text import money
+from optionsv4_lib.jobs.backtest import make_spec, run_backtest
+from optionsv4_lib.jobs.daily import subset_universe
+from optionsv4_lib.reference.calendar import IST, trading_days
+from optionsv4_lib.reporting.backtest_report import summary_lines, write_outputs
+from optionsv4_lib.store import stored_universe
+
+SKIPPED_SHOWN = 10  # days left out listed in the terminal; the HTML page lists them all
+
+
+def backtest(
+    start: str = typer.Option(..., "--from", help="First entry date, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--to", help="Last entry date, YYYY-MM-DD (inclusive)."),
+    source: str = typer.Option("synthetic", "--source", help=f"Market data: {' or '.join(BACKTEST_SOURCES)} "
+                                                             "(recorded dates); Dhan has no historical chains."),
+    risk: str = typer.Option(None, "--risk", help="Risk profile: conservative, moderate or aggressive (default from "
+                                                  "settings)."),
+    symbols: int = typer.Option(None, "--symbols", min=1, help="Only the first N symbols of the universe."),
+    symbol: list[str] = typer.Option(None, "--symbol", help="Only this symbol (repeatable), e.g. --symbol DIXON."),
+    top: int = typer.Option(10, "--top", min=0, help="Strategies entered per trade date, best score first (0 = every "
+                                                     "sized strategy), as `optionsv4 mark --top` takes them."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the synthetic market (default from settings)."),
+    output: Path = typer.Option(None, "--output", help="The HTML report (default results/backtest_<stamp>.html); "
+                                                       "its JSON and trades Parquet are written beside it."),
+    as_json: bool = typer.Option(False, "--json", help="Print the backtest document as JSON on stdout."),
+    workers: int = typer.Option(os.cpu_count() or 1, "--workers", min=1,
+                                help="Processes analyzing entry dates in parallel (default: the CPU count)."),
+) -> None:
+    """Replay the analysis over past trade dates: enter the top strategies of each date as paper positions, carry
+    them day by day to their exit rule or expiry, and report realized P&L (net of costs, gross alongside), win rate
+    and max drawdown per family and market state — a table here and an HTML page with charts."""
+    with errors_to_exit():
+        cfg = current_settings()
+        universe, allocations = stored_universe(cfg)
+        universe = subset_universe(universe, symbol or None, symbols)
+        spec = make_spec(start, end, settings=cfg, universe=universe, risk_profile=risk, source=source, seed=seed,
+                         top=top)
+        with ProgressBar(None if as_json else err_console, len(trading_days(spec.start, spec.end))) as advance:
+            result = run_backtest(spec, settings=cfg, universe=universe, allocations=allocations, progress=advance,
+                                  workers=workers)
+        stamp = f"{datetime.now(IST):%Y%m%d_%H%M%S}"
+        paths = write_outputs(result, output or cfg.results_dir / f"backtest_{stamp}.html")
+    if as_json:
+        typer.echo(json.dumps(result.document(), indent=2, ensure_ascii=False))
+        return
+    print_backtest(result)
+    console.print(f"Report: {paths['html']}\nTrades: {paths['trades']}\nJSON:   {paths['json']}")
+
+
+def print_backtest(result: BacktestResult) -> None:
+    """The totals, the statistics per family and per market state, and the days left out."""
+    headline, *lines = summary_lines(result)
+    console.print(f"[bold]{escape(headline)}[/bold]")
+    for line in lines:
+        console.print(escape(line))
+    console.print(f"[dim]{BASIS}.[/dim]")
+    for key, heading in GROUPS.items():
+        frame = result.summary.groups[key]
+        if frame.empty:
+            continue
+        table = Table(title=f"By {heading.lower()}")
+        for column in (heading, "Trades", "Closed", "Open", "Win rate", "Realized (net)", "Gross", "Avg win",
+                       "Avg loss", "Max drawdown", "Unrealized"):
+            table.add_column(column, justify="left" if column == heading else "right")
+        for row in frame.itertuples(index=False):
+            table.add_row(escape(str(getattr(row, key))), str(row.trades), str(row.closed), str(row.open),
+                          "n/a" if math.isnan(row.win_rate) else f"{row.win_rate:.0%}", money(row.realized_pnl),
+                          money(row.gross_realized_pnl), money(row.avg_win), money(row.avg_loss),
+                          money(row.max_drawdown), money(row.unrealized_pnl))
+        console.print(table)
+    weekend = result.skipped["reason"].str.endswith("(weekend)")  # calendar.closed_reason's words
+    shown = result.skipped[~weekend]
+    for row in shown.head(SKIPPED_SHOWN).itertuples(index=False):
+        console.print(f"[yellow]left out[/yellow] {row.day} ({row.stage}): {escape(row.reason)}")
+    more = [f"{len(shown) - SKIPPED_SHOWN} more days (see the report)"] if len(shown) > SKIPPED_SHOWN else []
+    more += [f"{int(weekend.sum())} weekend days"] if weekend.any() else []
+    if more:
+        console.print("Also left out: " + " and ".join(more))

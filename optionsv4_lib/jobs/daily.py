@@ -1,0 +1,447 @@
+"""The daily job: the options_v4_daily DAG as small steps over a run directory (each function named as the task
+that calls it), and the same analysis in one call for the CLI (run_analysis).
+
+Every step takes the run directory (a string, so it travels through XCom) and writes its output under it as
+Parquet or JSON; nothing is passed in memory. Layout under the data dir:
+
+    runs/trade_date=2026-11-23/risk=moderate/
+        run.json                         parameters of the run (source, seed, profile, symbols)
+        universe.parquet, budgets.parquet
+        market_state.json
+        symbols/<SYMBOL>.json            the symbol's outcome row (status, reason, …)
+        symbols/<SYMBOL>.selected.parquet, <SYMBOL>.legs.parquet   its ranked strategies (one lot each)
+        result/                          the assembled AnalysisResult (results.save_result)
+    snapshots/trade_date=2026-11-23/     every dataset fetched (marketdata.snapshots), replayed by later steps
+
+Fetch steps read the live source through a SnapshotRecorder; analysis steps read only the snapshots, so a rerun
+or a backfill of a recorded date is exact. A per-symbol data problem is written as that symbol's reason, and the
+step succeeds: the run goes on. Anything else (a network error, a bug) raises, and Airflow retries the task.
+"""
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from optionsv4_lib.analysis.allocation import Allocations, budgets
+from optionsv4_lib.analysis.analyze import (
+    HISTORY_DAYS,
+    SymbolOutcome,
+    analyze_portfolio,
+    assemble,
+    choose_expiries,
+    symbol_outcome,
+)
+from optionsv4_lib.analysis.analyze import market_context as read_market_context
+from optionsv4_lib.analysis.market_state import MarketState
+from optionsv4_lib.analysis.result import AnalysisResult, load_result, save_result
+from optionsv4_lib.config import Settings
+from optionsv4_lib.config import settings as current_settings
+from optionsv4_lib.core.errors import AuthError, BrokerError, DataError, InputError, OptionsV4Error
+from optionsv4_lib.jobs.venues import open_source
+from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource
+from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource, as_date
+from optionsv4_lib.reference.calendar import IST, closed_reason, latest_trading_day
+from optionsv4_lib.reporting.analysis_files import payoff_charts, write_results
+from optionsv4_lib.store import open_store, store_analysis, stored_universe
+
+
+class NotATradingDay(OptionsV4Error):
+    """The trade date is a weekend or an NSE holiday: there is nothing to run."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """The parameters of one run, as written to run.json."""
+
+    trade_date: date
+    risk_profile: str
+    source: str
+    seed: int
+    data_dir: str
+    started_at: str
+
+    @staticmethod
+    def read(run_dir: str | Path) -> "RunSpec":
+        raw = json.loads((Path(run_dir) / "run.json").read_text())
+        return RunSpec(**(raw | {"trade_date": date.fromisoformat(raw["trade_date"])}))
+
+
+def run_dir_for(data_dir: Path, trade_date: date, risk_profile: str) -> Path:
+    return Path(data_dir) / "runs" / f"trade_date={trade_date.isoformat()}" / f"risk={risk_profile}"
+
+
+def plan_run(
+    trade_date: date | str,
+    *,
+    settings: Settings,
+    universe: pd.DataFrame,
+    allocations: Allocations,
+    risk_profile: str | None = None,
+    source: str = "synthetic",
+    seed: int | None = None,
+) -> dict:
+    """Check the date, write the run's parameters, universe and budgets; return {"run_dir", "symbols"}.
+
+    Raises NotATradingDay (with the holiday's name) for a weekend or NSE holiday.
+    """
+    day = as_date(trade_date, "trade_date")
+    if closed := closed_reason(day):
+        raise NotATradingDay(closed)
+    profile = risk_profile or settings.risk_profile
+    settings.limits(profile)  # an unknown profile fails here, before any work
+    run_dir = run_dir_for(settings.data_dir, day, profile)
+    for stale in ("symbols", "result"):  # a rerun starts from a clean slate
+        shutil.rmtree(run_dir / stale, ignore_errors=True)
+    (run_dir / "symbols").mkdir(parents=True, exist_ok=True)
+    spec = RunSpec(day, profile, source, settings.seed if seed is None else seed, str(settings.data_dir),
+                   datetime.now(IST).isoformat())
+    (run_dir / "run.json").write_text(json.dumps(spec.__dict__ | {"trade_date": day.isoformat()}, indent=2))
+    universe.to_parquet(run_dir / "universe.parquet", index=False)
+    budgets(universe, allocations, settings.capital).to_parquet(run_dir / "budgets.parquet", index=False)
+    return {"run_dir": str(run_dir), "symbols": list(universe["symbol"])}
+
+
+def plan(trade_date: date | str, *, settings: Settings, risk_profile: str | None = None,
+                    source: str = "synthetic", first: int = 0) -> dict:
+    """plan_run over the universe and allocations stored in the database (the first `first` symbols; 0 = all)."""
+    universe, allocations = stored_universe(settings)
+    return plan_run(trade_date, settings=settings, universe=universe.head(first) if first else universe,
+                    allocations=allocations, risk_profile=risk_profile, source=source)
+
+
+def symbols_of(run_dir: str) -> list[str]:
+    """The symbols of the run, in universe order."""
+    return list(pd.read_parquet(Path(run_dir) / "universe.parquet", columns=["symbol"])["symbol"])
+
+
+def _live(spec: RunSpec, settings: Settings) -> MarketDataSource:
+    return open_source(spec.source, spec.trade_date, seed=spec.seed, data_dir=Path(spec.data_dir), settings=settings)
+
+
+def _replay(spec: RunSpec) -> ParquetSnapshotSource:
+    return ParquetSnapshotSource(Path(spec.data_dir), spec.trade_date)
+
+
+def market_context(run_dir: str, settings: Settings) -> str:
+    """Record NIFTY and INDIA VIX history and the NIFTY near-expiry chain (what the market state reads)."""
+    read_market_context(_live(RunSpec.read(run_dir), settings), settings)
+    return run_dir
+
+
+def market_state(run_dir: str, settings: Settings) -> MarketState:
+    """The market state from the recorded context; written to market_state.json for the analysis steps."""
+    state = read_market_context(_replay(RunSpec.read(run_dir)), settings)
+    (Path(run_dir) / "market_state.json").write_text(state.model_dump_json(indent=2))
+    return state
+
+
+def read_market_state(run_dir: str) -> MarketState:
+    return MarketState.model_validate_json((Path(run_dir) / "market_state.json").read_text())
+
+
+def fetch_chain(run_dir: str, symbol: str, settings: Settings, *, final_attempt: bool = True) -> str:
+    """Record the symbol's expiry list and the chains the analysis will use; a problem of the symbol's own becomes
+    its reason and the step succeeds.
+
+    A data problem is recorded at once. Broker trouble that outlasted the client's own retries (rate limits, 5xx,
+    no answer) raises while the orchestrator will try the task again (final_attempt False), and is recorded as the
+    reason on the final attempt. AuthError always raises: it is not the symbol's problem.
+    """
+    spec = RunSpec.read(run_dir)
+    source = _live(spec, settings)
+    try:
+        for expiry in choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates):
+            source.option_chain(symbol, expiry)
+    except AuthError:
+        raise
+    except DataError as exc:
+        _write_failure(run_dir, symbol, f"fetch: {exc}")
+    except BrokerError as exc:
+        if not final_attempt:
+            raise
+        _write_failure(run_dir, symbol, f"fetch: {exc}")
+    return symbol
+
+
+def analyze_symbol(run_dir: str, symbol: str, settings: Settings, excluded: dict[str, str] | None = None) -> str:
+    """Analyze one symbol from the snapshots; writes its outcome (and strategies) under symbols/."""
+    spec = RunSpec.read(run_dir)
+    if _outcome_path(run_dir, symbol).exists() and _read_outcome_row(run_dir, symbol)["status"] == "failed":
+        return symbol  # failed while fetching: keep that reason
+    if excluded and symbol in excluded:
+        _write_failure(run_dir, symbol, excluded[symbol])
+        return symbol
+    universe = pd.read_parquet(Path(run_dir) / "universe.parquet")
+    row = next(universe[universe["symbol"] == symbol].itertuples(index=False))
+    plan = pd.read_parquet(Path(run_dir) / "budgets.parquet").set_index("symbol")
+    outcome = symbol_outcome(
+        _replay(spec), row, plan=plan, state=read_market_state(run_dir), settings=settings,
+        limits=settings.limits(spec.risk_profile),
+    )
+    _write_outcome(run_dir, outcome)
+    return symbol
+
+
+def allocate(run_dir: str, settings: Settings) -> str:
+    """Gather every symbol's outcome (a symbol whose task never finished gets that as its reason), size, exits."""
+    spec = RunSpec.read(run_dir)
+    universe = pd.read_parquet(Path(run_dir) / "universe.parquet")
+    outcomes = []
+    for row in universe.itertuples(index=False):
+        if _outcome_path(run_dir, row.symbol).exists():
+            outcomes.append(_read_outcome(run_dir, row.symbol))
+        else:
+            outcomes.append(SymbolOutcome({"symbol": row.symbol, "sector": row.sector, "industry": row.industry,
+                                           "status": "failed", "reason": "analysis task did not finish"}))
+    result = assemble(
+        spec.trade_date, outcomes, profile=spec.risk_profile, source_name=_replay(spec).name,
+        state=read_market_state(run_dir), plan=pd.read_parquet(Path(run_dir) / "budgets.parquet").set_index("symbol"),
+        settings=settings, started=datetime.fromisoformat(spec.started_at),
+    )
+    return str(save_result(result, Path(run_dir) / "result"))
+
+
+def read_result(result_dir: str) -> AnalysisResult:
+    return load_result(Path(result_dir))
+
+
+# ---------------------------------------------------------------- data quality, load, report, final check
+
+
+def _dq_path(run_dir: str, suite: str) -> Path:
+    return Path(run_dir) / "dq" / f"{suite}.parquet"
+
+
+def _write_dq(run_dir: str, suite: str, reports) -> None:
+    path = _dq_path(run_dir, suite)
+    path.parent.mkdir(exist_ok=True)
+    frames = [r.results for r in reports]
+    (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()).to_parquet(path, index=False)
+
+
+def validate_chains(run_dir: str, settings: Settings) -> dict[str, str]:
+    """Validate every recorded chain in one GX run; return {symbol: reason} for chains with critical failures."""
+    from optionsv4_lib.quality import suites as quality
+
+    spec = RunSpec.read(run_dir)
+    source, chains, unreadable = _replay(spec), {}, {}
+    for symbol in pd.read_parquet(Path(run_dir) / "universe.parquet")["symbol"]:
+        if _outcome_path(run_dir, symbol).exists():
+            continue  # failed while fetching: its reason is already written
+        try:
+            expiries = choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates)
+            chains[symbol] = pd.concat([source.option_chain(symbol, e) for e in expiries], ignore_index=True)
+        except DataError as exc:  # e.g. its fetch task failed without recording a reason
+            unreadable[symbol] = f"fetch: no usable recorded chain ({exc})"
+    reports = quality.validate_chains(chains, run_name=_run_name(spec)) if chains else {}
+    _write_dq(run_dir, "option_chain", reports.values())
+    failed = {symbol: f"data quality: {report.summary()}" for symbol, report in reports.items() if not report.success}
+    return unreadable | failed
+
+
+def validate_context(run_dir: str) -> bool:
+    """Validate the recorded NIFTY and INDIA VIX history; True when no critical expectation failed."""
+    from optionsv4_lib.quality import suites as quality
+
+    spec = RunSpec.read(run_dir)
+    source = _replay(spec)
+    start = spec.trade_date - timedelta(days=HISTORY_DAYS)
+    report = quality.validate_market_context(
+        source.candles(MARKET_SYMBOL, start, spec.trade_date), source.candles(VIX_SYMBOL, start, spec.trade_date),
+        spec.trade_date, run_name=_run_name(spec),
+    )
+    _write_dq(run_dir, "market_context", [report])
+    return report.success
+
+
+def validate_strategies(run_dir: str, result_dir: str, settings: Settings) -> bool:
+    """Validate the sized strategies of the result; True when no critical expectation failed."""
+    from optionsv4_lib.quality import suites as quality
+
+    spec, result = RunSpec.read(run_dir), read_result(result_dir)
+    budget = settings.limits(spec.risk_profile).max_loss_per_trade * settings.capital
+    report = quality.validate_strategies(result.strategies, result.legs, max_loss_per_trade=budget, run_name=_run_name(spec))
+    _write_dq(run_dir, "strategies", [report])
+    return report.success
+
+
+def quality_results(run_dir: str) -> pd.DataFrame:
+    """Every data-quality row of the run (store.QUALITY_COLUMNS), details parsed from JSON."""
+    frames = [pd.read_parquet(p) for p in sorted((Path(run_dir) / "dq").glob("*.parquet"))]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame()
+    rows = pd.concat(frames, ignore_index=True)
+    return rows.assign(details=rows["details"].map(json.loads))
+
+
+def load(run_dir: str, result_dir: str, settings: Settings) -> int:
+    """Store the result and its data-quality rows in PostgreSQL in one transaction; returns the run id."""
+    from optionsv4_lib.store import open_store, store_analysis
+
+    conn = open_store(settings)
+    try:
+        return store_analysis(conn, read_result(result_dir), quality=quality_results(run_dir))
+    finally:
+        conn.close()
+
+
+def report(run_dir: str, result_dir: str, settings: Settings) -> dict:
+    """Result JSONs, payoff charts and the Data Docs of this run; returns their paths and a text summary."""
+    from optionsv4_lib.quality import suites as quality
+    from optionsv4_lib.reporting.analysis_files import payoff_charts, summary_lines, write_results
+
+    spec, result = RunSpec.read(run_dir), read_result(result_dir)
+    analysis_path, allocation_path = write_results(result, settings.results_dir)
+    stamp = result.finished_at.strftime("%Y%m%d_%H%M%S")
+    charts = payoff_charts(result, settings.results_dir / f"payoffs_{stamp}", settings.risk_free_rate)
+    docs = quality.build_data_docs(_run_name(spec))
+    return {"analysis": str(analysis_path), "allocation": str(allocation_path), "charts": len(charts),
+            "data_docs": str(docs), "summary": summary_lines(result)}
+
+
+class RunCheckFailed(OptionsV4Error):
+    """The run finished but must not be trusted: too few symbols succeeded or a critical expectation failed."""
+
+
+def final_check(result_dir: str, *, context_ok: bool, strategies_ok: bool, min_success_share: float) -> str:
+    """Raise RunCheckFailed when the run is not good enough; otherwise a one-line verdict."""
+    symbols = read_result(result_dir).symbols
+    share = float((symbols["status"] == "ok").mean()) if len(symbols) else 0.0
+    problems = []
+    if share < min_success_share:
+        problems.append(f"only {share:.0%} of symbols succeeded (minimum {min_success_share:.0%})")
+    if not context_ok:
+        problems.append("the market context failed a critical expectation")
+    if not strategies_ok:
+        problems.append("the strategies failed a critical expectation")
+    if problems:
+        raise RunCheckFailed("; ".join(problems))
+    return f"{share:.0%} of {len(symbols)} symbols succeeded; all critical expectations passed"
+
+
+def _run_name(spec: RunSpec) -> str:
+    return f"{spec.trade_date.isoformat()}_{spec.risk_profile}"
+
+
+
+def _outcome_path(run_dir: str, symbol: str) -> Path:
+    return Path(run_dir) / "symbols" / f"{symbol}.json"
+
+
+def _write_failure(run_dir: str, symbol: str, reason: str) -> None:
+    universe = pd.read_parquet(Path(run_dir) / "universe.parquet").set_index("symbol")
+    row = universe.loc[symbol]
+    _write_outcome(run_dir, SymbolOutcome({"symbol": symbol, "sector": row["sector"], "industry": row["industry"],
+                                           "status": "failed", "reason": reason}))
+
+
+def _write_outcome(run_dir: str, outcome: SymbolOutcome) -> None:
+    symbol = outcome.row["symbol"]
+    base = Path(run_dir) / "symbols"
+    if outcome.selected is not None:
+        selected = outcome.selected.assign(variant=outcome.selected["variant"].map(json.dumps))
+        selected.to_parquet(base / f"{symbol}.selected.parquet", index=False)
+        outcome.legs.to_parquet(base / f"{symbol}.legs.parquet", index=False)
+    row = {k: (None if isinstance(v, float) and v != v else v) for k, v in outcome.row.items()}
+    tmp = base / f"{symbol}.json.tmp"
+    tmp.write_text(json.dumps(row, default=str))
+    tmp.replace(_outcome_path(run_dir, symbol))  # the outcome file appears last: its presence means complete
+
+
+def _read_outcome_row(run_dir: str, symbol: str) -> dict:
+    return json.loads(_outcome_path(run_dir, symbol).read_text())
+
+
+def _read_outcome(run_dir: str, symbol: str) -> SymbolOutcome:
+    row = _read_outcome_row(run_dir, symbol)
+    if row["status"] != "ok":
+        return SymbolOutcome(row)
+    base = Path(run_dir) / "symbols"
+    selected = pd.read_parquet(base / f"{symbol}.selected.parquet")
+    selected["variant"] = selected["variant"].map(json.loads)
+    selected["breakevens"] = selected["breakevens"].map(list)
+    return SymbolOutcome(row, selected, pd.read_parquet(base / f"{symbol}.legs.parquet"))
+
+
+# ---------------------------------------------------------------- the same analysis without Airflow (optionsv4 analyze)
+
+
+@dataclass
+class RunOutcome:
+    result: AnalysisResult
+    run_id: int
+    analysis_path: Path
+    allocation_path: Path
+    charts: list[Path]
+    log_path: Path
+
+
+def run_analysis(
+    *,
+    risk: str | None = None,
+    symbols: list[str] | None = None,
+    first: int | None = None,
+    trade_date: str | date | None = None,
+    source: str = "synthetic",
+    seed: int | None = None,
+    charts: int = 10,
+    progress: Callable[[str, int], None] | None = None,
+) -> RunOutcome:
+    """Analyze the (sub-)universe on one trade date; store the run in the database and write the result JSONs,
+    payoff PNGs and the run log (progress(symbol, symbols in all) as each symbol is
+    done). Universe and allocations come from the database (seeded from include/data/)."""
+    cfg = current_settings()
+    cfg.limits(risk)  # an unknown risk profile fails before any work
+    day = as_date(trade_date, "date") if trade_date else latest_trading_day()
+    log_path = _log_to_file(cfg.logs_dir, day)
+    universe, allocations = stored_universe(cfg)
+    universe = subset_universe(universe, symbols, first)
+    market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir, settings=cfg)
+    logging.getLogger(__name__).info("analysis of %d symbols on %s from %s", len(universe), day, market.name)
+    advance = (lambda symbol: progress(symbol, len(universe))) if progress else None
+    result = analyze_portfolio(market, universe=universe, allocations=allocations, settings=cfg, risk_profile=risk,
+                               progress=advance)
+    conn = open_store(cfg)
+    try:
+        run_id = store_analysis(conn, result)
+    finally:
+        conn.close()
+    analysis_path, allocation_path = write_results(result, cfg.results_dir)
+    stamp = result.finished_at.strftime("%Y%m%d_%H%M%S")
+    pngs = payoff_charts(result, cfg.results_dir / f"payoffs_{stamp}", cfg.risk_free_rate, top=charts) if charts else []
+    return RunOutcome(result, run_id, analysis_path, allocation_path, pngs, log_path)
+
+
+def subset_universe(universe, symbols: list[str] | None, first: int | None):
+    """The universe's rows of `symbols` (any case; InputError naming the unknown ones), then the first `first`."""
+    if symbols:
+        wanted = [s.strip().upper() for s in symbols]
+        unknown = sorted(set(wanted) - set(universe["symbol"]))
+        if unknown:
+            raise InputError(f"symbol: not in the universe: {', '.join(unknown)}")
+        universe = universe[universe["symbol"].isin(wanted)]
+    if first:
+        universe = universe.head(first)
+    return universe.reset_index(drop=True)
+
+
+def _log_to_file(logs_dir: Path, day: date) -> Path:
+    """Append this process's log records to logs/options_v4_main_YYYYMMDD.log: optionsv4's from INFO, other
+    libraries' from WARNING. The handler sits on the root logger because dhanhq logs through the root logger
+    itself (logging.warning), which without a root handler would print to the terminal."""
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    path = logs_dir / f"options_v4_main_{day:%Y%m%d}.log"
+    root = logging.getLogger()
+    if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path.resolve() for h in root.handlers):
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    logging.getLogger("optionsv4_lib").setLevel(logging.INFO)
+    return path
