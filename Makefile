@@ -71,7 +71,9 @@ airflow: venv $(AIRFLOW_HOME_DIR)/.ready
 		AIRFLOW__CORE__PARALLELISM=4 AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG=4 \
 		AIRFLOW_CONN_SUPABASE_DB="$$($(VENV)/bin/optionsv4 db url --show-secret)" airflow standalone
 
+# The import contract (pyproject.toml: each package imports only the ones below it), then every test.
 test: venv optionlab-venv
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -n 2
 
 bench: venv optionlab-venv

@@ -21,7 +21,7 @@ from optionsv4_lib.config import Settings
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.reference.universe import load_universe
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 import dhan_faults  # noqa: E402
 from dhan_emulator import DhanEmulator  # noqa: E402
 

@@ -27,7 +27,7 @@ from optionsv4_lib.execution.paper import PaperBroker
 from optionsv4_lib.store import connect, migrate, seed_reference_data, transaction
 from optionsv4_lib.store.db import EmbeddedPostgres
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 from execution_support import (  # noqa: E402
     CONDOR,
     NOW,

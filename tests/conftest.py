@@ -14,6 +14,7 @@ reads its configuration when first imported, so test modules import airflow only
 import itertools
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,22 @@ import pytest
 
 TEST_URL_ENV = "OPTIONSV4_TEST_DATABASE_URL"
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS_DIR / "support"))  # the emulator, chains, execution helpers and peers import by name
+KINDS = ("unit", "integration", "dags")  # tests/<kind>/…: each test is marked with its folder's kind
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--regenerate-golden", action="store_true",
+                     help="rewrite tests/fixtures/golden_analysis.json from the current code (review its diff)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with the kind of its folder, so `pytest -m unit` runs the pure suite alone."""
+    for item in items:
+        kind = Path(item.path).resolve().relative_to(TESTS_DIR).parts[0]
+        if kind in KINDS:
+            item.add_marker(kind)
 AIRFLOW_POOLS = {"dhan_option_chain": 1, "dhan_orders": 1}  # as docker-compose.yaml and `make airflow` create them
 
 

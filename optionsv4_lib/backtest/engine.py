@@ -7,7 +7,7 @@ the F&O open of the trade date, with the run's exit conditions (exit_no = their 
 
 Carry: on every NSE trading day after the entry, the day's market is asked for the chains of the held legs (the
 synthetic market and pre-market snapshots quote at the open; a day without data is a recorded reason, and the
-positions wait for the next day). On each day, over all open positions at once (monitoring.py):
+positions wait for the next day). On each day, over all open positions at once (monitoring.marks):
 1. legs are marked (mid of a two-sided quote, else the last price) and every exit rule is tested; the first hit by
    exit_no closes the position: option legs at the touch (a long sold at the bid, a short bought back at the ask),
    else at the mark; a position with a leg it cannot price stays open (the reason is kept) and is tried again;
@@ -120,7 +120,7 @@ def enter(result: AnalysisResult, top: int = 10) -> Book:
                        symbol=legs["candidate_id"].map(positions.set_index("candidate_id")["symbol"]),
                        qty=legs["qty"].astype(float))
     rules = result.exits.reset_index(drop=True)
-    rules = rules.assign(exit_no=rules.groupby("candidate_id").cumcount())  # as store.repository numbers them
+    rules = rules.assign(exit_no=rules.groupby("candidate_id").cumcount())  # as store.runs numbers them
     rules = rules[rules["candidate_id"].isin(trade_of.index)]
     rules = rules.assign(strategy_id=rules["candidate_id"].map(trade_of), threshold=rules["threshold"].astype(float))
     return Book(positions.reindex(columns=POSITION_COLUMNS).reset_index(drop=True),
@@ -132,7 +132,7 @@ def enter(result: AnalysisResult, top: int = 10) -> Book:
 
 
 def close_prices(marked: pd.DataFrame) -> np.ndarray:
-    """₹/unit each marked leg (monitoring.mark_legs) closes at: an option at the touch of a two-sided quote (a BUY leg
+    """₹/unit each marked leg (monitoring.marks.mark_legs) closes at: an option at the touch of a two-sided quote (a BUY leg
     sells at the bid, a SELL leg buys back at the ask), else — settled, stock, or one-sided — at its mark."""
     two_sided = (marked["bid"] > 0) & (marked["ask"] > 0)
     option = marked["instrument"].isin(["CE", "PE"]) & ~marked["settled"]

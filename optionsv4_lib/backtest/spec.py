@@ -22,7 +22,7 @@ SKIPPED_COLUMNS = ("day", "stage", "reason")
 """A day left out: stage 'entry' (no positions entered that day) or 'mark' (open positions not, or not all, marked
 that day)."""
 
-BASIS = ("P&L net of costs (costs.py: both legs of every round trip; legs settled at expiry pay no closing costs), "
+BASIS = ("P&L net of costs (reference.costs: both legs of every round trip; legs settled at expiry pay no closing costs), "
          "gross alongside")
 
 
@@ -73,7 +73,7 @@ def entry_days(spec: BacktestSpec) -> tuple[list[date], list[dict]]:
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """A finished backtest: its trades (backtest.TRADE_COLUMNS), the days left out (SKIPPED_COLUMNS) and the
+    """A finished backtest: its trades (backtest.engine.TRADE_COLUMNS), the days left out (SKIPPED_COLUMNS) and the
     statistics."""
 
     spec: BacktestSpec

@@ -3,7 +3,7 @@ expired paper legs, evaluate the stored exit conditions and exit what hit — th
 
 For every strategy 'open' or 'exiting' (its held legs: the filled entry orders, entry price = average fill):
 1. chains of the legs' (symbol, expiry) from `source`; a chain the source lacks leaves those legs unpriced;
-2. marks and metrics (monitoring.py); one positions_snapshots row per leg: ltp = mark (₹/unit), net_qty (units,
+2. marks and metrics (monitoring.marks); one positions_snapshots row per leg: ltp = mark (₹/unit), net_qty (units,
    − short), unrealized_pnl = s × qty × (mark − entry price) (₹); a re-run at the same moment overwrites its rows;
 3. on or after a leg's expiry (after the F&O close on expiry day) paper legs settle at intrinsic value; live legs
    are left to the exchange and reported;

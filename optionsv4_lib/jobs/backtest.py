@@ -2,7 +2,7 @@
 over all positions), and the steps of the options_v4_backtest DAG (plan → simulate one entry date → report).
 
 Each entry date is analyzed on the market of that date (the synthetic market, or the snapshots recorded that day;
-Dhan has no historical chains) and its positions are carried by backtest.carry. Positions are independent, so
+Dhan has no historical chains) and its positions are carried by backtest.engine.carry. Positions are independent, so
 carrying the entry dates one by one (the DAG) gives the same trades as carrying them together (the CLI). A date
 that is not an NSE trading day, or whose data is missing, is a reason in `skipped`, never a crash.
 
@@ -11,7 +11,7 @@ DAG layout under the data dir, one directory per spec (reruns of the same spec r
     backtests/<spec key>/
         spec.json                                   the spec and its entry days
         universe.parquet, sectors.parquet, industries.parquet   universe and allocations, as planned
-        entries/trade_date=<day>/trades.parquet     one entry date's trades (backtest.TRADE_COLUMNS)
+        entries/trade_date=<day>/trades.parquet     one entry date's trades (backtest.engine.TRADE_COLUMNS)
         entries/trade_date=<day>/entry.json         its market state, or why it has no trades, and days without data
 """
 

@@ -10,7 +10,7 @@ Parquet or JSON; nothing is passed in memory. Layout under the data dir:
         market_state.json
         symbols/<SYMBOL>.json            the symbol's outcome row (status, reason, …)
         symbols/<SYMBOL>.selected.parquet, <SYMBOL>.legs.parquet   its ranked strategies (one lot each)
-        result/                          the assembled AnalysisResult (results.save_result)
+        result/                          the assembled AnalysisResult (analysis.result.save_result)
     snapshots/trade_date=2026-11-23/     every dataset fetched (marketdata.snapshots), replayed by later steps
 
 Fetch steps read the live source through a SnapshotRecorder; analysis steps read only the snapshots, so a rerun

@@ -147,7 +147,7 @@ def _finite_list(row: np.ndarray) -> list[float]:
 
 
 def positions_from_legs(legs: pd.DataFrame, as_of: datetime, ids: list[str]) -> Positions:
-    """Rebuild the Positions of the candidates `ids` (in that order) from a legs table (results.LEG_COLUMNS).
+    """Rebuild the Positions of the candidates `ids` (in that order) from a legs table (analysis.result.LEG_COLUMNS).
 
     Leg prices are the entry prices, expiries turn into years from `as_of`; a stock leg's years are its
     position's nearest option expiry.

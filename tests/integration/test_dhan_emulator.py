@@ -2,7 +2,6 @@
 positions, funds, margin, kill switch, faults — and what dhanhq itself hides (the reason DhanClient exists)."""
 
 import re
-import sys
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -13,7 +12,6 @@ from dhanhq import DhanContext, dhanhq
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.reference.calendar import IST
 
-sys.path.insert(0, str(Path(__file__).parent))
 from dhan_emulator import ERRORS, EXPOSURE_RATE, SPAN_RATE, DhanEmulator  # noqa: E402
 
 TRADE_DATE = date(2026, 11, 23)

@@ -3,7 +3,6 @@ dhanhq client over HTTP to the emulator), storing each run in a real PostgreSQL;
 that names the problem and never shows the access token."""
 
 import json
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.store import connect, fetch_analysis
 
-sys.path.insert(0, str(Path(__file__).parent))
 import dhan_faults  # noqa: E402
 from dhan_emulator import DhanEmulator  # noqa: E402
 

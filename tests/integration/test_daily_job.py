@@ -1,6 +1,5 @@
 """The daily pipeline's steps (what the DAG tasks call) give the same result as one analyze_portfolio call."""
 
-import sys
 from datetime import date
 from functools import partialmethod
 from pathlib import Path
@@ -18,7 +17,6 @@ from optionsv4_lib.jobs.daily import NotATradingDay
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.reference.universe import load_universe
 
-sys.path.insert(0, str(Path(__file__).parent))
 from dhan_emulator import DhanEmulator  # noqa: E402
 
 TRADE_DATE = date(2026, 11, 23)

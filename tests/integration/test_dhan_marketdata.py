@@ -3,7 +3,6 @@ schemas equal the SyntheticMarket frames the emulator served; a documented answe
 sent; errors and the access token at the source level."""
 
 import logging
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from optionsv4_lib.marketdata.source import MarketDataSource
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.reference.universe import load_universe
 
-sys.path.insert(0, str(Path(__file__).parent))
 from dhan_emulator import DhanEmulator  # noqa: E402
 
 TRADE_DATE = date(2026, 11, 23)

@@ -144,7 +144,8 @@ def test_pcr_is_none_where_the_call_side_is_zero():
     assert pcr(chain(100, 50, call_volume=0, put_volume=5)) == (0.5, None)
 
 
-@pytest.mark.parametrize("bad, field", [(pd.DataFrame(), "chain"), (chain(100, 50).drop(columns="oi"), "'oi'"),
+@pytest.mark.parametrize("bad, field", [(pd.DataFrame(), "chain"),
+                                        (chain(100, 50).drop(columns="oi"), r"missing column\(s\) oi"),
                                         (chain(-1, 50), "chain.oi"), (chain(1, 50, put_volume=np.nan), "chain.volume"),
                                         (chain(1, 50).assign(option_type=["CE", "XX"]), "option_type")])
 def test_pcr_rejects_bad_chains_naming_the_field(bad, field):

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = PROJECT_DIR / "docker-compose.yaml"
 DOCKERFILE = PROJECT_DIR / "Dockerfile"
 DOCKERIGNORE = PROJECT_DIR / ".dockerignore"

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 OPTIONLAB_PYTHON = REPO / ".venv-optionlab" / "bin" / "python"
 RUNNER = Path(__file__).with_name("optionlab_runner.py")
 OPTIONLAB_VERSION = "1.9.1"

@@ -3,7 +3,6 @@ hand-worked factors, monotonicity (PoP, expected return, liquidity), market-fit 
 determinism and tie-breaking, select_top per symbol, rationales, and input checking."""
 
 import math
-import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import get_args
@@ -31,7 +30,6 @@ from optionsv4_lib.strategies import evaluate_candidates
 from optionsv4_lib.strategies.candidates import generate_candidates
 from optionsv4_lib.strategies.catalog import View
 
-sys.path.insert(0, str(Path(__file__).parent))
 from chains import make_chain  # noqa: E402
 
 MODERATE, CONSERVATIVE = DEFAULT_PROFILES["moderate"], DEFAULT_PROFILES["conservative"]

@@ -2,7 +2,6 @@
 in `instruments`, and a DhanClient pointed at the emulator."""
 
 import functools
-import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from optionsv4_lib.reference.calendar import IST
 from optionsv4_lib.reference.universe import load_universe
 from optionsv4_lib.store import store_analysis, transaction
 
-sys.path.insert(0, str(Path(__file__).parent))
 from dhan_emulator import DhanEmulator  # noqa: E402,F401  (re-exported for the test modules)
 
 TRADE_DATE = date(2026, 11, 23)  # a Monday

@@ -2,7 +2,6 @@
 bodies that are not JSON, timeouts, rate-limit pacing, order calls, and the access token never leaking."""
 
 import logging
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -14,7 +13,6 @@ from optionsv4_lib.adapters.pacing import Rate, RetryPolicy
 from optionsv4_lib.core.errors import AuthError, BrokerError, DataError, InputError, RateLimited
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 
-sys.path.insert(0, str(Path(__file__).parent))
 from dhan_emulator import ERRORS, DhanEmulator  # noqa: E402
 
 TRADE_DATE = date(2026, 11, 23)

@@ -2,7 +2,6 @@
 real PostgreSQL — a 10-symbol synthetic run, a recorded day with a corrupted chain replayed from its snapshots, and
 an NSE holiday that skips visibly. Airflow is imported inside the tests (see the `airflow_home` fixture)."""
 
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -19,7 +18,6 @@ from optionsv4_lib.quality.suites import data_docs_index
 from optionsv4_lib.reference.universe import load_universe
 from optionsv4_lib.store import connect
 
-sys.path.insert(0, str(Path(__file__).parent))
 import dhan_faults  # noqa: E402
 
 DAILY = "options_v4_daily"

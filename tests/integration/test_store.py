@@ -47,7 +47,7 @@ from optionsv4_lib.store.db import MIGRATIONS_DIR, read_migrations
 from optionsv4_lib.store.instruments import option_security_id
 from optionsv4_lib.store.runs import QUERIES, RUN_TABLES, TABLES, run_query, table_counts
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 TRADE_DATE = date(2026, 11, 23)
 SYMBOLS = 50
 

@@ -7,7 +7,7 @@ days, one with a real-world drift) go through both in one optionlab subprocess c
 expected P&L (optionlab: PoP x E[P&L | profit] + (1 - PoP) x E[P&L | no profit]), breakevens, max
 profit and max loss.
 
-Conventions are aligned, not tolerated (see tests/peers/optionlab.py): optionlab counts calendar
+Conventions are aligned, not tolerated (see tests/support/peers/optionlab.py): optionlab counts calendar
 days over 365 (`discard_nonbusiness_days=False`), integrates PoP in closed form under the same
 risk-neutral lognormal, and is given our drift as its interest rate when we pass `drift`. What is
 left differs by construction and is far inside the tolerances: optionlab counts P&L >= 0.01 as
