@@ -12,14 +12,6 @@ from optionsv4_lib.cli.common import console, err_console, errors_to_exit
 dq_app = typer.Typer(no_args_is_help=True, add_completion=False,
                      help="Data quality: the Data Docs report and failed expectations by run.")
 
-FAILURES_SQL = """
-SELECT q.trade_date, q.suite, q.subject, q.expectation, q.column_name, q.severity, q.observed, q.unexpected_count
-FROM data_quality_results q
-WHERE NOT q.success AND q.trade_date = COALESCE(%s, (SELECT max(trade_date) FROM data_quality_results))
-ORDER BY q.severity, q.suite, q.subject, q.expectation
-"""
-
-
 @dq_app.command("open")
 def open_docs(
     serve: bool = typer.Option(False, "--serve", help="Serve the Data Docs over HTTP on 127.0.0.1 until Ctrl-C."),
@@ -49,15 +41,14 @@ def open_docs(
 def failures(trade_date: str = typer.Option(None, "--date", help="Trade date YYYY-MM-DD (default: the latest).")) -> None:
     """Failed expectations stored for a trade date: suite, subject (symbol), severity, what was observed."""
     from optionsv4_lib.marketdata.source import as_date
-    from optionsv4_lib.store import open_store, transaction
+    from optionsv4_lib.store import open_store
+    from optionsv4_lib.store.runs import failed_expectations
 
     with errors_to_exit():
         day = as_date(trade_date, "date") if trade_date else None
         conn = open_store()
         try:
-            with transaction(conn) as cur:
-                cur.execute(FAILURES_SQL, (day,))
-                rows = cur.fetchall()
+            rows = failed_expectations(conn, day)
         finally:
             conn.close()
     if not rows:

@@ -40,7 +40,6 @@ from optionsv4_lib.execution.plan import correlation_id, leg_orders, limit_price
 from optionsv4_lib.execution.quotes import NoQuotes, QuoteSource
 from optionsv4_lib.reference.calendar import IST
 from optionsv4_lib.reference.universe import freeze_quantity
-from optionsv4_lib.store.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +138,7 @@ def settle(conn, strategy_id: int, values: Mapping[int, float], rule: str) -> Ex
     with ledger.strategy_lock(conn, strategy_id) as held:
         if not held:
             return ExitOutcome(strategy_id, "skipped", "being executed by another process")
-        status, mode = _status_and_mode(conn, strategy_id)
+        status, mode = ledger.status_and_mode(conn, strategy_id)
         if status not in ("open", "exiting") or mode != "paper":
             return ExitOutcome(strategy_id, "skipped", f"status is {status} ({mode})")
         ledger.set_status(conn, strategy_id, "exiting", note=f"{EXIT_PREFIX}{rule}")
@@ -214,10 +213,3 @@ def _finish(conn, strategy_id: int, rule: str, problems: list[str]) -> ExitOutco
                       note=f"closed: {rule}")
     log.info("strategy %d: closed (%s), realized P&L ₹%.2f", strategy_id, rule, realized)
     return ExitOutcome(strategy_id, "closed", rule, value["exit"], realized, ids)
-
-
-def _status_and_mode(conn, strategy_id: int) -> tuple[str, str | None]:
-    with transaction(conn) as cur:
-        cur.execute("SELECT status, mode FROM strategy_execution_status WHERE strategy_id = %s", (strategy_id,))
-        row = cur.fetchone()
-    return (row[0], row[1]) if row else ("not marked", None)

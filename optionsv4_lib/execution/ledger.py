@@ -1,11 +1,11 @@
 """The execution ledger in PostgreSQL: `orders` (one row per correlation id, updated on every state change) and
-`strategy_execution_status` (one row per marked strategy).
+`strategy_execution_status` (one row per marked strategy), and `positions_snapshots` (position marks).
 
 An order row is written BEFORE the order is sent (status NEW) and committed at once, so a crash at any point leaves
 a row whose correlation id can be looked up at the broker. Every write is its own short transaction.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from optionsv4_lib.core.errors import DataError, InputError
-from optionsv4_lib.execution.broker import BrokerOrder, Mode, OrderRequest
+from optionsv4_lib.execution.broker import BrokerOrder, Mode, OrderRequest, Position
 from optionsv4_lib.store.db import transaction, writing
 
 STRATEGY_STATUSES = ("marked", "placing", "open", "partially_filled", "exiting", "closed", "rejected", "failed",
@@ -216,3 +216,174 @@ def record_marks(conn, marked: pd.DataFrame, now: datetime) -> int:
                DO UPDATE SET ltp = EXCLUDED.ltp, unrealized_pnl = EXCLUDED.unrealized_pnl,
                              net_qty = EXCLUDED.net_qty""", rows)
     return len(rows)
+
+
+# ---------------------------------------------------------------- marking for execution (execution.marking's rules)
+
+
+def recent_strategies(conn, risk_profile: str | None, limit: int | None) -> pd.DataFrame:
+    """The strategies of the latest trade date's run(s) with their execution status (see marking.recent_strategies)."""
+    with transaction(conn) as cur:
+        cur.execute(
+            """SELECT s.strategy_id, r.trade_date, r.risk_profile, s.symbol, s.industry, s.family, s.strategy, s.lots,
+                      s.lot_size, s.score, s.pop, s.max_profit, s.max_loss, s.capital_at_risk, e.status, e.mode
+               FROM strategies s JOIN analysis_runs r USING (run_id)
+               LEFT JOIN strategy_execution_status e USING (strategy_id)
+               WHERE r.trade_date = (SELECT max(trade_date) FROM analysis_runs
+                                     WHERE %(profile)s::text IS NULL OR risk_profile = %(profile)s)
+                 AND (%(profile)s::text IS NULL OR r.risk_profile = %(profile)s)
+               ORDER BY s.score DESC, s.candidate_id, r.risk_profile
+               LIMIT %(limit)s""",
+            {"profile": risk_profile, "limit": limit},
+        )
+        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+
+def latest_run(cur, risk_profile: str | None) -> tuple | None:
+    """(run_id, trade_date, risk_profile) of the latest run of `risk_profile` (of any when None), or None."""
+    cur.execute("""SELECT run_id, trade_date, risk_profile FROM analysis_runs
+                   WHERE %(profile)s::text IS NULL OR risk_profile = %(profile)s
+                   ORDER BY trade_date DESC, loaded_at DESC LIMIT 1""", {"profile": risk_profile})
+    return cur.fetchone()
+
+
+def top_strategy_ids(cur, run_id: int, n: int) -> list[int]:
+    """The run's `n` best-scored strategy ids (ties by candidate id)."""
+    cur.execute("SELECT strategy_id FROM strategies WHERE run_id = %s ORDER BY score DESC, candidate_id LIMIT %s",
+                (run_id, n))
+    return [row[0] for row in cur.fetchall()]
+
+
+def best_strategy_id(cur, run_id: int, symbol: str) -> int | None:
+    """The run's best-scored strategy id of `symbol`, or None."""
+    cur.execute("""SELECT strategy_id FROM strategies WHERE run_id = %s AND symbol = %s
+                   ORDER BY score DESC, candidate_id LIMIT 1""", (run_id, symbol))
+    found = cur.fetchone()
+    return None if found is None else found[0]
+
+
+def symbol_outcome(cur, run_id: int, symbol: str) -> tuple[str, str | None] | None:
+    """(status, reason) of `symbol` in the run, or None when it was not in the run's universe."""
+    cur.execute("SELECT status, reason FROM run_symbols WHERE run_id = %s AND symbol = %s", (run_id, symbol))
+    return cur.fetchone()
+
+
+def marking_rows(cur, ids: Sequence[int]) -> dict[int, tuple]:
+    """strategy_id → (lots, trade_date, risk_profile, execution status or None) of the strategies that exist."""
+    cur.execute("""SELECT s.strategy_id, s.lots, r.trade_date, r.risk_profile, e.status
+                   FROM strategies s JOIN analysis_runs r USING (run_id)
+                   LEFT JOIN strategy_execution_status e USING (strategy_id)
+                   WHERE s.strategy_id = ANY(%s)""", (list(ids),))
+    return {row[0]: row[1:] for row in cur.fetchall()}
+
+
+def insert_marked(cur, mode: Mode, lots: dict[int, int]) -> set[int]:
+    """'marked' rows for the strategies of `lots` (id → lots) that have none; the ids inserted."""
+    cur.execute("""INSERT INTO strategy_execution_status (strategy_id, status, mode, lots)
+                   SELECT strategy_id, 'marked', %s, lots
+                   FROM unnest(%s::bigint[], %s::integer[]) AS t(strategy_id, lots)
+                   ON CONFLICT (strategy_id) DO NOTHING RETURNING strategy_id""",
+                (mode, list(lots), list(lots.values())))
+    return {row[0] for row in cur.fetchall()}
+
+
+def mark_again(cur, mode: Mode, ids: Sequence[int], statuses: Sequence[str]) -> set[int]:
+    """The rows of `ids` whose status is one of `statuses` back to 'marked' (the note keeps the earlier outcome);
+    the ids changed."""
+    cur.execute("""UPDATE strategy_execution_status e
+                   SET status = 'marked', mode = %s, lots = s.lots, marked_at = now(), updated_at = now(),
+                       note = 'marked again after ' || e.status || coalesce(': ' || e.note, '')
+                   FROM strategies s
+                   WHERE s.strategy_id = e.strategy_id AND e.strategy_id = ANY(%s) AND e.status = ANY(%s)
+                   RETURNING e.strategy_id""", (mode, list(ids), list(statuses)))
+    return {row[0] for row in cur.fetchall()}
+
+
+def execution_statuses(cur, ids: Sequence[int]) -> dict[int, str | None]:
+    """strategy_id → its execution status (None when never marked) of the strategies that exist."""
+    cur.execute("""SELECT s.strategy_id, e.status FROM strategies s
+                   LEFT JOIN strategy_execution_status e USING (strategy_id) WHERE s.strategy_id = ANY(%s)""",
+                (list(ids),))
+    return dict(cur.fetchall())
+
+
+def unmark_rows(cur, ids: Sequence[int]) -> set[int]:
+    """Unmark the still-'marked' rows of `ids`: deleted, or 'cancelled' where orders of earlier attempts exist; the
+    ids changed."""
+    cur.execute("""DELETE FROM strategy_execution_status e WHERE strategy_id = ANY(%s) AND status = 'marked'
+                     AND NOT EXISTS (SELECT FROM orders o WHERE o.strategy_id = e.strategy_id)
+                   RETURNING strategy_id""", (list(ids),))
+    changed = {row[0] for row in cur.fetchall()}
+    cur.execute("""UPDATE strategy_execution_status SET status = 'cancelled', updated_at = now(),
+                       note = 'unmarked' || coalesce(' (' || note || ')', '')
+                   WHERE strategy_id = ANY(%s) AND status = 'marked' RETURNING strategy_id""", (list(ids),))
+    return changed | {row[0] for row in cur.fetchall()}
+
+
+# ---------------------------------------------------------------- planning, closing, positions
+
+
+def status_and_mode(conn, strategy_id: int) -> tuple[str, str | None]:
+    """(execution status, mode) of a strategy; ('not marked', None) without a status row."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT status, mode FROM strategy_execution_status WHERE strategy_id = %s", (strategy_id,))
+        row = cur.fetchone()
+    return (row[0], row[1]) if row else ("not marked", None)
+
+
+def marked_rows(conn, ids: Sequence[int]) -> list[tuple]:
+    """Strategies marked or mid-placement, plus `ids` whatever their status, oldest mark first: strategy_id, status,
+    mode, note, lots, run_id, trade_date, risk_profile, capital, candidate_id, symbol, industry, strategy, risk_type,
+    lot_size, capital_at_risk, max_loss, net_premium (₹ for the analysed lots), analysed lots."""
+    with transaction(conn) as cur:
+        cur.execute(
+            """SELECT e.strategy_id, e.status, e.mode, e.note, coalesce(e.lots, s.lots), s.run_id, r.trade_date,
+                      r.risk_profile, r.capital, s.candidate_id, s.symbol, coalesce(s.industry, s.symbol),
+                      s.strategy, s.risk_type, s.lot_size, s.capital_at_risk, s.max_loss, s.net_premium, s.lots
+               FROM strategy_execution_status e JOIN strategies s USING (strategy_id)
+                    JOIN analysis_runs r USING (run_id)
+               WHERE (e.status IN ('marked', 'placing') OR e.strategy_id = ANY(%s))
+               ORDER BY e.marked_at, e.strategy_id""", (list(ids),))
+        return cur.fetchall()
+
+
+def strategy_legs(conn, run_id: int, candidate_id: str) -> list[dict]:
+    """The analysed legs of a strategy, by leg_no: instrument, side, ratio, strike, expiry, qty, bid, ask,
+    security_id."""
+    with transaction(conn) as cur:
+        cur.execute("""SELECT leg_no, instrument, side, ratio, strike, expiry, qty, bid, ask, security_id
+                       FROM strategy_details WHERE run_id = %s AND candidate_id = %s ORDER BY leg_no""",
+                    (run_id, candidate_id))
+        return [dict(zip([c.name for c in cur.description], row)) for row in cur.fetchall()]
+
+
+def paper_positions(conn) -> list[tuple]:
+    """Net paper positions per security id: (security_id, exchange_segment, net units, buy average, sell average)."""
+    with transaction(conn) as cur:
+        cur.execute(
+            """SELECT security_id, exchange_segment,
+                      sum(CASE side WHEN 'BUY' THEN filled_quantity ELSE -filled_quantity END),
+                      sum(filled_quantity * average_price) FILTER (WHERE side = 'BUY')
+                          / nullif(sum(filled_quantity) FILTER (WHERE side = 'BUY'), 0),
+                      sum(filled_quantity * average_price) FILTER (WHERE side = 'SELL')
+                          / nullif(sum(filled_quantity) FILTER (WHERE side = 'SELL'), 0)
+               FROM orders WHERE mode = 'paper' AND filled_quantity > 0 AND security_id IS NOT NULL
+               GROUP BY 1, 2 ORDER BY 1""")
+        return cur.fetchall()
+
+
+def record_positions(conn, mode: Mode, positions: Sequence[Position], moment: datetime) -> None:
+    """The broker's net positions as positions_snapshots rows at `moment`, each tied to the strategy whose orders
+    traded that security when exactly one did."""
+    with transaction(conn) as cur:
+        cur.execute("""SELECT security_id, min(strategy_id) FROM orders
+                       WHERE mode = %s AND filled_quantity > 0 AND security_id IS NOT NULL
+                       GROUP BY security_id HAVING count(DISTINCT strategy_id) = 1""", (mode,))
+        owner = dict(cur.fetchall())
+        for p in positions:
+            cur.execute(
+                """INSERT INTO positions_snapshots (snapshot_at, mode, exchange_segment, security_id, trading_symbol,
+                       strategy_id, net_qty, buy_avg, sell_avg, ltp, unrealized_pnl, realized_pnl)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                (moment, mode, p.exchange_segment, p.security_id, p.trading_symbol, owner.get(p.security_id),
+                 p.net_quantity, p.buy_average, p.sell_average, p.last_price, p.unrealized_pnl, p.realized_pnl))

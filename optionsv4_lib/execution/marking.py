@@ -27,8 +27,9 @@ import pandas as pd
 
 from optionsv4_lib.core.domain import RISK_PROFILES
 from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.execution import ledger
 from optionsv4_lib.reference.calendar import latest_trading_day
-from optionsv4_lib.store.db import transaction, writing
+from optionsv4_lib.store.db import writing
 
 Mode = Literal["paper", "live"]
 MODES: tuple[Mode, ...] = get_args(Mode)
@@ -74,20 +75,7 @@ def recent_strategies(conn, risk_profile: str | None = None, limit: int | None =
     marked). Empty when no run is stored.
     """
     _profile(risk_profile)
-    with transaction(conn) as cur:
-        cur.execute(
-            """SELECT s.strategy_id, r.trade_date, r.risk_profile, s.symbol, s.industry, s.family, s.strategy, s.lots,
-                      s.lot_size, s.score, s.pop, s.max_profit, s.max_loss, s.capital_at_risk, e.status, e.mode
-               FROM strategies s JOIN analysis_runs r USING (run_id)
-               LEFT JOIN strategy_execution_status e USING (strategy_id)
-               WHERE r.trade_date = (SELECT max(trade_date) FROM analysis_runs
-                                     WHERE %(profile)s::text IS NULL OR risk_profile = %(profile)s)
-                 AND (%(profile)s::text IS NULL OR r.risk_profile = %(profile)s)
-               ORDER BY s.score DESC, s.candidate_id, r.risk_profile
-               LIMIT %(limit)s""",
-            {"profile": risk_profile, "limit": limit},
-        )
-        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    return ledger.recent_strategies(conn, risk_profile, limit)
 
 
 def mark(conn, ids: Iterable[int], *, mode: Mode = "paper", force: bool = False,
@@ -109,9 +97,7 @@ def mark_top(conn, n: int, *, risk_profile: str | None = None, mode: Mode = "pap
     mode, latest = _mode(mode), latest_trading_day(today)
     with writing(conn, "strategy_execution_status") as cur:
         run = _latest_run(cur, risk_profile, latest, force)
-        cur.execute("SELECT strategy_id FROM strategies WHERE run_id = %s ORDER BY score DESC, candidate_id LIMIT %s",
-                    (run.run_id, n))
-        return _mark(cur, [row[0] for row in cur.fetchall()], mode, force, latest, again=False)
+        return _mark(cur, ledger.top_strategy_ids(cur, run.run_id, n), mode, force, latest, again=False)
 
 
 def mark_best(conn, symbol: str, *, risk_profile: str | None = None, mode: Mode = "paper", force: bool = False,
@@ -123,17 +109,13 @@ def mark_best(conn, symbol: str, *, risk_profile: str | None = None, mode: Mode 
     mode, latest = _mode(mode), latest_trading_day(today)
     with writing(conn, "strategy_execution_status") as cur:
         run = _latest_run(cur, risk_profile, latest, force)
-        cur.execute("""SELECT strategy_id FROM strategies WHERE run_id = %s AND symbol = %s
-                       ORDER BY score DESC, candidate_id LIMIT 1""", (run.run_id, symbol))
-        found = cur.fetchone()
+        found = ledger.best_strategy_id(cur, run.run_id, symbol)
         if found is None:
-            cur.execute("SELECT status, reason FROM run_symbols WHERE run_id = %s AND symbol = %s",
-                        (run.run_id, symbol))
-            analyzed = cur.fetchone()  # (status, reason) of the symbol in the run
+            analyzed = ledger.symbol_outcome(cur, run.run_id, symbol)  # (status, reason) of the symbol in the run
             why = (f"{analyzed[0]}: {analyzed[1]}" if analyzed and analyzed[1] else
                    "no strategy was sized" if analyzed else "not in the run's universe")
             raise DataError(f"{symbol}: no strategy in the run of {run.trade_date} ({run.risk_profile}): {why}")
-        return _mark(cur, [found[0]], mode, force, latest, again=False)
+        return _mark(cur, [found], mode, force, latest, again=False)
 
 
 def unmark(conn, ids: Iterable[int]) -> Outcome:
@@ -141,10 +123,7 @@ def unmark(conn, ids: Iterable[int]) -> Outcome:
     reported in `already`, anything further along in `refused` with the reason."""
     ids = _ids(ids)
     with writing(conn, "strategy_execution_status") as cur:
-        cur.execute("""SELECT s.strategy_id, e.status FROM strategies s
-                       LEFT JOIN strategy_execution_status e USING (strategy_id) WHERE s.strategy_id = ANY(%s)""",
-                    (ids,))
-        found = dict(cur.fetchall())
+        found = ledger.execution_statuses(cur, ids)
         outcome = Outcome()
         for strategy_id in ids:
             if strategy_id not in found:
@@ -154,14 +133,7 @@ def unmark(conn, ids: Iterable[int]) -> Outcome:
             elif found[strategy_id] != "marked":
                 outcome.refused[strategy_id] = f"status is {found[strategy_id]}: {_REFUSED_UNMARK[found[strategy_id]]}"
         marked = [i for i in ids if found.get(i) == "marked"]
-        cur.execute("""DELETE FROM strategy_execution_status e WHERE strategy_id = ANY(%s) AND status = 'marked'
-                         AND NOT EXISTS (SELECT FROM orders o WHERE o.strategy_id = e.strategy_id)
-                       RETURNING strategy_id""", (marked,))
-        changed = {row[0] for row in cur.fetchall()}
-        cur.execute("""UPDATE strategy_execution_status SET status = 'cancelled', updated_at = now(),
-                           note = 'unmarked' || coalesce(' (' || note || ')', '')
-                       WHERE strategy_id = ANY(%s) AND status = 'marked' RETURNING strategy_id""", (marked,))
-        changed |= {row[0] for row in cur.fetchall()}
+        changed = ledger.unmark_rows(cur, marked)
         for strategy_id in marked:
             if strategy_id in changed:
                 outcome.done.append(strategy_id)
@@ -175,11 +147,7 @@ def unmark(conn, ids: Iterable[int]) -> Outcome:
 
 def _mark(cur, ids: Sequence[int], mode: Mode, force: bool, latest: date, *, again: bool) -> Outcome:
     """Insert 'marked' rows for `ids` without one and, when `again`, return MARK_AGAIN rows to 'marked'."""
-    cur.execute("""SELECT s.strategy_id, s.lots, r.trade_date, r.risk_profile, e.status
-                   FROM strategies s JOIN analysis_runs r USING (run_id)
-                   LEFT JOIN strategy_execution_status e USING (strategy_id)
-                   WHERE s.strategy_id = ANY(%s)""", (list(ids),))
-    found = {row[0]: row[1:] for row in cur.fetchall()}
+    found = ledger.marking_rows(cur, ids)
     outcome, new, renewed = Outcome(), {}, {}
     for strategy_id in ids:
         if strategy_id not in found:
@@ -193,19 +161,7 @@ def _mark(cur, ids: Sequence[int], mode: Mode, force: bool, latest: date, *, aga
             outcome.refused[strategy_id] = stale
         else:
             (new if status is None else renewed)[strategy_id] = lots
-    cur.execute("""INSERT INTO strategy_execution_status (strategy_id, status, mode, lots)
-                   SELECT strategy_id, 'marked', %s, lots
-                   FROM unnest(%s::bigint[], %s::integer[]) AS t(strategy_id, lots)
-                   ON CONFLICT (strategy_id) DO NOTHING RETURNING strategy_id""",
-                (mode, list(new), list(new.values())))
-    changed = {row[0] for row in cur.fetchall()}
-    cur.execute("""UPDATE strategy_execution_status e
-                   SET status = 'marked', mode = %s, lots = s.lots, marked_at = now(), updated_at = now(),
-                       note = 'marked again after ' || e.status || coalesce(': ' || e.note, '')
-                   FROM strategies s
-                   WHERE s.strategy_id = e.strategy_id AND e.strategy_id = ANY(%s) AND e.status = ANY(%s)
-                   RETURNING e.strategy_id""", (mode, list(renewed), list(MARK_AGAIN)))
-    changed |= {row[0] for row in cur.fetchall()}
+    changed = ledger.insert_marked(cur, mode, new) | ledger.mark_again(cur, mode, list(renewed), MARK_AGAIN)
     for strategy_id in (i for i in ids if i in new or i in renewed):
         if strategy_id in changed:
             outcome.done.append(strategy_id)
@@ -215,10 +171,7 @@ def _mark(cur, ids: Sequence[int], mode: Mode, force: bool, latest: date, *, aga
 
 
 def _latest_run(cur, risk_profile: str | None, latest: date, force: bool) -> _Run:
-    cur.execute("""SELECT run_id, trade_date, risk_profile FROM analysis_runs
-                   WHERE %(profile)s::text IS NULL OR risk_profile = %(profile)s
-                   ORDER BY trade_date DESC, loaded_at DESC LIMIT 1""", {"profile": risk_profile})
-    found = cur.fetchone()
+    found = ledger.latest_run(cur, risk_profile)
     if found is None:
         which = f" for risk profile {risk_profile!r}" if risk_profile else ""
         raise DataError(f"analysis_runs: no run{which}; run `optionsv4 analyze` first")

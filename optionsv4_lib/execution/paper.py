@@ -18,7 +18,6 @@ from optionsv4_lib.execution import ledger
 from optionsv4_lib.execution.broker import BrokerOrder, Mode, OrderRequest, Position, Quote
 from optionsv4_lib.execution.plan import limit_price
 from optionsv4_lib.execution.quotes import NoQuotes, QuoteSource
-from optionsv4_lib.store.db import transaction
 
 ORDER_ID_PREFIX = "PAPER-"
 
@@ -93,15 +92,5 @@ class PaperBroker:
 
     def positions(self) -> list[Position]:
         """Net paper positions per security id (orders without a security id are not included)."""
-        with transaction(self.conn) as cur:
-            cur.execute(
-                """SELECT security_id, exchange_segment,
-                          sum(CASE side WHEN 'BUY' THEN filled_quantity ELSE -filled_quantity END),
-                          sum(filled_quantity * average_price) FILTER (WHERE side = 'BUY')
-                              / nullif(sum(filled_quantity) FILTER (WHERE side = 'BUY'), 0),
-                          sum(filled_quantity * average_price) FILTER (WHERE side = 'SELL')
-                              / nullif(sum(filled_quantity) FILTER (WHERE side = 'SELL'), 0)
-                   FROM orders WHERE mode = 'paper' AND filled_quantity > 0 AND security_id IS NOT NULL
-                   GROUP BY 1, 2 ORDER BY 1""")
-            return [Position(int(sid), segment, int(net), buy_average=buy, sell_average=sell)
-                    for sid, segment, net, buy, sell in cur.fetchall()]
+        return [Position(int(sid), segment, int(net), buy_average=buy, sell_average=sell)
+                for sid, segment, net, buy, sell in ledger.paper_positions(self.conn)]

@@ -30,7 +30,6 @@ from optionsv4_lib.execution.quotes import QuoteSource
 from optionsv4_lib.execution.slicing import slice_units
 from optionsv4_lib.reference.costs import leg_costs
 from optionsv4_lib.reference.universe import freeze_quantity
-from optionsv4_lib.store.db import transaction
 from optionsv4_lib.store.instruments import option_security_id
 
 TICK = 0.05  # ₹, NSE option tick size
@@ -217,18 +216,8 @@ def marked_strategies(conn, strategy_ids: Sequence[int] | None = None, max_strat
     if max_strategies is not None and (not isinstance(max_strategies, int) or max_strategies < 1):
         raise InputError(f"max_strategies: expected a whole number ≥ 1, got {max_strategies!r}")
     ids = [int(i) for i in strategy_ids or ()]
-    with transaction(conn) as cur:
-        cur.execute(
-            """SELECT e.strategy_id, e.status, e.mode, e.note, coalesce(e.lots, s.lots), s.run_id, r.trade_date,
-                      r.risk_profile, r.capital, s.candidate_id, s.symbol, coalesce(s.industry, s.symbol),
-                      s.strategy, s.risk_type, s.lot_size, s.capital_at_risk, s.max_loss, s.net_premium, s.lots
-               FROM strategy_execution_status e JOIN strategies s USING (strategy_id)
-                    JOIN analysis_runs r USING (run_id)
-               WHERE (e.status IN ('marked', 'placing') OR e.strategy_id = ANY(%s))
-               ORDER BY e.marked_at, e.strategy_id""", (ids,))
-        rows = cur.fetchall()
     found = {}
-    for *head, capital_at_risk, max_loss, net_premium, analysed_lots in rows:
+    for *head, capital_at_risk, max_loss, net_premium, analysed_lots in ledger.marked_rows(conn, ids):
         scale = head[4] / analysed_lots
         found[head[0]] = MarkedStrategy(*head, capital_at_risk * scale, max_loss * scale, net_premium * scale)
     if not ids:
@@ -256,7 +245,7 @@ def plan_strategy(conn, broker: Broker, strategy: MarkedStrategy, quotes: QuoteS
     plan = StrategyPlan(strategy, attempt, resume, [])
     if strategy.mode != broker.mode:
         plan.reasons.append(f"marked for {strategy.mode} execution, not {broker.mode}")
-    legs = _legs(conn, strategy)
+    legs = ledger.strategy_legs(conn, strategy.run_id, strategy.candidate_id)
     if not legs:
         plan.reasons.append(f"no legs stored for {strategy.candidate_id}")
     recorded = [o for o in ledger.orders_of(conn, strategy.strategy_id, attempt) if o.purpose == "entry"] \
@@ -278,14 +267,6 @@ def plan_strategy(conn, broker: Broker, strategy: MarkedStrategy, quotes: QuoteS
         except OptionsV4Error as exc:
             plan.reasons.append(f"margin: {exc}")
     return plan
-
-
-def _legs(conn, strategy: MarkedStrategy) -> list[dict]:
-    with transaction(conn) as cur:
-        cur.execute("""SELECT leg_no, instrument, side, ratio, strike, expiry, qty, bid, ask, security_id
-                       FROM strategy_details WHERE run_id = %s AND candidate_id = %s ORDER BY leg_no""",
-                    (strategy.run_id, strategy.candidate_id))
-        return [dict(zip([c.name for c in cur.description], row)) for row in cur.fetchall()]
 
 
 def _planned_orders(conn, broker: Broker, strategy: MarkedStrategy, leg: dict, attempt: int, quotes: QuoteSource,

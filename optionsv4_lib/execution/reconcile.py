@@ -11,7 +11,6 @@ from typing import Any
 from optionsv4_lib.execution import ledger
 from optionsv4_lib.execution.broker import Broker
 from optionsv4_lib.reference.calendar import IST
-from optionsv4_lib.store.db import transaction
 
 
 def reconcile(conn, broker: Broker, *, now: datetime | None = None) -> dict[str, Any]:
@@ -25,17 +24,6 @@ def reconcile(conn, broker: Broker, *, now: datetime | None = None) -> dict[str,
     still_open = [row.correlation_id for row in ledger.open_orders(conn, broker.mode)]
     positions = broker.positions()
     moment = (now or datetime.now(IST)).astimezone(IST)
-    with transaction(conn) as cur:
-        cur.execute("""SELECT security_id, min(strategy_id) FROM orders
-                       WHERE mode = %s AND filled_quantity > 0 AND security_id IS NOT NULL
-                       GROUP BY security_id HAVING count(DISTINCT strategy_id) = 1""", (broker.mode,))
-        owner = dict(cur.fetchall())
-        for p in positions:
-            cur.execute(
-                """INSERT INTO positions_snapshots (snapshot_at, mode, exchange_segment, security_id, trading_symbol,
-                       strategy_id, net_qty, buy_avg, sell_avg, ltp, unrealized_pnl, realized_pnl)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                (moment, broker.mode, p.exchange_segment, p.security_id, p.trading_symbol, owner.get(p.security_id),
-                 p.net_quantity, p.buy_average, p.sell_average, p.last_price, p.unrealized_pnl, p.realized_pnl))
+    ledger.record_positions(conn, broker.mode, positions, moment)
     return {"orders_refreshed": refreshed, "orders_open": still_open, "positions": len(positions),
             "snapshot_at": moment.isoformat()}

@@ -287,6 +287,19 @@ def stored_exit_conditions(conn, strategy_ids: list[int]) -> pd.DataFrame:
         return pd.DataFrame(cur.fetchall(), columns=columns).astype({"threshold": float})
 
 
+def failed_expectations(conn, trade_date: date | None) -> list[tuple]:
+    """The failed expectations stored for `trade_date` (default: the latest with results): trade_date, suite, subject,
+    expectation, column_name, severity, observed, unexpected_count — critical first."""
+    with transaction(conn) as cur:
+        cur.execute("""SELECT q.trade_date, q.suite, q.subject, q.expectation, q.column_name, q.severity, q.observed,
+                              q.unexpected_count
+                       FROM data_quality_results q
+                       WHERE NOT q.success
+                         AND q.trade_date = COALESCE(%s, (SELECT max(trade_date) FROM data_quality_results))
+                       ORDER BY q.severity, q.suite, q.subject, q.expectation""", (trade_date,))
+        return cur.fetchall()
+
+
 class Query(NamedTuple):
     title: str
     sql: str
