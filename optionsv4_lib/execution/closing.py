@@ -39,7 +39,7 @@ from optionsv4_lib.execution.paper import ORDER_ID_PREFIX
 from optionsv4_lib.execution.plan import correlation_id, leg_orders, limit_price
 from optionsv4_lib.execution.quotes import NoQuotes, QuoteSource
 from optionsv4_lib.reference.calendar import IST
-from optionsv4_lib.reference.universe import freeze_quantity
+from optionsv4_lib.reference.freeze_quantities import freeze_quantity
 
 log = logging.getLogger(__name__)
 

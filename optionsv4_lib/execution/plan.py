@@ -6,7 +6,7 @@ that cover it are held. Units = lots × ratio × lot size, where lots are the ma
 A limit price is mid ± buffer × half-spread (buffer 1 = at the touch: the ask for a buy, the bid for a sell),
 rounded to the 0.05 tick against us. The quote is the quote source's (live chain or latest snapshot), else the
 analysed leg's bid and ask. A leg of more units than the contract's quantity freeze on the day
-(reference.freeze_quantity) is planned as several orders, slices of whole lots (execution.slicing); each slice
+(reference.freeze_quantities) is planned as several orders, slices of whole lots (execution.slicing); each slice
 is one PlannedOrder, a leg's slices consecutive, larger first.
 
 Correlation ids are "OV4-<strategy>-<leg><E|X|R|A><attempt>" (entry, exit, rollback, adjustment) for a leg sent as
@@ -29,7 +29,7 @@ from optionsv4_lib.execution.broker import Broker, Contract, Mode, OrderRequest,
 from optionsv4_lib.execution.quotes import QuoteSource
 from optionsv4_lib.execution.slicing import slice_units
 from optionsv4_lib.reference.costs import leg_costs
-from optionsv4_lib.reference.universe import freeze_quantity
+from optionsv4_lib.reference.freeze_quantities import freeze_quantity
 from optionsv4_lib.store.instruments import option_security_id
 
 TICK = 0.05  # ₹, NSE option tick size

@@ -1,5 +1,5 @@
 """Slicing one leg's order under NSE's quantity freeze: the exchange rejects an F&O order of more units than the
-contract's freeze quantity (reference.freeze_quantity), so a larger leg is sent as several orders — slices.
+contract's freeze quantity (reference.freeze_quantities), so a larger leg is sent as several orders — slices.
 
 Every slice is a whole number of lots and at most freeze_qty units, so it holds at most
     max_lots = floor(freeze_qty / lot_size)

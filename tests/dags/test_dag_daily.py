@@ -4,8 +4,8 @@ an NSE holiday that skips visibly. Airflow is imported inside the tests (see the
 
 import time
 from datetime import date
-from pathlib import Path
 
+import dhan_faults  # noqa: E402
 import pandas as pd
 import pendulum
 
@@ -17,8 +17,6 @@ from optionsv4_lib.marketdata.synthetic import DEFAULT_BROKEN, SyntheticMarket
 from optionsv4_lib.quality.suites import data_docs_index
 from optionsv4_lib.reference.universe import load_universe
 from optionsv4_lib.store import connect
-
-import dhan_faults  # noqa: E402
 
 DAILY = "options_v4_daily"
 IST = "Asia/Kolkata"

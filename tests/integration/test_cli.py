@@ -4,18 +4,16 @@ that names the problem and never shows the access token."""
 
 import json
 from datetime import date
-from pathlib import Path
 
+import dhan_faults  # noqa: E402
 import pytest
+from dhan_emulator import DhanEmulator  # noqa: E402
 from typer.testing import CliRunner
 
 from optionsv4_lib.cli.main import app
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.store import connect, fetch_analysis
-
-import dhan_faults  # noqa: E402
-from dhan_emulator import DhanEmulator  # noqa: E402
 
 TRADE_DATE = date(2026, 11, 23)
 TOKEN = "eyJ-cli-SECRET-5d1e"

@@ -5,6 +5,7 @@ from functools import partialmethod
 from pathlib import Path
 
 import pytest
+from dhan_emulator import DhanEmulator  # noqa: E402
 
 from optionsv4_lib.adapters.dhan.market_data import DhanMarketData
 from optionsv4_lib.adapters.pacing import RetryPolicy
@@ -16,8 +17,6 @@ from optionsv4_lib.jobs import daily
 from optionsv4_lib.jobs.daily import NotATradingDay
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.reference.universe import load_universe
-
-from dhan_emulator import DhanEmulator  # noqa: E402
 
 TRADE_DATE = date(2026, 11, 23)
 

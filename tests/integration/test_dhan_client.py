@@ -4,16 +4,14 @@ bodies that are not JSON, timeouts, rate-limit pacing, order calls, and the acce
 import logging
 import time
 from datetime import date
-from pathlib import Path
 
 import pytest
+from dhan_emulator import ERRORS, DhanEmulator  # noqa: E402
 
 from optionsv4_lib.adapters.dhan.client import ERROR_CODES, RATE_LIMITS, DhanClient
 from optionsv4_lib.adapters.pacing import Rate, RetryPolicy
 from optionsv4_lib.core.errors import AuthError, BrokerError, DataError, InputError, RateLimited
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-
-from dhan_emulator import ERRORS, DhanEmulator  # noqa: E402
 
 TRADE_DATE = date(2026, 11, 23)
 TOKEN = "eyJ-SECRET-token-7f3a9c"  # recognisable in any log line or message

@@ -4,15 +4,13 @@ positions, funds, margin, kill switch, faults — and what dhanhq itself hides (
 import re
 import time
 from datetime import date, datetime
-from pathlib import Path
 
 import pytest
+from dhan_emulator import ERRORS, EXPOSURE_RATE, SPAN_RATE, DhanEmulator  # noqa: E402
 from dhanhq import DhanContext, dhanhq
 
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.reference.calendar import IST
-
-from dhan_emulator import ERRORS, EXPOSURE_RATE, SPAN_RATE, DhanEmulator  # noqa: E402
 
 TRADE_DATE = date(2026, 11, 23)
 EXPIRY = date(2026, 12, 1)

@@ -4,11 +4,11 @@ sent; errors and the access token at the source level."""
 
 import logging
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from dhan_emulator import DhanEmulator  # noqa: E402
 
 from optionsv4_lib.adapters.dhan.client import RATE_LIMITS
 from optionsv4_lib.adapters.dhan.market_data import DhanMarketData, parse_candles
@@ -21,8 +21,6 @@ from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN
 from optionsv4_lib.marketdata.source import MarketDataSource
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.reference.universe import load_universe
-
-from dhan_emulator import DhanEmulator  # noqa: E402
 
 TRADE_DATE = date(2026, 11, 23)
 TOKEN = "eyJ-market-SECRET-91c2"

@@ -15,7 +15,8 @@ from optionsv4_lib.execution.broker import Contract, OrderRequest, Quote
 from optionsv4_lib.execution.ledger import LedgerOrder
 from optionsv4_lib.execution.plan import correlation_id, leg_orders
 from optionsv4_lib.execution.slicing import describe, max_lots, slice_units
-from optionsv4_lib.reference.universe import FREEZE_FILE, freeze_quantity, load_universe
+from optionsv4_lib.reference.freeze_quantities import FREEZE_FILE, freeze_quantity
+from optionsv4_lib.reference.universe import load_universe
 
 NIFTY_LOT, NIFTY_FREEZE = 65, 1800  # lots of 65 since Jan-2026; 1800 units is 27 lots and 45 units
 

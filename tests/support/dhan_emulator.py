@@ -59,7 +59,8 @@ import pandas as pd
 
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.reference.calendar import IST
-from optionsv4_lib.reference.universe import freeze_quantity, index_ids
+from optionsv4_lib.reference.freeze_quantities import freeze_quantity
+from optionsv4_lib.reference.universe import index_ids
 
 # Documented messages (reference §1): DH-* codes come as {"errorType", "errorCode", "errorMessage"}, the data-API
 # 8xx codes as {"errorCode": <int>, "errorMessage"} (the shape of the recorded HTTP-200 806 answer).

@@ -3,7 +3,8 @@ in `instruments`, and a DhanClient pointed at the emulator."""
 
 import functools
 from datetime import date, datetime
-from pathlib import Path
+
+from dhan_emulator import DhanEmulator  # noqa: E402,F401  (re-exported for the test modules)
 
 from optionsv4_lib.adapters.dhan.client import RATE_LIMITS, DhanClient
 from optionsv4_lib.adapters.pacing import Rate, RetryPolicy
@@ -16,8 +17,6 @@ from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.reference.calendar import IST
 from optionsv4_lib.reference.universe import load_universe
 from optionsv4_lib.store import store_analysis, transaction
-
-from dhan_emulator import DhanEmulator  # noqa: E402,F401  (re-exported for the test modules)
 
 TRADE_DATE = date(2026, 11, 23)  # a Monday
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=IST)  # inside the F&O session

@@ -4,12 +4,12 @@ determinism and tie-breaking, select_top per symbol, rationales, and input check
 
 import math
 from datetime import date, datetime
-from pathlib import Path
 from typing import get_args
 
 import numpy as np
 import pandas as pd
 import pytest
+from chains import make_chain  # noqa: E402
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,8 +29,6 @@ from optionsv4_lib.core.errors import InputError
 from optionsv4_lib.strategies import evaluate_candidates
 from optionsv4_lib.strategies.candidates import generate_candidates
 from optionsv4_lib.strategies.catalog import View
-
-from chains import make_chain  # noqa: E402
 
 MODERATE, CONSERVATIVE = DEFAULT_PROFILES["moderate"], DEFAULT_PROFILES["conservative"]
 EQUAL_WEIGHTS = RiskLimits(weights=ScoreWeights(**{name: 1.0 for name in FACTORS}))
