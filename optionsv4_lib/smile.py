@@ -12,8 +12,8 @@ below). Each quote's residual is (w_model − w_mid) / h, where h is the quote's
 (floored at a quarter of the median half-spread so that one tight quote cannot dominate); a residual inside ±1 is
 about inside the quote. Since the price is monotone in w, a model w within [w_bid, w_ask] is a model price within
 [bid, ask]; a hinge term penalises leaving that band. Constraints: b ≥ 0, |ρ| < 1, σ > 0, min w = a + bσ√(1−ρ²) ≥ 0,
-Lee's wing bound b(1+|ρ|) ≤ 2, and Gatheral–Jacquier's g(k) ≥ 0 (no butterfly arbitrage) on a dense grid that
-covers the quotes and k ∈ [−3, 3].
+Lee's wing bound b(1+|ρ|) ≤ 2, and Gatheral–Jacquier's g(k) ≥ 0 (no butterfly arbitrage): penalised on a coarse
+grid with a margin, then verified on a dense one (butterfly_grid) that covers the quotes and k ∈ [−3, 3].
 """
 
 from collections.abc import Sequence
@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.optimize import least_squares, minimize
+from scipy.optimize import least_squares
 
 from optionsv4_lib.errors import DataError, InputError
 from optionsv4_lib.pricing import bs_price, implied_vol_diagnostics
@@ -37,8 +37,9 @@ _RHO_MAX = 0.999
 _SIGMA_MIN = 1e-4
 _PENALTY = 1e4  # weight of constraint-violation residuals against fit residuals of order 1 (half-spreads)
 _BAND_WEIGHT = 3.0  # extra weight of the part of a residual outside [w_bid, w_ask]
-_G_MARGIN = 1e-6  # the penalty asks g ≥ this, so that g ≥ 0 survives the solver's tolerance
+_G_MARGIN = 1e-4  # the penalty asks g ≥ this on its grid, so that g ≥ 0 survives the solver and holds between points
 _OUTSIDE = "; model outside the quote: "  # starts the note's sentence on fitted quotes the model leaves outside
+_G_BLEND_MARGIN = 1e-6  # blending toward flat stops at g ≥ this on the dense grid, so g stays ≥ 0 between its points
 _SEARCH_M, _SEARCH_SIGMA = 15, 12  # global search grid of (m, σ)
 _POLISH_STARTS = 3
 
@@ -78,11 +79,23 @@ def svi_g(params: SVIParams, k: ArrayLike) -> np.ndarray:
 
 
 def butterfly_grid(k_quoted: ArrayLike) -> np.ndarray:
-    """k grid on which g(k) ≥ 0 is enforced and checked: 201 points over the quotes ± half their span, and [−3, 3]."""
-    k_quoted = np.asarray(k_quoted, dtype=float)
-    lo, hi = k_quoted.min(), k_quoted.max()
-    pad = max(0.5 * (hi - lo), 0.02)
+    """Dense k grid on which g(k) ≥ 0 is verified: 2001 points over the quotes ± half their span (at least ±0.02),
+    and every 0.002 over [−3, 3]."""
+    lo, hi, pad = _quoted_range(k_quoted)
+    return np.union1d(np.linspace(lo - pad, hi + pad, 2001), np.linspace(-3.0, 3.0, 3001))
+
+
+def _penalty_grid(k_quoted: ArrayLike) -> np.ndarray:
+    """Coarser k grid on which the optimiser penalises g < _G_MARGIN: 201 points over the quotes ± pad, 61 on [−3, 3]."""
+    lo, hi, pad = _quoted_range(k_quoted)
     return np.union1d(np.linspace(lo - pad, hi + pad, 201), np.linspace(-3.0, 3.0, 61))
+
+
+def _quoted_range(k_quoted: ArrayLike) -> tuple[float, float, float]:
+    """(min k, max k, pad = max(half the span, 0.02))."""
+    k_quoted = np.asarray(k_quoted, dtype=float)
+    lo, hi = float(k_quoted.min()), float(k_quoted.max())
+    return lo, hi, max(0.5 * (hi - lo), 0.02)
 
 
 # ---------------------------------------------------------------- forward and quote IVs
@@ -227,10 +240,10 @@ def fit_svi(
     weights = np.asarray(weights, dtype=float)
     if weights.shape != k.shape or not np.all(np.isfinite(weights) & (weights > 0)):
         raise InputError("weights: must be positive, finite, one per quote")
-    grid = butterfly_grid(k)
     floor_k, floor_w = (np.empty(0), np.empty(0)) if floor is None else (np.asarray(v, dtype=float) for v in floor)
     floor_scale = float(np.median(weights))
-    problem = _Problem(k, w_mid, w_bid, w_ask, weights, grid, floor_k, floor_w, floor_scale)
+    problem = _Problem(k, w_mid, w_bid, w_ask, weights, _penalty_grid(k), butterfly_grid(k), floor_k, floor_w,
+                       floor_scale)
 
     span = k.max() - k.min()
     w_top = float(w_ask.max())
@@ -239,20 +252,21 @@ def fit_svi(
     best = None
     for start in _search_starts(k, w_mid, weights):  # the next start only while the best leaves quotes outside
         start = np.clip(start, lower + 1e-12, upper - 1e-12)
-        result = least_squares(problem.residuals, start, bounds=(lower, upper), x_scale="jac", method="trf")
+        result = least_squares(problem.residuals, start, bounds=(lower, upper), x_scale="jac")
         if best is None or result.cost < best.cost:
             best = result
         if problem.clean(best.x):
             break
-    x = best.x
+    x, message = best.x, ""
     if problem.violation(x) > 0:
-        x = problem.hard_constrained(x, lower, upper)
+        x, t = problem.toward_flat(x)
+        message = f"constraints met by blending the fit with a flat smile (weight {t:.4f} on the fit)"
     params = SVIParams(*map(float, x))
     w = svi_total_variance(params, k)
     outside = (w < w_bid - 1e-15) | (w > w_ask + 1e-15)
     failures = problem.failures(x)
-    return SVIFit(params, float(svi_g(params, grid).min()), float(np.sqrt(np.mean(((w - w_mid) * weights) ** 2))),
-                  int(outside.sum()), not failures, "; ".join(failures))
+    return SVIFit(params, float(svi_g(params, problem.check_grid).min()), float(np.sqrt(np.mean(((w - w_mid) * weights) ** 2))),
+                  int(outside.sum()), not failures, "; ".join(failures) or message)
 
 
 @dataclass(frozen=True, eq=False)
@@ -265,6 +279,7 @@ class _Problem:
     w_ask: np.ndarray
     weights: np.ndarray
     grid: np.ndarray
+    check_grid: np.ndarray
     floor_k: np.ndarray
     floor_w: np.ndarray
     floor_scale: float
@@ -290,36 +305,41 @@ class _Problem:
         w = svi_total_variance(x, self.k)
         return self.violation(x) == 0 and bool(np.all((w >= self.w_bid) & (w <= self.w_ask)))
 
-    def violation(self, x: np.ndarray) -> float:
-        """Largest constraint violation with the g margin given back (0 when every constraint holds)."""
-        values = self.constraints(x)
-        values[2:2 + self.grid.size] += _G_MARGIN
+    def violation(self, x: np.ndarray, g_margin: float = 0.0) -> float:
+        """Largest constraint violation, g ≥ g_margin checked on the dense grid (0 when every constraint holds)."""
+        a, b, rho, m, sigma = x
+        values = np.concatenate([[_LEE_BOUND - b * (1.0 + abs(rho)), a + b * sigma * np.sqrt(1.0 - rho * rho)],
+                                 svi_g(x, self.check_grid) - g_margin,
+                                 svi_total_variance(x, self.floor_k) - self.floor_w])
         return float(np.maximum(-values, 0.0).max())
 
     def failures(self, x: np.ndarray) -> list[str]:
         """Each constraint that fails at x, in words."""
         a, b, rho, m, sigma = x
+        g_min = svi_g(x, self.check_grid).min()
         checks = [
-            (b * (1.0 + abs(rho)) <= _LEE_BOUND * (1 + 1e-12), f"Lee bound b(1+|ρ|) = {b * (1 + abs(rho)):.4f} > 2"),
+            (b * (1.0 + abs(rho)) <= _LEE_BOUND, f"Lee bound b(1+|ρ|) = {b * (1 + abs(rho)):.4f} > 2"),
             (a + b * sigma * np.sqrt(1.0 - rho * rho) >= 0.0, "negative total variance"),
-            (svi_g(x, self.grid).min() >= 0.0, f"butterfly arbitrage: g_min = {svi_g(x, self.grid).min():.3g}"),
+            (g_min >= 0.0, f"butterfly arbitrage: g_min = {g_min:.3g}"),
             (np.all(svi_total_variance(x, self.floor_k) >= self.floor_w),
              "w below the floor (an earlier expiry's total variance)"),
         ]
         return [message for holds, message in checks if not holds]
 
-    def hard_constrained(self, x: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-        """SLSQP from x on the squared fit and band residuals, with the constraints hard; x back if it fails."""
-        n = 2 * self.k.size
+    def toward_flat(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """x blended with a flat smile until every constraint holds: w_t = t·w_x + (1 − t)·level, level the weighted
+        mean of w_mid (or the floor's top, if higher), t ∈ [0, 1] the largest found by bisection with g ≥
+        _G_BLEND_MARGIN on the dense grid (t = 0 is flat, g = 1, which meets every constraint); returns (params, t)."""
+        level = max(float(np.average(self.w_mid, weights=self.weights)), float(np.max(self.floor_w, initial=0.0)))
 
-        def objective(z):
-            r = self.residuals(z)[:n]
-            return float(r @ r)
+        def blend(t):
+            return np.array([t * x[0] + (1.0 - t) * level, t * x[1], x[2], x[3], x[4]])
 
-        result = minimize(objective, x, method="SLSQP", bounds=list(zip(lower, upper)),
-                          constraints=[{"type": "ineq", "fun": self.constraints}],
-                          options={"maxiter": 200, "ftol": 1e-12})
-        return result.x if self.violation(result.x) < self.violation(x) else x
+        feasible, infeasible = 0.0, 1.0
+        for _ in range(40):
+            t = 0.5 * (feasible + infeasible)
+            feasible, infeasible = (t, infeasible) if self.violation(blend(t), _G_BLEND_MARGIN) == 0 else (feasible, t)
+        return blend(feasible), feasible
 
 
 def _search_starts(k: np.ndarray, w: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
@@ -439,7 +459,8 @@ def fit_smile(chain: pd.DataFrame, years: float, rate: float) -> Smile:
     fit = fit_svi(used["k"], used["iv_mid"] ** 2 * years, used["iv_bid"] ** 2 * years, used["iv_ask"] ** 2 * years)
     if not fit.ok:
         return _flat(base, f"the SVI fit failed its constraints ({fit.message}); dropped: {_drops(quotes)}")
-    return _finish(base, fit.params, "svi", f"SVI on {len(used)} OTM quotes; dropped: {_drops(quotes)}")
+    how = f" ({fit.message})" if fit.message else ""
+    return _finish(base, fit.params, "svi", f"SVI on {len(used)} OTM quotes{how}; dropped: {_drops(quotes)}")
 
 
 def _drops(quotes: pd.DataFrame) -> str:
