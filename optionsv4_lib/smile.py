@@ -40,6 +40,7 @@ _BAND_WEIGHT = 3.0  # extra weight of the part of a residual outside [w_bid, w_a
 _G_MARGIN = 1e-4  # the penalty asks g ≥ this on its grid, so that g ≥ 0 survives the solver and holds between points
 _OUTSIDE = "; model outside the quote: "  # starts the note's sentence on fitted quotes the model leaves outside
 _G_BLEND_MARGIN = 1e-6  # blending toward flat stops at g ≥ this on the dense grid, so g stays ≥ 0 between its points
+_REFINEMENTS = 2  # polishes with the penalty grid refined where g fails on the dense grid
 _SEARCH_M, _SEARCH_SIGMA = 15, 12  # global search grid of (m, σ)
 _POLISH_STARTS = 3
 
@@ -59,6 +60,14 @@ def svi_total_variance(params: SVIParams, k: ArrayLike) -> np.ndarray:
     a, b, rho, m, sigma = params
     x = np.asarray(k, dtype=float) - m
     return a + b * (rho * x + np.sqrt(x * x + sigma * sigma))
+
+
+def _svi_gradient(params, k: np.ndarray) -> np.ndarray:
+    """∂w/∂(a, b, ρ, m, σ) at each k, shape (len(k), 5)."""
+    _a, b, rho, m, sigma = params
+    x = k - m
+    root = np.sqrt(x * x + sigma * sigma)
+    return np.stack([np.ones_like(x), rho * x + root, b * x, -b * (rho + x / root), b * sigma / root], axis=1)
 
 
 def svi_g(params: SVIParams, k: ArrayLike) -> np.ndarray:
@@ -86,9 +95,10 @@ def butterfly_grid(k_quoted: ArrayLike) -> np.ndarray:
 
 
 def _penalty_grid(k_quoted: ArrayLike) -> np.ndarray:
-    """Coarser k grid on which the optimiser penalises g < _G_MARGIN: 201 points over the quotes ± pad, 61 on [−3, 3]."""
+    """Coarser k grid on which the optimiser penalises g < _G_MARGIN: 201 points over the quotes ± pad, 121 on
+    [−3, 3]."""
     lo, hi, pad = _quoted_range(k_quoted)
-    return np.union1d(np.linspace(lo - pad, hi + pad, 201), np.linspace(-3.0, 3.0, 61))
+    return np.union1d(np.linspace(lo - pad, hi + pad, 201), np.linspace(-3.0, 3.0, 121))
 
 
 def _quoted_range(k_quoted: ArrayLike) -> tuple[float, float, float]:
@@ -123,7 +133,8 @@ def implied_forward(
     _check_positive(years=years, spot=spot)
     strikes, call_mid, put_mid = (np.asarray(v, dtype=float) for v in (strikes, call_mid, put_mid))
     if not strikes.shape == call_mid.shape == put_mid.shape:
-        raise InputError(f"strikes, call_mid, put_mid: shapes differ {strikes.shape}, {call_mid.shape}, {put_mid.shape}")
+        shapes = f"{strikes.shape}, {call_mid.shape}, {put_mid.shape}"
+        raise InputError(f"strikes, call_mid, put_mid: shapes differ {shapes}")
     carry = spot * np.exp(rate * years)
     both = np.isfinite(call_mid) & np.isfinite(put_mid)
     if not both.any():
@@ -221,9 +232,11 @@ def fit_svi(
     weights: per quote, 1/h with h the half-spread in total variance (floored at a quarter of the median) unless
     given. floor: (k grid, w) that w(k) must not go below (calendar repair: an earlier expiry's w).
     Method: a vectorized global search over (m, σ) solving the linear least squares in (a, bσ(1+ρ), bσ(1−ρ)) for
-    each, then scipy least_squares on all five parameters, with penalty residuals for the constraints, from the best
-    start, and from the next best ones (up to _POLISH_STARTS) while a constraint fails or a model w lies outside
-    its quote; if a constraint still fails, SLSQP with them as hard constraints.
+    each; scipy least_squares (analytic Jacobian) on all five parameters with penalty residuals for the constraints,
+    from the best start, then from the next best ones (up to _POLISH_STARTS) while a constraint fails or a model w
+    lies outside its quote, until one ends where an earlier one did; where g fails on the dense grid, those points
+    join the penalty grid and the fit is polished again (up to _REFINEMENTS times); if a constraint still fails,
+    the fit is blended with a flat smile, as little as keeps every constraint (SVIFit.message says so).
     """
     k, w_mid, w_bid, w_ask = (np.asarray(v, dtype=float) for v in (k, w_mid, w_bid, w_ask))
     if not k.shape == w_mid.shape == w_bid.shape == w_ask.shape or k.ndim != 1:
@@ -252,12 +265,19 @@ def fit_svi(
     best = None
     for start in _search_starts(k, w_mid, weights):  # the next start only while the best leaves quotes outside
         start = np.clip(start, lower + 1e-12, upper - 1e-12)
-        result = least_squares(problem.residuals, start, bounds=(lower, upper), x_scale="jac")
+        result = least_squares(problem.residuals, start, jac=problem.jacobian, bounds=(lower, upper), x_scale="jac")
+        found_again = best is not None and abs(result.cost - best.cost) <= 1e-6 * best.cost
         if best is None or result.cost < best.cost:
             best = result
-        if problem.clean(best.x):
+        if found_again or problem.clean(best.x):
             break
     x, message = best.x, ""
+    for _ in range(_REFINEMENTS):  # g < 0 between points of the penalty grid: penalise there too, polish again
+        if problem.violation(x) == 0:
+            break
+        failing = problem.check_grid[svi_g(x, problem.check_grid) < _G_MARGIN]
+        problem = replace(problem, grid=np.union1d(problem.grid, failing))
+        x = least_squares(problem.residuals, x, jac=problem.jacobian, bounds=(lower, upper), x_scale="jac").x
     if problem.violation(x) > 0:
         x, t = problem.toward_flat(x)
         message = f"constraints met by blending the fit with a flat smile (weight {t:.4f} on the fit)"
@@ -265,8 +285,9 @@ def fit_svi(
     w = svi_total_variance(params, k)
     outside = (w < w_bid - 1e-15) | (w > w_ask + 1e-15)
     failures = problem.failures(x)
-    return SVIFit(params, float(svi_g(params, problem.check_grid).min()), float(np.sqrt(np.mean(((w - w_mid) * weights) ** 2))),
-                  int(outside.sum()), not failures, "; ".join(failures) or message)
+    rms = float(np.sqrt(np.mean(((w - w_mid) * weights) ** 2)))
+    return SVIFit(params, float(svi_g(params, problem.check_grid).min()), rms, int(outside.sum()), not failures,
+                  "; ".join(failures) or message)
 
 
 @dataclass(frozen=True, eq=False)
@@ -291,9 +312,34 @@ class _Problem:
         band = _BAND_WEIGHT * self.weights * (np.maximum(w - self.w_ask, 0.0) + np.maximum(self.w_bid - w, 0.0))
         return np.concatenate([fit, band, _PENALTY * np.maximum(-self.constraints(x), 0.0)])
 
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
+        """∂residuals/∂x: closed form, except the active g rows (central differences on those k only)."""
+        _a, b, rho, _m, sigma = x
+        dw = _svi_gradient(x, self.k)
+        w = svi_total_variance(x, self.k)
+        side = (w > self.w_ask).astype(float) - (w < self.w_bid)
+        active = self.constraints(x) < 0
+        n_grid = self.grid.size
+        penalty = np.zeros((active.size, 5))  # ∂(−constraint)/∂x on the active rows, 0 elsewhere (hinge)
+        if active[0]:
+            penalty[0] = [0.0, 1.0 + abs(rho), b * np.sign(rho), 0.0, 0.0]
+        if active[1]:
+            root = np.sqrt(1.0 - rho * rho)
+            penalty[1] = -self.floor_scale * np.array([1.0, sigma * root, -b * sigma * rho / root, 0.0, b * root])
+        g_rows = 2 + np.flatnonzero(active[2:2 + n_grid])
+        if g_rows.size:
+            step = 1e-7 * np.maximum(np.abs(x), 1e-4)
+            k_active = self.grid[g_rows - 2]
+            penalty[g_rows] = -np.stack([(svi_g(x + e, k_active) - svi_g(x - e, k_active)) / (2.0 * h)
+                                         for e, h in zip(np.diag(step), step)], axis=1)
+        floor_rows = 2 + n_grid + np.flatnonzero(active[2 + n_grid:])
+        penalty[floor_rows] = -self.floor_scale * _svi_gradient(x, self.floor_k[floor_rows - 2 - n_grid])
+        return np.vstack([dw * self.weights[:, None], _BAND_WEIGHT * (side * self.weights)[:, None] * dw,
+                          _PENALTY * penalty])
+
     def constraints(self, x: np.ndarray) -> np.ndarray:
         """Values that must be ≥ 0: Lee's bound, min variance, g − margin on the grid, w − floor (scaled)."""
-        a, b, rho, m, sigma = x
+        a, b, rho, _m, sigma = x
         lee = _LEE_BOUND - b * (1.0 + abs(rho))
         min_variance = (a + b * sigma * np.sqrt(1.0 - rho * rho)) * self.floor_scale
         g = svi_g(x, self.grid) - _G_MARGIN
@@ -307,7 +353,7 @@ class _Problem:
 
     def violation(self, x: np.ndarray, g_margin: float = 0.0) -> float:
         """Largest constraint violation, g ≥ g_margin checked on the dense grid (0 when every constraint holds)."""
-        a, b, rho, m, sigma = x
+        a, b, rho, _m, sigma = x
         values = np.concatenate([[_LEE_BOUND - b * (1.0 + abs(rho)), a + b * sigma * np.sqrt(1.0 - rho * rho)],
                                  svi_g(x, self.check_grid) - g_margin,
                                  svi_total_variance(x, self.floor_k) - self.floor_w])
@@ -315,7 +361,7 @@ class _Problem:
 
     def failures(self, x: np.ndarray) -> list[str]:
         """Each constraint that fails at x, in words."""
-        a, b, rho, m, sigma = x
+        a, b, rho, _m, sigma = x
         g_min = svi_g(x, self.check_grid).min()
         checks = [
             (b * (1.0 + abs(rho)) <= _LEE_BOUND, f"Lee bound b(1+|ρ|) = {b * (1 + abs(rho)):.4f} > 2"),
@@ -374,10 +420,11 @@ class Smile:
     """The fitted smile of one expiry.
 
     forward (₹), years, rate; params (SVI raw; a flat smile is a = σ²T, b = 0); method 'svi' or 'flat'; note (the
-    forward's source, what was dropped, why a fallback was used, any calendar repair, quotes left outside); quotes (quote_ivs of the chain,
-    with drop reasons); residuals (one row per two-sided quote with a mid IV: strike, option_type, k, used, bid,
-    ask, mid, iv_mid, model_iv, model_price, resid_vol = model − mid IV, resid_inr = model − mid ₹, outside_inr =
-    how far (₹) the model price lies outside [bid, ask], inside); g_min (min of g(k) on the butterfly grid);
+    forward's source, what was dropped, why a fallback was used, any calendar repair, quotes left outside);
+    quotes (quote_ivs of the chain, with drop reasons); residuals (one row per two-sided quote with a mid IV:
+    strike, option_type, k, used (in the fit), bid, ask, mid, iv_mid, model_iv, model_price, resid_vol = model −
+    mid IV, resid_inr = model − mid ₹, outside_inr = how far (₹) the model price lies outside [bid, ask], inside);
+    g_min (min of g(k) on butterfly_grid);
     forward_detail (implied_forward's result); expiry (from the chain, when it has one).
     """
 
@@ -499,7 +546,8 @@ def _finish(base: Smile, params: SVIParams, method: str, note: str) -> Smile:
     if len(outside):
         worst = outside.loc[outside["outside_inr"].idxmax()]
         note += (f"{_OUTSIDE}{len(outside)} of {int(residuals['used'].sum())} fitted quotes have the model price "
-                 f"outside their bid–ask (worst ₹{worst['outside_inr']:.2f} at {worst['option_type']} {worst['strike']:g}): "
+                 f"outside their bid–ask (worst ₹{worst['outside_inr']:.2f} at "
+                 f"{worst['option_type']} {worst['strike']:g}): "
                  f"SVI could not put them inside")
     g_min = float(svi_g(params, butterfly_grid(residuals["k"])).min())
     return replace(smile, note=f"{base.forward_detail.note}; {note}", residuals=residuals, g_min=g_min)

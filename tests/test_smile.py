@@ -132,7 +132,8 @@ def test_quote_ivs_say_why_a_quote_has_no_vol():
     chain = pd.DataFrame({
         "strike": [23_500.0, 23_500.0, 22_000.0, 23_600.0, 23_700.0],
         "option_type": ["CE", "PE", "CE", "CE", "CE"],
-        "bid": [0.0, 520.0, 900.0, 12.0, 3.0],  # no bid; fine (intrinsic ≈ ₹499); below intrinsic (≈ ₹998); crossed; fine
+        # no bid; fine (intrinsic ≈ ₹499); below intrinsic (≈ ₹998); crossed; fine
+        "bid": [0.0, 520.0, 900.0, 12.0, 3.0],
         "ask": [5.0, 0.0, 1_400.0, 10.0, 23_500.0],  # ask above the call's bound F·e^{-rT}
         "iv": [0.0, 0.15, np.nan, 0.2, 0.3],
     })
@@ -192,7 +193,7 @@ def test_fit_to_an_arbitrageable_smile_is_arbitrage_free():
     assert fit.ok and fit.g_min >= 0
     dense = np.linspace(-3, 3, 6001)
     assert finite_difference_g(lambda x: svi_total_variance(fit.params, x), dense).min() > -1e-6
-    a, b, rho, m, sigma = fit.params
+    a, b, rho, _m, sigma = fit.params
     assert b * (1 + abs(rho)) <= 2 + 1e-12 and a + b * sigma * np.sqrt(1 - rho**2) >= 0
 
 
@@ -211,7 +212,7 @@ def test_steep_wings_are_held_to_lees_bound():
     k = np.linspace(-1.0, 1.0, 41)
     w = 0.04 + 3.0 * np.abs(k)  # slope 3 > 2: more than any arbitrage-free smile allows
     fit = fit_svi(k, w, 0.95 * w, 1.05 * w)
-    a, b, rho, m, sigma = fit.params
+    _a, b, rho, _m, _sigma = fit.params
     assert b * (1 + abs(rho)) <= 2 + 1e-9
     assert fit.ok and fit.g_min >= 0
     assert fit.n_outside > 0  # it cannot match those wings, and says so
