@@ -40,6 +40,7 @@ _BAND_WEIGHT = 3.0  # extra weight of the part of a residual outside [w_bid, w_a
 _G_MARGIN = 1e-4  # the penalty asks g ≥ this on its grid, so that g ≥ 0 survives the solver and holds between points
 _OUTSIDE = "; model outside the quote: "  # starts the note's sentence on fitted quotes the model leaves outside
 _G_BLEND_MARGIN = 1e-6  # blending toward flat stops at g ≥ this on the dense grid, so g stays ≥ 0 between its points
+_MAX_NFEV = 200  # evaluations per polish: bounds the time of a fit that converges slowly
 _REFINEMENTS = 2  # polishes with the penalty grid refined where g fails on the dense grid
 _SEARCH_M, _SEARCH_SIGMA = 15, 12  # global search grid of (m, σ)
 _POLISH_STARTS = 3
@@ -226,11 +227,14 @@ def fit_svi(
     weights: ArrayLike | None = None,
     *,
     floor: tuple[ArrayLike, ArrayLike] | None = None,
+    start: SVIParams | None = None,
 ) -> SVIFit:
     """Fit SVI raw to total variances (decimal² × years) at log moneyness k, free of static arbitrage.
 
     weights: per quote, 1/h with h the half-spread in total variance (floored at a quarter of the median) unless
-    given. floor: (k grid, w) that w(k) must not go below (calendar repair: an earlier expiry's w).
+    given. floor: (k grid, w) that w(k) must not go below (calendar repair: an earlier expiry's w). start: params to
+    polish instead of the search's starts (calendar repair: the smile lifted above the floor, which the search's
+    starts, blind to the floor, are far from).
     Method: a vectorized global search over (m, σ) solving the linear least squares in (a, bσ(1+ρ), bσ(1−ρ)) for
     each; scipy least_squares (analytic Jacobian) on all five parameters with penalty residuals for the constraints,
     from the best start, then from the next best ones (up to _POLISH_STARTS) while a constraint fails or a model w
@@ -263,9 +267,11 @@ def fit_svi(
     lower = np.array([-2.0 * w_top - 1e-6, 0.0, -_RHO_MAX, k.min() - span, _SIGMA_MIN])
     upper = np.array([2.0 * w_top + 1e-6, _LEE_BOUND, _RHO_MAX, k.max() + span, 10.0 * span + 1.0])
     best = None
-    for start in _search_starts(k, w_mid, weights):  # the next start only while the best leaves quotes outside
-        start = np.clip(start, lower + 1e-12, upper - 1e-12)
-        result = least_squares(problem.residuals, start, jac=problem.jacobian, bounds=(lower, upper), x_scale="jac")
+    starts = _search_starts(k, w_mid, weights) if start is None else [np.asarray(start, dtype=float)]
+    for x0 in starts:  # the next start only while the best leaves quotes outside
+        x0 = np.clip(x0, lower + 1e-12, upper - 1e-12)
+        result = least_squares(problem.residuals, x0, jac=problem.jacobian, bounds=(lower, upper), x_scale="jac",
+                               max_nfev=_MAX_NFEV)
         found_again = best is not None and abs(result.cost - best.cost) <= 1e-6 * best.cost
         if best is None or result.cost < best.cost:
             best = result
@@ -277,7 +283,8 @@ def fit_svi(
             break
         failing = problem.check_grid[svi_g(x, problem.check_grid) < _G_MARGIN]
         problem = replace(problem, grid=np.union1d(problem.grid, failing))
-        x = least_squares(problem.residuals, x, jac=problem.jacobian, bounds=(lower, upper), x_scale="jac").x
+        x = least_squares(problem.residuals, x, jac=problem.jacobian, bounds=(lower, upper), x_scale="jac",
+                          max_nfev=_MAX_NFEV).x
     if problem.violation(x) > 0:
         x, t = problem.toward_flat(x)
         message = f"constraints met by blending the fit with a flat smile (weight {t:.4f} on the fit)"
@@ -629,20 +636,20 @@ def fit_surface(expiries: Sequence[tuple[pd.DataFrame, float]], rate: float) -> 
 def _repair(smile: Smile, grid: np.ndarray, envelope: np.ndarray, shortfall: float) -> tuple[Smile, str]:
     """smile lifted to w ≥ envelope on grid, and how."""
     floor_w = envelope * (1 + 1e-9)
+    lift = float((floor_w - smile.total_variance(grid)).max())
+    lifted = smile.params._replace(a=smile.params.a + lift)
     if smile.method == "svi":
         used = smile.quotes[smile.quotes["use"]]
         t = smile.years
         fit = fit_svi(used["k"], used["iv_mid"] ** 2 * t, used["iv_bid"] ** 2 * t, used["iv_ask"] ** 2 * t,
-                      floor=(grid, floor_w))
+                      floor=(grid, floor_w), start=lifted)
         if fit.ok:
             note = (f"SVI on {len(used)} OTM quotes, refit with the earlier expiries' w as a floor (calendar repair: "
                     f"w was up to {shortfall:.3g} below it); dropped: {_drops(smile.quotes)}")
             return _finish(smile, fit.params, "svi", note), "refit_with_floor"
-    lift = float((floor_w - smile.total_variance(grid)).max())
-    params = smile.params._replace(a=smile.params.a + lift)
     fit_note = smile.note.removeprefix(f"{smile.forward_detail.note}; ").split(_OUTSIDE)[0].split("; calendar")[0]
     note = f"{fit_note}; calendar repair: level a raised by {lift:.3g} to the earlier expiries' w"
-    return _finish(smile, params, smile.method, note), "raise_level"
+    return _finish(smile, lifted, smile.method, note), "raise_level"
 
 
 def _calendar_grid(smiles: Sequence[Smile]) -> np.ndarray:

@@ -336,7 +336,9 @@ def test_calendar_arbitrage_is_detected_and_repaired():
     assert repair["years"] == 13 / 365 and repair["max_shortfall"] > 0 and repair["max_shortfall_after"] == 0
     assert calendar_arbitrage(surface.smiles).empty
     repaired = surface.smiles[1]
-    assert "calendar" in repaired.note and repaired.butterfly_ok
+    assert repair["how"] == "refit_with_floor" and "calendar repair" in repaired.note and repaired.butterfly_ok
+    # the 13-DTE quotes themselves sit below the weekly's variance: the repaired smile cannot reach them, and says so
+    assert repaired.n_outside > 0 and "SVI could not put them inside" in repaired.note
 
 
 # ---------------------------------------------------------------- speed
