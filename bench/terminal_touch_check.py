@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from optionsv4_lib.pricing import implied_vol
+from optionsv4_lib.pricing.black_scholes import implied_vol
 from optionsv4_lib.strategies.evaluate import touch_probability as reflection
 
 FORWARD, YEARS, PATHS, STEPS = 23000.0, 6 / 365, 200_000, 1500

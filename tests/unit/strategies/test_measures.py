@@ -14,14 +14,14 @@ import time
 
 import numpy as np
 import pytest
+from peers.optionlab import RUNNER, optionlab_inputs, optionlab_python
 from scipy.special import ndtr
 
-from optionsv4_lib import terminal
-from optionsv4_lib.errors import InputError
-from optionsv4_lib.pricing import implied_vol
+from optionsv4_lib.core.errors import InputError
+from optionsv4_lib.pricing.black_scholes import implied_vol
 from optionsv4_lib.strategies import evaluate
-from optionsv4_lib.terminal import CE, NONE, PE, STK, Legs, LognormalView
-from peers.optionlab import RUNNER, optionlab_inputs, optionlab_python
+from optionsv4_lib.strategies import measures as terminal
+from optionsv4_lib.strategies.measures import CE, NONE, PE, STK, Legs, LognormalView
 
 RATE = 0.065
 T_NEAR, T_FAR = 6 / 365, 34 / 365

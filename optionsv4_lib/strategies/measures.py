@@ -31,7 +31,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from scipy.special import ndtr
 
-from optionsv4_lib.errors import InputError
+from optionsv4_lib.core.errors import InputError
 
 CE, PE, STK, NONE = 0, 1, 2, -1  # leg kinds, the codes of optionsv4_lib.strategies.evaluate
 DIFF_STEP = 1e-4  # step in k of the central differences of w when the smile has no derivatives

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import QuantLib as ql
 
-from optionsv4_lib.errors import DataError, InputError
-from optionsv4_lib.marketdata.dhan import parse_chain
-from optionsv4_lib.pricing import bs_price
-from optionsv4_lib.smile import (
+from optionsv4_lib.adapters.dhan.market_data import parse_chain
+from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.pricing.black_scholes import bs_price
+from optionsv4_lib.pricing.smile import (
     MIN_QUOTES,
     SVIParams,
     calendar_arbitrage,

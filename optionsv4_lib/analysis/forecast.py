@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 from scipy.signal import lfilter
 
-from optionsv4_lib.errors import InputError
+from optionsv4_lib.core.errors import InputError
 
 TRADING_DAYS = 252
 Method = Literal["GARCH(1,1)", "EWMA"]

@@ -11,13 +11,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optionsv4_lib.errors import InputError
-from optionsv4_lib.forecast import (TRADING_DAYS, ForecastConfig, GarchParams, VolForecast, ewma_vol, forecast_vol,
-                                    garch11_fit, garch_term_vol, log_returns, view_drift)
-from optionsv4_lib.market_state import Direction
+from optionsv4_lib.analysis.forecast import (
+    TRADING_DAYS,
+    ForecastConfig,
+    GarchParams,
+    VolForecast,
+    ewma_vol,
+    forecast_vol,
+    garch11_fit,
+    garch_term_vol,
+    log_returns,
+    view_drift,
+)
+from optionsv4_lib.analysis.market_state import Direction
+from optionsv4_lib.core.errors import InputError
 
 TRUE = GarchParams(omega=2e-6, alpha=0.08, beta=0.90)  # long-run vol √(252 · 1e-4) ≈ 15.9 %
-VIX_FILE = Path(__file__).parent / "fixtures" / "india_vix_nse.csv.gz"
+VIX_FILE = Path(__file__).parents[2] / "fixtures" / "india_vix_nse.csv.gz"
 
 
 def simulate(n: int, params: GarchParams = TRUE, seed: int = 7, burn: int = 500) -> tuple[np.ndarray, float]:

@@ -25,8 +25,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.optimize import least_squares
 
-from optionsv4_lib.errors import DataError, InputError
-from optionsv4_lib.pricing import bs_price, implied_vol_diagnostics
+from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.pricing.black_scholes import bs_price, implied_vol_diagnostics
 
 MIN_QUOTES = 5  # fewer usable quotes than this → a flat smile
 PARITY_STRIKES = 5  # put–call parity forwards from this many strikes nearest the money; their median is F
