@@ -318,7 +318,7 @@ class SyntheticMarket:
             "delta": greeks.delta.ravel(), "gamma": greeks.gamma.ravel(),
             "theta": greeks.theta.ravel(), "vega": greeks.vega.ravel(),
             "oi": (oi_lots * lot).ravel(), "volume": (volume_lots * lot).ravel(),
-            "underlying_price": spot,
+            "underlying_price": spot, "quoted_at": pd.Timestamp(self.as_of).tz_convert("UTC"),
         })
         frame.loc[frame["bid"] == 0, "bid_qty"] = 0
         expired = np.repeat(~live, len(strikes) * 2)

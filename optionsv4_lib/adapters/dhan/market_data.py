@@ -111,7 +111,7 @@ class DhanMarketData:
         if day not in self.expiries(key):
             raise DataError(f"{key}: no listed expiry {day} on {self.trade_date}")
         chain = self.client.option_chain(underlying.security_id, CHAIN_SEGMENT[underlying.segment], day.isoformat())
-        return parse_chain(chain, key, day)
+        return parse_chain(chain, key, day).assign(quoted_at=pd.Timestamp.now(tz="UTC"))  # the moment of Dhan's answer
 
     def candles(self, symbol: str, start: date, end: date) -> pd.DataFrame:
         """Daily candles of the complete sessions from start to end inclusive, before the trade date."""
