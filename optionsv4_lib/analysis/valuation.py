@@ -78,7 +78,9 @@ def value_symbol(chain: pd.DataFrame, *, as_of: datetime, r: float, state: Marke
                  config: ForecastConfig = ForecastConfig()) -> SymbolValuation:
     """Smiles of the chain's expiries (no calendar arbitrage between them) at `as_of`, and the view for the first.
 
-    Raises DataError when the nearest expiry has no smile (no quote gives an implied vol)."""
+    Raises DataError when the chain is empty or the nearest expiry has no smile (no quote gives an implied vol)."""
+    if chain.empty:
+        raise DataError("empty option chain")
     expiries = sorted(pd.to_datetime(chain["expiry"]).unique())
     years = np.atleast_1d(years_to_expiry(as_of, np.array(expiries, dtype="datetime64[D]")))
     fitted, notes = [], []

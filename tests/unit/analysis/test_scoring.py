@@ -29,6 +29,7 @@ from optionsv4_lib.core.errors import InputError
 from optionsv4_lib.strategies import evaluate_candidates
 from optionsv4_lib.strategies.candidates import generate_candidates
 from optionsv4_lib.strategies.catalog import View
+from valuations import flat_valuation
 
 MODERATE, CONSERVATIVE = DEFAULT_PROFILES["moderate"], DEFAULT_PROFILES["conservative"]
 EQUAL_WEIGHTS = RiskLimits(weights=ScoreWeights(**{name: 1.0 for name in FACTORS}))
@@ -43,7 +44,7 @@ def market(direction="Neutral", regime="Normal", confidence=1.0) -> MarketState:
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
     cs = generate_candidates(make_chain(), symbol="TEST", lot_size=100, as_of=datetime(2026, 11, 23, 9, 15), r=0.065)
-    return evaluate_candidates(cs, 0.065, 0.0, date(2026, 11, 23))[0]
+    return evaluate_candidates(cs, 0.065, 0.0, date(2026, 11, 23), valuation=flat_valuation(cs, 0.065))[0]
 
 
 def row_of(table, strategy, variant=0) -> pd.Series:
