@@ -3,12 +3,12 @@ and position snapshots inserted here, P&L checked against hand-computed numbers,
 `optionsv4 status [--performance-dashboard]`.
 
 The book used below (₹ per unit, quantities in units; realized = min(bought, sold) × (sell avg − buy avg)):
-    A  NIFTY bear put spread 1, closed:  leg 0 BUY 130 @100, SELL 130 @150 → +6,500; leg 1 SELL 130 @60, BUY 130 @30
-       → +3,900; realized +10,400 (a win)
-    B  NIFTY bear put spread 0, closed:  leg 0 BUY 100 @50, SELL 100 @20 → −3,000; leg 1 SELL 100 @40, BUY 100 @45
-       → −500; realized −3,500 (a loss)
-    C  ONGC bear put spread 3, open:     leg 0 BUY 65 @80, latest ltp 95 → +975; leg 1 SELL 65 @40, latest ltp 30
-       → +650; unrealized +1,625 (an older snapshot priced them 70 and 35)
+    A  BANKNIFTY bear put spread 1, closed:  leg 0 BUY 130 @100, SELL 130 @150 → +6,500; leg 1 SELL 130 @60,
+       BUY 130 @30 → +3,900; realized +10,400 (a win)
+    B  BANKNIFTY bear call spread 1, closed: leg 0 BUY 100 @50, SELL 100 @20 → −3,000; leg 1 SELL 100 @40,
+       BUY 100 @45 → −500; realized −3,500 (a loss)
+    C  FINNIFTY bear put spread 1, open:     leg 0 BUY 65 @80, latest ltp 95 → +975; leg 1 SELL 65 @40, latest ltp
+       30 → +650; unrealized +1,625 (an older snapshot priced them 70 and 35)
     D  RELIANCE short strangle 1, partially_filled with 1 of its 43 lots: leg 0 SELL 100 @9 + SELL 100 @11 (avg 10),
        BUY 50 @14 → realized 50 × (10 − 14) = −200, net −150 at ltp 12 → unrealized −150 × (12 − 10) = −300;
        leg 1 rejected, nothing filled
@@ -43,7 +43,7 @@ from optionsv4_lib.store import store_analysis, transaction
 
 TRADE_DATE = date(2026, 11, 23)
 TODAY = date(2026, 11, 24)
-CANDIDATES = {"A": "NIFTY:bear-put-spread:1", "B": "NIFTY:bear-put-spread:0", "C": "ONGC:bear-put-spread:3",
+CANDIDATES = {"A": "BANKNIFTY:bear-put-spread:1", "B": "BANKNIFTY:bear-call-spread:1", "C": "FINNIFTY:bear-put-spread:1",
               "D": "RELIANCE:short-strangle:1", "E": "COALINDIA:short-strangle:1"}
 T0 = datetime(2026, 11, 23, 9, 20, tzinfo=timezone.utc)
 
@@ -66,7 +66,8 @@ def book(db, result) -> dict[str, dict]:
                                 "strategy"), r[1:])) for r in cur.fetchall()}
     strategies = {letter: rows[candidate] for letter, candidate in CANDIDATES.items()}
     # the synthetic market decides these; the hand computations above depend on them
-    assert [strategies[k]["strategy"] for k in "ABCD"] == ["Bear Put Spread"] * 3 + ["Short Strangle"]
+    assert [strategies[k]["strategy"] for k in "ABCD"] == ["Bear Put Spread", "Bear Call Spread", "Bear Put Spread",
+                                                          "Short Strangle"]
     assert strategies["D"]["lots"] == 43 and math.isinf(strategies["D"]["max_loss"])
     assert math.isfinite(strategies["C"]["max_loss"])
     ids = {k: s["strategy_id"] for k, s in strategies.items()}
@@ -171,18 +172,19 @@ def test_performance_by_strategy_family_and_industry(db, book):
         "total_pnl": 8_025, "open_strategies": 2, "open_risk": open_risk, "unbounded_open": 1, "unpriced": 0,
     })
     family = by(perf.groups["family"], "family")
-    assert set(family) == {"directional", "neutral"}  # E (marked only) is not traded
-    directional, neutral = family["directional"], family["neutral"]
-    assert [directional[k] for k in ("strategies", "closed", "wins", "win_rate")] == [3, 2, 1, 0.5]
-    assert [directional[k] for k in ("realized_pnl", "unrealized_pnl", "total_pnl")] == [6_900, 1_625, 8_525]
+    assert set(family) == {"directional", "income", "neutral"}  # E (marked only) is not traded
+    directional, income, neutral = family["directional"], family["income"], family["neutral"]
+    assert [directional[k] for k in ("strategies", "closed", "wins", "win_rate")] == [2, 1, 1, 1.0]
+    assert [directional[k] for k in ("realized_pnl", "unrealized_pnl", "total_pnl")] == [10_400, 1_625, 12_025]
+    assert [income[k] for k in ("strategies", "closed", "wins", "win_rate", "total_pnl")] == [1, 1, 0, 0.0, -3_500]
     assert (neutral["realized_pnl"], neutral["unrealized_pnl"], neutral["closed"]) == (-200, -300, 0)
     assert math.isnan(neutral["win_rate"])
     strategy = by(perf.groups["strategy"], "strategy")
-    assert strategy["Bear Put Spread"]["total_pnl"] == 8_525 and strategy["Short Strangle"]["total_pnl"] == -500
+    assert strategy["Bear Put Spread"]["total_pnl"] == 12_025 and strategy["Short Strangle"]["total_pnl"] == -500
     industry = {k: (v["realized_pnl"], v["unrealized_pnl"]) for k, v in by(perf.groups["industry"], "industry").items()}
     assert industry == {book["A"]["industry"]: (6_900, 0), book["C"]["industry"]: (0, 1_625),
                         book["D"]["industry"]: (-200, -300)}
-    assert perf.groups["family"]["family"].tolist() == ["directional", "neutral"]  # best total first
+    assert perf.groups["family"]["family"].tolist() == ["directional", "neutral", "income"]  # best total first
     assert perf.open_positions.set_index("strategy_id")["open_risk"].to_dict() == pytest.approx(
         {book["C"]["strategy_id"]: -book["C"]["max_loss"], book["D"]["strategy_id"]: book["D"]["capital_at_risk"] / 43})
 

@@ -50,7 +50,8 @@ SPOT = {"TATAPOWER": 455.0, "HCLTECH": 1600.0, "SBIN": 1170.0, "HEROMOTOCO": 490
 
 class ScriptedMarket:
     """Option chains of the stored legs' contracts at prices set per leg: bid/ask = price ∓ ₹0.05, so a paper fill
-    with no slippage is exactly the price. Unscripted contracts quote at ENTRY, delta 0.20."""
+    with no slippage is exactly the price. Unscripted contracts quote at ENTRY, delta 0.20; a contract of a scripted
+    strategy and of an unscripted one (two condors sharing a short strike) quotes as scripted."""
 
     def __init__(self, conn, prices: dict[str, tuple] | None = None, deltas: dict[str, tuple] | None = None,
                  spot: dict[str, float] | None = None):
@@ -62,11 +63,13 @@ class ScriptedMarket:
         for candidate, symbol, leg_no, kind, strike, expiry in legs:
             price = (prices or {}).get(candidate, ENTRY)[leg_no] if leg_no < 4 else 50.0
             delta = (deltas or {}).get(candidate, (0.20,) * 4)[leg_no] if leg_no < 4 else 0.20
-            rows.append({"symbol": symbol, "expiry": pd.Timestamp(expiry), "strike": float(strike),
+            rows.append({"scripted": candidate in (prices or {}) or candidate in (deltas or {}),
+                         "symbol": symbol, "expiry": pd.Timestamp(expiry), "strike": float(strike),
                          "option_type": kind, "bid": price - 0.05, "ask": price + 0.05, "ltp": price,
                          "delta": delta if kind == "CE" else -delta, "gamma": 0.001, "vega": 0.1,
                          "underlying_price": (spot or SPOT)[symbol], "security_id": pd.NA})
-        self.chain = pd.DataFrame(rows).drop_duplicates(["symbol", "expiry", "strike", "option_type"])
+        rows = pd.DataFrame(rows).sort_values("scripted", ascending=False, kind="stable")
+        self.chain = rows.drop_duplicates(["symbol", "expiry", "strike", "option_type"]).drop(columns="scripted")
 
     def option_chain(self, symbol: str, expiry: date) -> pd.DataFrame:
         chain = self.chain

@@ -12,6 +12,7 @@ import pytest
 from chains import make_chain  # noqa: E402
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from valuations import flat_valuation
 
 from optionsv4_lib.analysis.limits import DEFAULT_PROFILES, RiskLimits, ScoreWeights
 from optionsv4_lib.analysis.market_state import STATES, MarketState, VixRegime
@@ -29,7 +30,6 @@ from optionsv4_lib.core.errors import InputError
 from optionsv4_lib.strategies import evaluate_candidates
 from optionsv4_lib.strategies.candidates import generate_candidates
 from optionsv4_lib.strategies.catalog import View
-from valuations import flat_valuation
 
 MODERATE, CONSERVATIVE = DEFAULT_PROFILES["moderate"], DEFAULT_PROFILES["conservative"]
 EQUAL_WEIGHTS = RiskLimits(weights=ScoreWeights(**{name: 1.0 for name in FACTORS}))

@@ -9,6 +9,7 @@ from chains import make_chain
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
+from valuations import flat_valuation
 
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.pricing.black_scholes import black76_price, bs_price
@@ -17,7 +18,6 @@ from optionsv4_lib.strategies import evaluate_candidates, strategy_metrics
 from optionsv4_lib.strategies.candidates import CandidateRules, generate_candidates
 from optionsv4_lib.strategies.catalog import CATALOG, catalog_table, template
 from optionsv4_lib.strategies.evaluate import touch_probability
-from valuations import flat_valuation
 
 AS_OF = datetime(2026, 11, 23, 9, 15)
 
