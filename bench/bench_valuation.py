@@ -40,7 +40,8 @@ def _chains(market: SyntheticMarket) -> list[list[pd.DataFrame]]:
     for symbol in market.universe["symbol"]:
         try:
             expiries = choose_expiries(market.expiries(symbol), TRADE_DATE, CandidateRules())
-            out.append([market.option_chain(symbol, e) for e in expiries])
+            chains = [market.option_chain(symbol, e) for e in expiries]
+            out.append([chain for chain in chains if len(chain)])
         except Exception:  # the synthetic market's broken symbols
             continue
     return out
