@@ -1,4 +1,5 @@
-"""The analysis phase end to end: market state → per-symbol candidates, metrics, scores → sizing → exits.
+"""The analysis phase end to end: market state → per-symbol smiles, view, candidates, metrics, scores → sizing →
+exits.
 
 `analyze_symbol` is pure over its inputs (chains in, ranked strategies out) and raises DataError with a reason for
 unusable data; `analyze_portfolio` reads a MarketDataSource for the whole universe, records every symbol's outcome
@@ -7,8 +8,8 @@ allocation and re-evaluates them at their final size.
 """
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -19,23 +20,34 @@ from optionsv4_lib.analysis.limits import AnalysisSettings, RiskLimits
 from optionsv4_lib.analysis.market_state import MarketState, classify_market, iv_rank
 from optionsv4_lib.analysis.result import EXIT_COLUMNS, LEG_COLUMNS, STRATEGY_COLUMNS, SYMBOL_COLUMNS, AnalysisResult
 from optionsv4_lib.analysis.scoring import score_candidates, select_top
+from optionsv4_lib.analysis.valuation import SMILE_COLUMNS, SMILE_QUOTE_COLUMNS, quote_moment, value_symbol
 from optionsv4_lib.core.errors import AuthError, DataError, OptionsV4Error
+from optionsv4_lib.core.text import money_indian
 from optionsv4_lib.marketdata.checks import check_chain
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource
 from optionsv4_lib.reference.calendar import IST, session
 from optionsv4_lib.strategies.candidates import CandidateRules, generate_candidates
-from optionsv4_lib.strategies.evaluate import evaluate_positions
+from optionsv4_lib.strategies.evaluate import evaluate_positions, over_capital
 from optionsv4_lib.strategies.exit_rules import exit_conditions
-from optionsv4_lib.strategies.metrics import evaluate_candidates, position_costs, positions_from_legs
+from optionsv4_lib.strategies.metrics import (
+    Valuation,
+    evaluate_candidates,
+    leg_quotes,
+    position_costs,
+    positions_from_legs,
+    value_positions,
+)
 
 log = logging.getLogger(__name__)
 
 HISTORY_DAYS = 200  # calendar days of daily candles read for the market state (≥ 90 trading days)
+FORECAST_HISTORY_DAYS = 1100  # calendar days of a symbol's daily candles read for its volatility forecast (~3 years)
+MIN_IV_HISTORY = 20  # stored ATM IVs a stock needs for an IV rank
 
 
 @dataclass
 class SymbolAnalysis:
-    """One symbol's ranked strategies, each for one strategy lot."""
+    """One symbol's ranked strategies, each for one strategy lot, and what they were valued with."""
 
     symbol: str
     spot: float
@@ -44,19 +56,29 @@ class SymbolAnalysis:
     n_candidates: int
     selected: pd.DataFrame  # scored rows of the top N, with `rank`
     legs: pd.DataFrame
+    quoted_at: datetime
+    valuations: dict[str, Valuation]  # candidate_id → its measures (the same smiles and view for the symbol)
+    smiles: pd.DataFrame  # valuation.SMILE_COLUMNS
+    smile_quotes: pd.DataFrame  # valuation.SMILE_QUOTE_COLUMNS
+    notes: tuple[str, ...]
 
 
 @dataclass
 class SymbolOutcome:
-    """A symbol's row for results.SYMBOL_COLUMNS and, when it succeeded, its ranked strategies and their legs."""
+    """A symbol's row for result.SYMBOL_COLUMNS and, when it succeeded, its ranked strategies, their legs, and the
+    valuation of each (candidate_id → Valuation) for the re-evaluation at size; its smiles."""
 
     row: dict
     selected: pd.DataFrame | None = None
     legs: pd.DataFrame | None = None
+    valuations: dict[str, Valuation] = field(default_factory=dict)
+    smiles: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SMILE_COLUMNS))
+    smile_quotes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SMILE_QUOTE_COLUMNS))
 
 
 def analysis_moment(trade_date: date) -> datetime:
-    """The moment the analysis prices at: the F&O open of the trade date, IST (a pre-market run)."""
+    """The moment a chain is taken to be quoted at when its source does not say: the F&O open of the trade date,
+    IST (a pre-market run)."""
     return datetime.combine(trade_date, session(trade_date)[0], tzinfo=IST)
 
 
@@ -88,25 +110,41 @@ def analyze_symbol(
     limits: RiskLimits,
     rules: CandidateRules,
     position_type: str | None = None,
+    closes: np.ndarray | None = None,
     iv_history: np.ndarray | None = None,
     stress_move: float = 0.15,
 ) -> SymbolAnalysis:
-    """Chain checks → candidates → metrics (gross and net of costs) → scores → the top N of one symbol. Pure over
-    its inputs; DataError with the reason when the chain is broken or no candidate passes the screen."""
-    cset = generate_candidates(check_chain(chain), symbol=symbol, lot_size=lot_size, as_of=as_of, r=r,
-                               is_index=is_index, rules=rules)
-    table, legs = evaluate_candidates(cset, r, 0.0, as_of.date(), stress_move=stress_move)
-    atm_iv = float(cset.sigma[0])
-    rank = iv_rank(iv_history, atm_iv)[0] if iv_history is not None and len(iv_history) else None
+    """Chain checks → smiles and view → candidates → metrics under both measures (gross and net of costs) → scores →
+    the top N of one symbol. Pure over its inputs; DataError with the reason when the chain is broken or no
+    candidate passes the screen.
+
+    as_of: the quote moment when the chain does not carry `quoted_at`. closes: the symbol's daily closes, oldest
+    first, for the view's forecast (None: the view's σ is the implied vol). iv_history: the symbol's stored ATM IVs
+    (decimals) for its IV rank; an index ranks INDIA VIX instead (the state's VIX percentile)."""
+    chain = check_chain(chain)
+    as_of = quote_moment(chain, as_of)
+    valued = value_symbol(chain, as_of=as_of, r=r, state=state, closes=closes)
+    chain = chain[pd.to_datetime(chain["expiry"]).isin(list(valued.smiles))]
+    cset = generate_candidates(chain, symbol=symbol, lot_size=lot_size, as_of=as_of, r=r, is_index=is_index,
+                               rules=rules)
+    near, far = cset.meta["expiry"].iloc[0], cset.meta["far_expiry"].dropna()
+    valuation = valued.valuation(near, far.iloc[0] if len(far) else None)
+    table, legs = evaluate_candidates(cset, r, 0.0, as_of.date(), valuation=valuation, stress_move=stress_move)
+    rank, rank_note = _iv_rank(symbol, is_index, state, iv_history, valuation.near.atm_vol)
     scored = score_candidates(table, state=state, limits=limits, iv_rank=rank, position_type=position_type)
     top = select_top(scored, limits.top_n)
     if top.empty:
         reasons = scored["rejection"].dropna().value_counts()
         detail = "; ".join(f"{n} × {reason}" for reason, n in reasons.head(3).items())
         raise DataError(f"no candidate passes the {len(table)}-candidate screen ({detail})")
+    top = top.assign(rationale=top["rationale"].str.rstrip(".") + "; " + valued.view_text
+                     + "; edge over the market " + money_indian(top["edge"]).to_numpy() + ".")
+    smiles, smile_quotes = valued.smile_rows(symbol)
     return SymbolAnalysis(
-        symbol, cset.spot, atm_iv, rank, len(table), top.reset_index(drop=True),
-        legs[legs["candidate_id"].isin(top["candidate_id"])].reset_index(drop=True),
+        symbol, cset.spot, valuation.near.atm_vol, rank, len(table), top.reset_index(drop=True),
+        legs[legs["candidate_id"].isin(top["candidate_id"])].reset_index(drop=True), as_of,
+        {cid: valuation for cid in top["candidate_id"]}, smiles, smile_quotes,
+        valued.notes + ((rank_note,) if rank_note else ()),
     )
 
 
@@ -125,26 +163,36 @@ def market_context(source: MarketDataSource, settings: AnalysisSettings) -> Mark
 
 
 def symbol_outcome(
-    source: MarketDataSource, row, *, plan: pd.DataFrame, state: MarketState, settings: AnalysisSettings, limits: RiskLimits
+    source: MarketDataSource, row, *, plan: pd.DataFrame, state: MarketState, settings: AnalysisSettings,
+    limits: RiskLimits, iv_history: np.ndarray | None = None,
 ) -> SymbolOutcome:
-    """Fetch one symbol's chains from `source` and analyze them; any problem of the symbol's own becomes the row's
-    reason, so that it never costs another symbol. Only AuthError (every symbol would fail alike) propagates."""
+    """Fetch one symbol's chains and price history from `source` and analyze them; any problem of the symbol's own
+    becomes the row's reason, so that it never costs another symbol. Only AuthError (every symbol would fail alike)
+    propagates. A far expiry the source cannot give drops only the multi-expiry candidates (noted); no price history
+    leaves the view at the implied vol (noted). iv_history: as for analyze_symbol."""
     outcome = SymbolOutcome({"symbol": row.symbol, "sector": row.sector, "industry": row.industry, "status": "ok",
                              "reason": None, "position_type": plan["position_type"].get(row.symbol)})
+    notes: list[str] = []
     try:
         if row.symbol not in plan.index:
             raise DataError("no industry allocation for this symbol")
         expiries = choose_expiries(source.expiries(row.symbol), source.trade_date, settings.candidates)
-        chain = pd.concat([source.option_chain(row.symbol, e) for e in expiries], ignore_index=True)
+        chains = [source.option_chain(row.symbol, expiries[0])]
+        for far in expiries[1:]:
+            try:
+                chains.append(source.option_chain(row.symbol, far))
+            except DataError as exc:
+                notes.append(f"far expiry {far} unavailable ({exc}): multi-expiry strategies dropped")
         analysis = analyze_symbol(
-            row.symbol, chain, lot_size=row.lot_size, is_index=row.sector == "Index", state=state,
-            as_of=analysis_moment(source.trade_date), r=settings.risk_free_rate, limits=limits,
-            rules=settings.candidates, position_type=outcome.row["position_type"], stress_move=settings.stress_move,
+            row.symbol, pd.concat(chains, ignore_index=True), lot_size=row.lot_size, is_index=row.sector == "Index",
+            state=state, as_of=analysis_moment(source.trade_date), r=settings.risk_free_rate, limits=limits,
+            rules=settings.candidates, position_type=outcome.row["position_type"],
+            closes=_closes(source, row.symbol, notes), iv_history=iv_history, stress_move=settings.stress_move,
         )
     except AuthError:
         raise  # bad credentials fail every symbol alike: stop the run instead of recording 50 identical reasons
     except OptionsV4Error as exc:
-        outcome.row |= {"status": "failed", "reason": str(exc)}
+        outcome.row |= {"status": "failed", "reason": str(exc), "note": "; ".join(notes) or None}
         log.info("%s: %s", row.symbol, exc)
         return outcome
     except Exception as exc:  # a bug met on this symbol's data: recorded with its traceback in the log
@@ -152,9 +200,34 @@ def symbol_outcome(
         outcome.row |= {"status": "failed", "reason": f"unexpected error ({type(exc).__name__}: {exc}); see the log"}
         return outcome
     outcome.row |= {"spot": analysis.spot, "atm_iv": analysis.atm_iv, "iv_rank": analysis.iv_rank,
-                    "n_candidates": analysis.n_candidates, "n_selected": len(analysis.selected)}
-    outcome.selected, outcome.legs = analysis.selected, analysis.legs
+                    "n_candidates": analysis.n_candidates, "n_selected": len(analysis.selected),
+                    "quoted_at": analysis.quoted_at, "note": "; ".join([*notes, *analysis.notes]) or None}
+    outcome.selected, outcome.legs, outcome.valuations = analysis.selected, analysis.legs, analysis.valuations
+    outcome.smiles, outcome.smile_quotes = analysis.smiles, analysis.smile_quotes
     return outcome
+
+
+def _closes(source: MarketDataSource, symbol: str, notes: list[str]) -> np.ndarray | None:
+    """The symbol's daily closes, oldest first, for its forecast; None (noted) when the source has none."""
+    try:
+        candles = source.candles(symbol, source.trade_date - timedelta(days=FORECAST_HISTORY_DAYS), source.trade_date)
+    except DataError as exc:
+        notes.append(f"no price history ({exc})")
+        return None
+    return candles.sort_values("date")["close"].to_numpy(float)
+
+
+def _iv_rank(symbol: str, is_index: bool, state: MarketState, history: np.ndarray | None,
+             atm_iv: float) -> tuple[float | None, str | None]:
+    """(IV rank %, None), or (None, why it is unavailable). An index: the INDIA VIX percentile of the state. A stock:
+    today's ATM IV ranked among its stored ones, with at least MIN_IV_HISTORY of them."""
+    if is_index:
+        return state.vix_percentile, None
+    stored = np.asarray([] if history is None else history, dtype=float)
+    stored = stored[np.isfinite(stored)]
+    if len(stored) < MIN_IV_HISTORY:
+        return None, f"IV rank unavailable: {len(stored)} stored ATM IVs of {symbol} (need {MIN_IV_HISTORY})"
+    return iv_rank(stored, atm_iv)[0], None
 
 
 def analyze_portfolio(
@@ -165,8 +238,10 @@ def analyze_portfolio(
     settings: AnalysisSettings,
     risk_profile: str | None = None,
     progress: Callable[[str], None] | None = None,
+    iv_history: Mapping[str, np.ndarray] | None = None,
 ) -> AnalysisResult:
-    """The whole analysis for `universe` on `source`'s trade date; every symbol ends ok or with a reason."""
+    """The whole analysis for `universe` on `source`'s trade date; every symbol ends ok or with a reason.
+    iv_history: symbol → its stored ATM IVs (decimals, oldest first), for IV ranks."""
     started = datetime.now(IST)
     profile = risk_profile or settings.risk_profile
     limits = settings.limits(profile)
@@ -174,7 +249,8 @@ def analyze_portfolio(
     plan = budgets(universe, allocations, settings.capital).set_index("symbol")
     outcomes = []
     for row in universe.itertuples(index=False):
-        outcomes.append(symbol_outcome(source, row, plan=plan, state=state, settings=settings, limits=limits))
+        outcomes.append(symbol_outcome(source, row, plan=plan, state=state, settings=settings, limits=limits,
+                                       iv_history=(iv_history or {}).get(row.symbol)))
         if progress:
             progress(row.symbol)
     return assemble(
@@ -198,8 +274,7 @@ def assemble(
     limits = settings.limits(profile)
     symbols = pd.DataFrame([o.row for o in outcomes]).reindex(columns=SYMBOL_COLUMNS)
     chosen = [o for o in outcomes if o.selected is not None]
-    strategies, legs, industries, skipped = _size_and_finalise(chosen, plan, settings, limits,
-                                                               analysis_moment(trade_date))
+    strategies, legs, industries, skipped = _size_and_finalise(chosen, plan, settings, limits)
     exits = exit_conditions(strategies, legs, profile) if len(strategies) else pd.DataFrame(columns=EXIT_COLUMNS)
     symbols["n_selected"] = symbols["symbol"].map(strategies.groupby("symbol").size()).fillna(0).astype(int)
     unsized = (symbols["status"] == "ok") & (symbols["n_selected"] == 0)
@@ -209,14 +284,18 @@ def assemble(
         trade_date=trade_date, risk_profile=profile, source=source_name, capital=settings.capital,
         market=state, symbols=symbols, strategies=strategies, legs=legs, exits=exits.reindex(columns=EXIT_COLUMNS),
         industries=industries, started_at=started, finished_at=datetime.now(IST),
+        smiles=_stacked([o.smiles for o in outcomes], SMILE_COLUMNS, ["symbol", "expiry"]),
+        smile_quotes=_stacked([o.smile_quotes for o in outcomes], SMILE_QUOTE_COLUMNS,
+                              ["symbol", "expiry", "strike", "option_type"]),
         settings={"limits": limits.model_dump(mode="json"), "candidates": settings.candidates.model_dump(mode="json"),
                   "risk_free_rate": settings.risk_free_rate, "stress_move": settings.stress_move},
     )
 
 
 def _size_and_finalise(chosen: list[SymbolOutcome], plan: pd.DataFrame, settings: AnalysisSettings, limits: RiskLimits,
-                       as_of: datetime) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    """Size every selected strategy, then re-evaluate the sized positions exactly (costs included).
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """Size every selected strategy, then re-evaluate the sized positions exactly (costs included), each symbol at
+    the moment its quotes were taken and under its own measures.
 
     Returns (strategies, legs, industries, skipped): skipped maps a symbol none of whose strategies got a lot to the
     skip reason of its best-scored one."""
@@ -230,21 +309,41 @@ def _size_and_finalise(chosen: list[SymbolOutcome], plan: pd.DataFrame, settings
     best = sized.groupby("symbol", sort=False).agg(lots=("lots", "max"), reason=("skip_reason", "first"))
     skipped = best.loc[best["lots"] == 0, "reason"].to_dict()  # sized is in score order: first = best-scored
     sized = sized.set_index("candidate_id").loc[selected["candidate_id"]].reset_index()
-    lots = sized["lots"].to_numpy()
-    keep = lots > 0
-    table = selected[keep].reset_index(drop=True)
-    if len(table):
-        final = positions_from_legs(all_legs, as_of, list(table["candidate_id"])).scaled(lots[keep])
-        metrics = evaluate_positions(
-            final, table["spot"].to_numpy(float), table["atm_iv"].to_numpy(float), settings.risk_free_rate, 0.0,
-            costs=position_costs(final, as_of.date()), stress_move=settings.stress_move,
-        )
-        for key, value in metrics.items():
-            if key != "touch":
-                table[key] = [[float(v) for v in row if np.isfinite(v)] for row in value] if value.ndim == 2 else value
-    table["lots"] = lots[keep]
-    table["budget_binding"] = sized["budget_binding"].to_numpy()[keep]
+    keep = sized["lots"].to_numpy() > 0
+    table = selected[keep].reset_index(drop=True).assign(lots=sized["lots"].to_numpy()[keep],
+                                                        budget_binding=sized["budget_binding"].to_numpy()[keep])
+    valuations = {cid: v for o in chosen for cid, v in o.valuations.items()}
+    quoted_at = {o.row["symbol"]: o.row["quoted_at"] for o in chosen}
+    parts = [_at_size(rows, all_legs, valuations[rows["candidate_id"].iloc[0]], quoted_at[symbol], settings)
+             for symbol, rows in table.groupby("symbol", sort=False)]
+    table = pd.concat(parts).loc[table.index] if parts else table
     legs = all_legs[all_legs["candidate_id"].isin(table["candidate_id"])].copy()
     legs["qty"] = legs["qty"] * legs["candidate_id"].map(table.set_index("candidate_id")["lots"])
     return (table.reindex(columns=STRATEGY_COLUMNS), legs.reindex(columns=LEG_COLUMNS).reset_index(drop=True),
             industries, skipped)
+
+
+def _at_size(rows: pd.DataFrame, legs: pd.DataFrame, valuation: Valuation, as_of: datetime,
+             settings: AnalysisSettings) -> pd.DataFrame:
+    """One symbol's sized strategies with every metric re-evaluated at their lots (costs are not linear in lots)."""
+    final = positions_from_legs(legs, as_of, list(rows["candidate_id"])).scaled(rows["lots"].to_numpy())
+    costs = position_costs(final, as_of.date())
+    metrics = evaluate_positions(final, rows["spot"].to_numpy(float), rows["atm_iv"].to_numpy(float),
+                                 settings.risk_free_rate, 0.0, costs=costs, stress_move=settings.stress_move)
+    ids = list(rows["candidate_id"])
+    metrics |= value_positions(final, valuation, costs, leg_quotes(legs[legs["candidate_id"].isin(ids)], ids,
+                                                                   final.kind.shape[1]))
+    metrics["return_on_risk"] = over_capital(metrics["expected_pnl"], metrics["capital_at_risk"])
+    out = rows.copy()
+    for key, value in metrics.items():
+        if key != "touch":
+            out[key] = [[float(v) for v in row if np.isfinite(v)] for row in value] if value.ndim == 2 else value
+    return out
+
+
+def _stacked(frames: list[pd.DataFrame], columns: tuple[str, ...], order: list[str]) -> pd.DataFrame:
+    """The non-empty frames one under the other, with `columns`, sorted by `order` (as the store returns them)."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True).reindex(columns=columns).sort_values(order, ignore_index=True)

@@ -19,26 +19,33 @@ from optionsv4_lib.analysis.market_state import MarketState
 
 SYMBOL_COLUMNS = (
     "symbol", "sector", "industry", "position_type", "status", "reason", "spot", "atm_iv", "iv_rank",
-    "n_candidates", "n_selected",
+    "n_candidates", "n_selected", "quoted_at", "note",
 )
-"""status: ok | failed (reason says why) | skipped (e.g. no allocation); one row per symbol of the universe."""
+"""status: ok | failed (reason says why) | skipped (e.g. no allocation); one row per symbol of the universe.
+atm_iv: the near smile's at the forward (decimal); quoted_at: when its quotes were taken; note: what was left out
+or fell back (a far expiry, a flat smile, the view without a forecast, an unavailable IV rank)."""
 
 STRATEGY_COLUMNS = (
     "candidate_id", "symbol", "sector", "industry", "position_type", "strategy", "family", "view", "risk_type",
     "variant", "expiry", "far_expiry", "dte_days", "spot", "lot_size", "atm_iv", "lots", "net_premium", "max_profit",
-    "max_loss", "breakevens", "pop", "pop_net", "expected_pnl", "expected_pnl_net", "capital_at_risk",
-    "reward_risk", "return_on_risk", "delta", "gamma", "vega", "theta", "costs", "min_oi",
+    "max_loss", "unbounded_profit", "unbounded_loss", "breakevens", "pop", "pop_net", "expected_pnl",
+    "expected_pnl_net", "pop_market", "expected_pnl_market", "edge", "forecast_vol", "implied_vol",
+    "capital_at_risk", "reward_risk", "return_on_risk", "delta", "gamma", "vega", "theta", "costs", "min_oi",
     "max_spread_pct", "score", "rank", "rationale", "budget_binding",
 )
 """Selected strategies, sized: every money column and greek is for the whole position (all `lots` strategy lots),
 re-evaluated at that size (costs do not scale linearly: brokerage is per order). capital_at_risk is |max loss|,
-or the margin estimate when the loss is unbounded. max_profit may be +inf and max_loss −inf (unbounded)."""
+or the margin estimate when the loss is unbounded. max_profit may be +inf and max_loss −inf (unbounded; the
+flags say so, and the JSON has null). pop/expected_pnl (gross) and pop_net/expected_pnl_net: the view;
+pop_market/expected_pnl_market (net of costs): the smile; edge = expected_pnl_net − expected_pnl_market
+(strategies.metrics); forecast_vol (the view's σ) and implied_vol (the near smile's ATM), decimals."""
 
 LEG_COLUMNS = (
     "candidate_id", "leg_no", "instrument", "side", "ratio", "strike", "expiry", "qty", "bid", "ask", "mid",
-    "entry_price", "iv", "delta", "oi", "volume", "security_id", "touch_prob",
+    "entry_price", "iv", "broker_iv", "delta", "oi", "volume", "security_id", "touch_prob",
 )
-"""Legs of the selected strategies; qty in units for the whole position (lots × ratio × lot size)."""
+"""Legs of the selected strategies; qty in units for the whole position (lots × ratio × lot size). iv is ours,
+implied from the mid at the quote time; broker_iv the source's (a diagnostic); touch_prob under the smile."""
 
 EXIT_COLUMNS = ("candidate_id", "kind", "metric", "comparison", "threshold", "unit", "leg_no", "action", "description")
 """Exit rules of the selected strategies (optionsv4_lib.strategies.exit_rules)."""
@@ -63,6 +70,8 @@ class AnalysisResult:
     started_at: datetime
     finished_at: datetime
     settings: dict[str, Any] = field(default_factory=dict)
+    smiles: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.valuation.SMILE_COLUMNS
+    smile_quotes: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.valuation.SMILE_QUOTE_COLUMNS
 
     @property
     def run_key(self) -> tuple[date, str]:
@@ -83,6 +92,7 @@ class AnalysisResult:
             "run": self._run_header(),
             "market_state": json.loads(self.market.model_dump_json()),
             "symbols": json_records(self.symbols),
+            "smiles": json_records(self.smiles),
             "strategies": strategies,
         }
 
@@ -117,7 +127,8 @@ def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _jsonable(value: Any) -> Any:
-    """JSON-safe scalars: ±inf → "inf"/"-inf", NaN/NaT → None, timestamps → ISO dates, numpy → Python."""
+    """JSON-safe scalars: NaN, NaT and ±inf → None (an unbounded amount has its flag beside it), timestamps → ISO
+    dates, numpy → Python."""
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):
@@ -129,13 +140,13 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
+        return None
     if value is pd.NA:
         return None
     return value
 
 
-_FRAMES = ("symbols", "strategies", "legs", "exits", "industries")
+_FRAMES = ("symbols", "strategies", "legs", "exits", "industries", "smiles", "smile_quotes")
 
 
 def save_result(result: AnalysisResult, directory: Path) -> Path:

@@ -24,12 +24,14 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from optionsv4_lib.analysis.allocation import Allocations, budgets
 from optionsv4_lib.analysis.analyze import (
+    FORECAST_HISTORY_DAYS,
     HISTORY_DAYS,
     SymbolOutcome,
     analyze_portfolio,
@@ -48,7 +50,10 @@ from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource, as_date
 from optionsv4_lib.reference.calendar import IST, closed_reason, latest_trading_day
 from optionsv4_lib.reporting.analysis_files import payoff_charts, write_results
-from optionsv4_lib.store import open_store, store_analysis, stored_universe
+from optionsv4_lib.store import open_store, store_analysis, stored_iv_history, stored_universe
+from optionsv4_lib.strategies.metrics import Valuation
+
+log = logging.getLogger(__name__)
 
 
 class NotATradingDay(OptionsV4Error):
@@ -85,8 +90,10 @@ def plan_run(
     risk_profile: str | None = None,
     source: str = "synthetic",
     seed: int | None = None,
+    iv_history: pd.DataFrame | None = None,
 ) -> dict:
-    """Check the date, write the run's parameters, universe and budgets; return {"run_dir", "symbols"}.
+    """Check the date, write the run's parameters, universe, budgets and the stored ATM IV history (symbol,
+    trade_date, atm_iv; for IV ranks); return {"run_dir", "symbols"}.
 
     Raises NotATradingDay (with the holiday's name) for a weekend or NSE holiday.
     """
@@ -104,15 +111,19 @@ def plan_run(
     (run_dir / "run.json").write_text(json.dumps(spec.__dict__ | {"trade_date": day.isoformat()}, indent=2))
     universe.to_parquet(run_dir / "universe.parquet", index=False)
     budgets(universe, allocations, settings.capital).to_parquet(run_dir / "budgets.parquet", index=False)
+    history = pd.DataFrame(columns=["symbol", "trade_date", "atm_iv"]) if iv_history is None else iv_history
+    history.astype({"atm_iv": float}).to_parquet(run_dir / "iv_history.parquet", index=False)
     return {"run_dir": str(run_dir), "symbols": list(universe["symbol"])}
 
 
 def plan(trade_date: date | str, *, settings: Settings, risk_profile: str | None = None,
                     source: str = "synthetic", first: int = 0) -> dict:
-    """plan_run over the universe and allocations stored in the database (the first `first` symbols; 0 = all)."""
+    """plan_run over the universe, allocations and ATM IV history stored in the database (the first `first`
+    symbols; 0 = all)."""
     universe, allocations = stored_universe(settings)
     return plan_run(trade_date, settings=settings, universe=universe.head(first) if first else universe,
-                    allocations=allocations, risk_profile=risk_profile, source=source)
+                    allocations=allocations, risk_profile=risk_profile, source=source,
+                    iv_history=stored_iv_history(as_date(trade_date, "trade_date"), settings))
 
 
 def symbols_of(run_dir: str) -> list[str]:
@@ -146,8 +157,9 @@ def read_market_state(run_dir: str) -> MarketState:
 
 
 def fetch_chain(run_dir: str, symbol: str, settings: Settings, *, final_attempt: bool = True) -> str:
-    """Record the symbol's expiry list and the chains the analysis will use; a problem of the symbol's own becomes
-    its reason and the step succeeds.
+    """Record the symbol's expiry list, the chains the analysis will use and its price history; a problem of the
+    symbol's own becomes its reason and the step succeeds. A far chain or a price history the source cannot give
+    is left out (the analysis notes what it misses), not a failure.
 
     A data problem is recorded at once. Broker trouble that outlasted the client's own retries (rate limits, 5xx,
     no answer) raises while the orchestrator will try the task again (final_attempt False), and is recorded as the
@@ -156,8 +168,15 @@ def fetch_chain(run_dir: str, symbol: str, settings: Settings, *, final_attempt:
     spec = RunSpec.read(run_dir)
     source = _live(spec, settings)
     try:
-        for expiry in choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates):
-            source.option_chain(symbol, expiry)
+        near, *far = choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates)
+        source.option_chain(symbol, near)
+        for optional in (*(partial(source.option_chain, symbol, expiry) for expiry in far),
+                         partial(source.candles, symbol, spec.trade_date - timedelta(days=FORECAST_HISTORY_DAYS),
+                                 spec.trade_date)):
+            try:
+                optional()
+            except DataError as exc:
+                log.info("%s: left out of the snapshot: %s", symbol, exc)
     except AuthError:
         raise
     except DataError as exc:
@@ -180,9 +199,10 @@ def analyze_symbol(run_dir: str, symbol: str, settings: Settings, excluded: dict
     universe = pd.read_parquet(Path(run_dir) / "universe.parquet")
     row = next(universe[universe["symbol"] == symbol].itertuples(index=False))
     plan = pd.read_parquet(Path(run_dir) / "budgets.parquet").set_index("symbol")
+    history = pd.read_parquet(Path(run_dir) / "iv_history.parquet")
     outcome = symbol_outcome(
         _replay(spec), row, plan=plan, state=read_market_state(run_dir), settings=settings,
-        limits=settings.limits(spec.risk_profile),
+        limits=settings.limits(spec.risk_profile), iv_history=history.loc[history["symbol"] == symbol, "atm_iv"],
     )
     _write_outcome(run_dir, outcome)
     return symbol
@@ -349,6 +369,10 @@ def _write_outcome(run_dir: str, outcome: SymbolOutcome) -> None:
         selected = outcome.selected.assign(variant=outcome.selected["variant"].map(json.dumps))
         selected.to_parquet(base / f"{symbol}.selected.parquet", index=False)
         outcome.legs.to_parquet(base / f"{symbol}.legs.parquet", index=False)
+        outcome.smiles.to_parquet(base / f"{symbol}.smiles.parquet", index=False)
+        outcome.smile_quotes.to_parquet(base / f"{symbol}.smile_quotes.parquet", index=False)
+        valuations = {cid: valuation.to_dict() for cid, valuation in outcome.valuations.items()}
+        (base / f"{symbol}.valuations.json").write_text(json.dumps(valuations))
     row = {k: (None if isinstance(v, float) and v != v else v) for k, v in outcome.row.items()}
     tmp = base / f"{symbol}.json.tmp"
     tmp.write_text(json.dumps(row, default=str))
@@ -367,7 +391,12 @@ def _read_outcome(run_dir: str, symbol: str) -> SymbolOutcome:
     selected = pd.read_parquet(base / f"{symbol}.selected.parquet")
     selected["variant"] = selected["variant"].map(json.loads)
     selected["breakevens"] = selected["breakevens"].map(list)
-    return SymbolOutcome(row, selected, pd.read_parquet(base / f"{symbol}.legs.parquet"))
+    raw = json.loads((base / f"{symbol}.valuations.json").read_text())
+    return SymbolOutcome(row | {"quoted_at": datetime.fromisoformat(row["quoted_at"])}, selected,
+                         pd.read_parquet(base / f"{symbol}.legs.parquet"),
+                         {cid: Valuation.from_dict(v) for cid, v in raw.items()},
+                         pd.read_parquet(base / f"{symbol}.smiles.parquet"),
+                         pd.read_parquet(base / f"{symbol}.smile_quotes.parquet"))
 
 
 # ---------------------------------------------------------------- the same analysis without Airflow (optionsv4 analyze)
@@ -406,8 +435,10 @@ def run_analysis(
     market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir, settings=cfg)
     logging.getLogger(__name__).info("analysis of %d symbols on %s from %s", len(universe), day, market.name)
     advance = (lambda symbol: progress(symbol, len(universe))) if progress else None
+    history = stored_iv_history(day, cfg)
     result = analyze_portfolio(market, universe=universe, allocations=allocations, settings=cfg, risk_profile=risk,
-                               progress=advance)
+                               progress=advance, iv_history={s: g["atm_iv"].to_numpy() for s, g in
+                                                             history.groupby("symbol")})
     conn = open_store(cfg)
     try:
         run_id = store_analysis(conn, result)

@@ -14,11 +14,15 @@ Model, per trading day (holiday calendar where include/data/nse_holidays.csv cov
   is pulled weakly towards the universe's approx_price_inr, so levels stay realistic on any date.
 - Every other underlying: beta × the NIFTY move + an idiosyncratic shock sized from its own implied vol, with
   the same weak pull towards its approx_price_inr.
-- Implied vol: 30-day ATM level (NIFTY = VIX/100, other indices a multiple of it, stocks 20–45 % scaled by
-  VIX), a term structure (upward when VIX is low, inverted when high) and a put-skewed smile in
-  ln(K/F)/√T. Prices and greeks are pricing.bs_price / bs_greeks at that IV, so IV, greeks and the model
-  price (inside [bid, ask]) agree. Bid/ask widen away from the money and for cheap options; OI and volume
-  peak near the money and on the near expiry.
+- Implied vol: an SSVI surface (Gatheral–Jacquier 2014), free of static arbitrage. The ATM level σ_ATM(T) is a
+  30-day level (NIFTY = VIX/100, other indices a multiple of it, stocks 20–45 % scaled by VIX) times a term
+  structure (upward when VIX is low, inverted when high); θ_T = σ_ATM(T)²·T rises strictly with T (no calendar
+  arbitrage). The smile is w(k) = θ/2·(1 + ρφk + √((φk + ρ)² + 1 − ρ²)) in k = ln(K/F_T) with the power law
+  φ(θ) = η / (θ^γ (1 + θ)^(1−γ)): indices with a strong put skew (ρ ≈ −0.6…−0.7), stocks milder with more curvature;
+  η, ρ and γ within the sufficient no-butterfly conditions θφ(1+|ρ|) < 4 and θφ²(1+|ρ|) ≤ 4 for every θ.
+  Prices and greeks are pricing.bs_price / bs_greeks (Black-76 on F_T) at that IV, so IV, greeks and the model
+  price agree; bid ≤ model ≤ ask on the tick. Bid/ask widen away from the money and for cheap options; OI and
+  volume peak near the money and on the near expiry.
 
 Broken symbols (`broken`: symbol → mode, default DEFAULT_BROKEN) give filters and validation work:
 "empty" (chains have no rows), "crossed" (bid > ask on about half of the quoted rows), "illiquid" (no bids, zero
@@ -64,8 +68,13 @@ LEVEL_REVERSION = 0.008  # per trading day, pull of every log price towards its 
 REALIZED_TO_IMPLIED = 0.85  # realized vol as a share of implied vol
 STOCK_IV_VIX_ELASTICITY = 0.6  # stock ATM IV ∝ (VIX / VIX_LONG_RUN) ** this
 TERM_REFERENCE_YEARS = 30 / 365  # the ATM level applies at this maturity
-SMILE_MIN_YEARS = 7 / 365  # the smile's √T and the term structure do not shrink below this
-SMILE_BOUNDS = (0.6, 3.0)  # IV / ATM IV stays within these
+SMILE_MIN_YEARS = 7 / 365  # years; the term structure and the smile's φ(θ) do not move below this maturity
+SSVI_GAMMA = 0.5  # power-law exponent of φ(θ); γ = ½ makes θφ² ≤ η², so η²(1+|ρ|) ≤ 4 rules out butterflies
+NIFTY_SSVI = (-0.6, 1.0)  # (ρ, η) of NIFTY: 25-delta put ≈ 3 vol points over ATM on a 14 % weekly
+INDEX_SSVI_RHO = (-0.7, -0.6)  # range of ρ (the smile's skew, dimensionless) of the other indices
+INDEX_SSVI_ETA = (0.8, 1.1)  # range of η (φ's scale, dimensionless) of the other indices; η²(1 + 0.7) ≤ 4
+STOCK_SSVI_RHO = (-0.4, -0.2)  # stocks: a milder put skew
+STOCK_SSVI_ETA = (0.8, 1.3)  # stocks: more curvature (η²(1 − ρ²) larger); η²(1 + 0.4) ≤ 4
 DEEP_OTM_Z = 2.5  # this many standard moves out of the money, a quote loses its bid with the probability below
 DEEP_OTM_NO_BID_PROBABILITY = 0.35
 
@@ -188,17 +197,18 @@ class SyntheticMarket:
         return np.random.default_rng(np.random.SeedSequence([self.seed, *np.frombuffer(digest, "<u4").tolist()]))
 
     def _profile(self, symbol: str) -> dict[str, float]:
-        """Per-symbol constants, the same on every trade date: beta, IV level, smile, liquidity."""
+        """Per-symbol constants, the same on every trade date: beta, IV level, SSVI ρ and η, liquidity."""
         u = self._rng(symbol, "profile").random(6)
         if symbol == MARKET_SYMBOL:
-            return {"beta": 1.0, "iv": 1.0, "skew": 1.6, "curvature": 5.0, "oi_lots": 150_000.0, "spread": 0.004}
+            rho, eta = NIFTY_SSVI
+            return {"beta": 1.0, "iv": 1.0, "rho": rho, "eta": eta, "oi_lots": 150_000.0, "spread": 0.004}
         if self._is_index(symbol):  # iv: multiple of VIX / 100
             oi_lots = 20_000 + 20_000 * u[4]
-            return {"beta": 1.0 + 0.2 * u[0], "iv": 1.05 + 0.2 * u[1], "skew": 1.4 + 0.4 * u[2],
-                    "curvature": 4.0 + 2.0 * u[3], "oi_lots": oi_lots, "spread": 0.004 + 0.002 * u[5]}
+            return {"beta": 1.0 + 0.2 * u[0], "iv": 1.05 + 0.2 * u[1], "rho": _within(INDEX_SSVI_RHO, u[2]),
+                    "eta": _within(INDEX_SSVI_ETA, u[3]), "oi_lots": oi_lots, "spread": 0.004 + 0.002 * u[5]}
         oi_lots = 800 * 10 ** u[4]  # 800–8000 lots at the money of the near month
-        return {"beta": 0.6 + 0.8 * u[0], "iv": 0.20 + 0.25 * u[1], "skew": 0.6 + 0.6 * u[2],
-                "curvature": 2.5 + 2.5 * u[3], "oi_lots": oi_lots,
+        return {"beta": 0.6 + 0.8 * u[0], "iv": 0.20 + 0.25 * u[1], "rho": _within(STOCK_SSVI_RHO, u[2]),
+                "eta": _within(STOCK_SSVI_ETA, u[3]), "oi_lots": oi_lots,
                 "spread": float(np.clip(0.012 * (3000 / oi_lots) ** 0.35 * (0.8 + 0.4 * u[5]), 0.006, 0.03))}
 
     # ---------------------------------------------------------------- daily paths
@@ -292,15 +302,14 @@ class SyntheticMarket:
         K = strikes[None, :, None]
         is_call = np.array([True, False])[None, None, :]
         shape = (len(years), len(strikes), 2)
-        forward = spot * np.exp((self.rate - q) * T)
+        k = np.log(K / (spot * np.exp((self.rate - q) * T)))  # log-moneyness to the forward
         atm_iv = self._atm_iv(symbol, vix) * self._term_factor(T, vix)
-        smile_time = np.sqrt(np.maximum(T, SMILE_MIN_YEARS))
-        x = np.log(K / forward) / smile_time
-        iv = atm_iv * np.clip(1 - profile["skew"] * x + profile["curvature"] * x**2, *SMILE_BOUNDS)
-        iv = np.broadcast_to(iv, shape)
+        smile_theta = atm_iv**2 * np.maximum(T, SMILE_MIN_YEARS)  # θ of max(T, SMILE_MIN_YEARS): φ's argument
+        phi = ssvi_phi(smile_theta, profile["eta"])
+        iv = np.broadcast_to(atm_iv * np.sqrt(ssvi_variance_ratio(k, profile["rho"], phi)), shape)
         model = bs_price(is_call, spot, K, T, self.rate, iv, q)
         greeks = bs_greeks(is_call, spot, K, T, self.rate, iv, q)
-        signed_z = x / atm_iv  # standard moves from the forward, > 0 above it
+        signed_z = k / np.sqrt(smile_theta)  # standard moves from the forward, > 0 above it
         otm_z = np.broadcast_to(np.where(is_call, signed_z, -signed_z), shape)  # > 0 out of the money
 
         rng = self._rng(symbol, "chain", self.trade_date.isoformat())
@@ -318,7 +327,7 @@ class SyntheticMarket:
             "delta": greeks.delta.ravel(), "gamma": greeks.gamma.ravel(),
             "theta": greeks.theta.ravel(), "vega": greeks.vega.ravel(),
             "oi": (oi_lots * lot).ravel(), "volume": (volume_lots * lot).ravel(),
-            "underlying_price": spot,
+            "underlying_price": spot, "quoted_at": pd.Timestamp(self.as_of).tz_convert("UTC"),
         })
         frame.loc[frame["bid"] == 0, "bid_qty"] = 0
         expired = np.repeat(~live, len(strikes) * 2)
@@ -342,7 +351,8 @@ class SyntheticMarket:
 
     @staticmethod
     def _quotes(model: np.ndarray, otm_z: np.ndarray, profile: dict[str, float], rng: np.random.Generator):
-        """bid, ask, ltp on the tick around the model price: spread widens away from the money, plus a tick."""
+        """bid, ask, ltp on the tick around the model price (₹): spread widens away from the money, plus a tick;
+        bid rounds down and ask up, so bid ≤ model ≤ ask."""
         half = model * profile["spread"] * (1 + np.minimum(np.abs(otm_z), 4.0)) / 2 + TICK / 2
         bid = np.floor((model - half) / TICK) * TICK
         ask = np.maximum(np.ceil((model + half) / TICK) * TICK, TICK)
@@ -367,7 +377,26 @@ class SyntheticMarket:
         return oi, volume, depth.astype(np.int64)
 
 
+# ---------------------------------------------------------------- the SSVI surface
+
+
+def ssvi_phi(theta: np.ndarray, eta: float) -> np.ndarray:
+    """SSVI's power law φ(θ) = η / (θ^γ (1 + θ)^(1−γ)), γ = SSVI_GAMMA; θ is ATM total variance (decimal² · years)."""
+    return eta / (theta**SSVI_GAMMA * (1 + theta) ** (1 - SSVI_GAMMA))
+
+
+def ssvi_variance_ratio(k: np.ndarray, rho: float, phi: np.ndarray) -> np.ndarray:
+    """w(k, θ) / θ = (σ(k) / σ_ATM)² of the SSVI smile at log-moneyness k = ln(K/F_T); 1 at k = 0."""
+    return (1 + rho * phi * k + np.sqrt((phi * k + rho) ** 2 + 1 - rho**2)) / 2
+
+
 # ---------------------------------------------------------------- helpers
+
+
+def _within(bounds: tuple[float, float], u: float) -> float:
+    """The point a share u ∈ [0, 1) of the way from bounds[0] to bounds[1]."""
+    return bounds[0] + (bounds[1] - bounds[0]) * u
+
 
 
 def _checked_broken(broken: dict[str, str], profiles: dict) -> dict[str, str]:

@@ -63,6 +63,54 @@ def svi_total_variance(params: SVIParams, k: ArrayLike) -> np.ndarray:
     return a + b * (rho * x + np.sqrt(x * x + sigma * sigma))
 
 
+def svi_derivatives(params: SVIParams, k: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(w, ∂w/∂k, ∂²w/∂k²) of SVI at log forward moneyness k."""
+    _a, b, rho, m, sigma = params
+    x = np.asarray(k, dtype=float) - m
+    root = np.sqrt(x * x + sigma * sigma)
+    return svi_total_variance(params, k), b * (rho + x / root), b * sigma * sigma / root**3
+
+
+@dataclass(frozen=True)
+class SmileCurve:
+    """What a valuation needs of one expiry's smile: forward (₹), years (ACT/365), rate (cont. comp.), the SVI
+    parameters and how they were obtained ('svi' or 'flat'). A fitted Smile gives its curve; a curve travels
+    between tasks as a plain dict (to_dict / from_dict)."""
+
+    forward: float
+    years: float
+    rate: float
+    params: SVIParams
+    method: str
+
+    def total_variance(self, k: ArrayLike) -> np.ndarray:
+        """w(k), decimal² × years, at k = ln(K/F)."""
+        return svi_total_variance(self.params, k)
+
+    def total_variance_derivatives(self, k: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(w, w', w'') at k, in closed form."""
+        return svi_derivatives(self.params, k)
+
+    def iv(self, strikes: ArrayLike) -> np.ndarray:
+        """Model implied vol (decimal) at strikes (₹)."""
+        k = np.log(np.asarray(strikes, dtype=float) / self.forward)
+        return np.sqrt(np.maximum(self.total_variance(k), 0.0) / self.years)
+
+    @property
+    def atm_vol(self) -> float:
+        """Implied vol (decimal) at the forward."""
+        return float(np.sqrt(max(float(self.total_variance(0.0)), 0.0) / self.years))
+
+    def to_dict(self) -> dict:
+        return {"forward": self.forward, "years": self.years, "rate": self.rate, "method": self.method,
+                **self.params._asdict()}
+
+    @staticmethod
+    def from_dict(raw: dict) -> "SmileCurve":
+        return SmileCurve(float(raw["forward"]), float(raw["years"]), float(raw["rate"]),
+                          SVIParams(*(float(raw[name]) for name in SVIParams._fields)), str(raw["method"]))
+
+
 def _svi_gradient(params, k: np.ndarray) -> np.ndarray:
     """∂w/∂(a, b, ρ, m, σ) at each k, shape (len(k), 5)."""
     _a, b, rho, m, sigma = params
@@ -462,14 +510,18 @@ class Smile:
         """(min, max) log moneyness of the quotes in `residuals`, the range the smile is backed by."""
         return float(self.residuals["k"].min()), float(self.residuals["k"].max())
 
+    @property
+    def curve(self) -> SmileCurve:
+        """The fitted curve alone (what the valuation uses)."""
+        return SmileCurve(self.forward, self.years, self.rate, self.params, self.method)
+
     def total_variance(self, k: ArrayLike) -> np.ndarray:
         """w(k), decimal² × years, at log forward moneyness k = ln(K/F)."""
-        return svi_total_variance(self.params, k)
+        return self.curve.total_variance(k)
 
     def iv(self, strikes: ArrayLike) -> np.ndarray:
         """Model implied vol (decimal) at strikes (₹)."""
-        k = np.log(np.asarray(strikes, dtype=float) / self.forward)
-        return np.sqrt(np.maximum(self.total_variance(k), 0.0) / self.years)
+        return self.curve.iv(strikes)
 
     def price(self, option_type: ArrayLike, strikes: ArrayLike) -> np.ndarray:
         """Model value (₹) of options of option_type ('CE'/'PE', or per strike) at strikes (₹)."""
@@ -615,7 +667,13 @@ def fit_surface(expiries: Sequence[tuple[pd.DataFrame, float]], rate: float) -> 
     """fit_smile for each (chain of one expiry, years), then calendar repair: where a later smile's w dips below the
     envelope of the earlier ones on the calendar grid, refit it with that envelope as a floor; if that refit fails
     its constraints (or the smile is flat), raise its level a by the largest shortfall. Every repair is recorded."""
-    smiles = sorted((fit_smile(chain, years, rate) for chain, years in expiries), key=lambda s: s.years)
+    return repair_calendar([fit_smile(chain, years, rate) for chain, years in expiries])
+
+
+def repair_calendar(smiles: Sequence[Smile]) -> Surface:
+    """The smiles of one underlying by increasing years, each later one lifted where its w dips below the earlier
+    ones' (see fit_surface); every repair recorded."""
+    smiles = sorted(smiles, key=lambda s: s.years)
     grid = _calendar_grid(smiles)
     repaired: list[Smile] = []
     repairs = []

@@ -53,7 +53,7 @@ CHAIN_COLUMNS = (
 )
 CANDLE_COLUMNS = ("symbol", "date", "close")
 STRATEGY_INPUT_COLUMNS = (
-    "candidate_id", "strategy", "expiry", "far_expiry", "lot_size", "lots", "pop", "pop_net", "max_profit",
+    "candidate_id", "strategy", "expiry", "far_expiry", "lot_size", "lots", "pop", "pop_net", "pop_market", "max_profit",
     "max_loss", "capital_at_risk", "breakevens",
 )
 LEG_INPUT_COLUMNS = ("candidate_id", "leg_no", "instrument", "side", "ratio", "expiry", "qty")

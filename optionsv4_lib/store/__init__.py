@@ -5,6 +5,7 @@ current (apply migrations explicitly with `optionsv4 db migrate`); with none it 
 server, migrates it and seeds empty reference tables from the bundled CSVs.
 """
 
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +24,7 @@ from optionsv4_lib.store.db import (
     transaction,
 )
 from optionsv4_lib.store.runs import (
+    atm_iv_history,
     fetch_analysis,
     load_allocations_from_db,
     load_universe,
@@ -35,7 +37,7 @@ from optionsv4_lib.store.runs import (
 __all__ = [
     "EMBEDDED_HOME", "EmbeddedPostgres", "connect", "fetch_analysis", "load_allocations_from_db", "load_universe",
     "mask_url", "migrate", "open_store", "pending_migrations", "replace_allocations", "replace_universe",
-    "seed_reference_data", "store_analysis", "stored_universe", "transaction",
+    "seed_reference_data", "store_analysis", "stored_iv_history", "stored_universe", "transaction",
 ]
 
 
@@ -67,5 +69,14 @@ def stored_universe(settings: Settings | None = None) -> tuple[pd.DataFrame, All
     conn = open_store(settings)
     try:
         return load_universe(conn), load_allocations_from_db(conn)
+    finally:
+        conn.close()
+
+
+def stored_iv_history(before: date, settings: Settings | None = None) -> pd.DataFrame:
+    """runs.atm_iv_history of the pipeline's database: symbol, trade_date, atm_iv of the stored runs before `before`."""
+    conn = open_store(settings)
+    try:
+        return atm_iv_history(conn, before)
     finally:
         conn.close()

@@ -29,6 +29,7 @@ from optionsv4_lib.analysis.result import (
     SYMBOL_COLUMNS,
     AnalysisResult,
 )
+from optionsv4_lib.analysis.valuation import SMILE_COLUMNS, SMILE_QUOTE_COLUMNS
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.core.frames import conform, require_columns
 from optionsv4_lib.reference.universe import UNIVERSE
@@ -39,13 +40,13 @@ TABLES = (
     "stock_mappings", "sector_allocations_current", "industry_allocations_current", "instruments",
     "market_data_daily", "option_chain_data",
     "analysis_runs", "market_conditions", "run_symbols", "run_industries", "strategies", "strategy_details",
-    "strategy_exit_conditions", "data_quality_results",
+    "strategy_exit_conditions", "data_quality_results", "smile_fits", "smile_quotes",
     "strategy_execution_status", "orders", "positions_snapshots",
 )
 """Every table of include/sql, parents before children."""
 
 RUN_TABLES = ("market_conditions", "run_symbols", "run_industries", "strategies", "strategy_details",
-              "strategy_exit_conditions", "data_quality_results")
+              "strategy_exit_conditions", "data_quality_results", "smile_fits", "smile_quotes")
 """The tables one analysis run fills besides analysis_runs, in load order."""
 
 QUALITY_COLUMNS = ("suite", "subject", "expectation", "column", "severity", "success", "observed", "unexpected_count", "details")
@@ -54,7 +55,7 @@ success, and details (a JSON-able dict, e.g. the observed value and unexpected c
 
 PAGE_SIZE = 1000  # rows per INSERT statement
 
-_INTEGER = {"lot_size", "lots", "rank", "qty", "leg_no", "oi", "volume", "security_id", "n_candidates",
+_INTEGER = {"lot_size", "lots", "rank", "qty", "leg_no", "oi", "volume", "security_id", "n_candidates", "n_fitted", "n_outside",
             "n_selected", "n_strategies", "exit_no", "ordinal", "dhan_security_id"}
 _JSON = {"variant", "details", "indicators", "votes", "settings"}
 _ARRAY = {"breakevens", "explanation"}
@@ -163,8 +164,9 @@ def store_analysis(conn, result: AnalysisResult, *, quality: pd.DataFrame | None
     with writing(conn, lambda: table) as cur:
         run_id = _upsert_run(cur, result)
         _refuse_if_executed(cur, run_id, result)
-        for child in ("strategies", "market_conditions", "run_symbols", "run_industries", "data_quality_results"):
-            cur.execute(f"DELETE FROM {child} WHERE run_id = %s", (run_id,))  # strategies cascade to legs and exits
+        for child in ("strategies", "market_conditions", "run_symbols", "run_industries", "data_quality_results",
+                      "smile_fits"):  # strategies cascade to legs and exits, smile fits to their quotes
+            cur.execute(f"DELETE FROM {child} WHERE run_id = %s", (run_id,))
         for table, columns, rows in batches:
             _insert(cur, table, ("run_id", *columns), [(run_id, *row) for row in rows])
             if on_batch:
@@ -194,6 +196,10 @@ def fetch_analysis(conn, trade_date: date, risk_profile: str) -> AnalysisResult:
                                  "ORDER BY strategy_id", key)
         legs = _frame(cur, _children_sql("strategy_details", LEG_COLUMNS, "leg_no"), key)
         exits = _frame(cur, _children_sql("strategy_exit_conditions", EXIT_COLUMNS, "exit_no"), key)
+        smiles = _frame(cur, f"SELECT {', '.join(SMILE_COLUMNS)} FROM smile_fits WHERE run_id = %s "
+                             "ORDER BY symbol, expiry", key)
+        smile_quotes = _frame(cur, f"SELECT {', '.join(SMILE_QUOTE_COLUMNS)} FROM smile_quotes WHERE run_id = %s "
+                                   "ORDER BY symbol, expiry, strike, option_type", key)
     if market.empty:
         raise DataError(f"market_conditions: missing for run {key[0]} ({trade_date}, {risk_profile})")
     state = market.iloc[0].to_dict()
@@ -206,7 +212,8 @@ def fetch_analysis(conn, trade_date: date, risk_profile: str) -> AnalysisResult:
         trade_date=run["trade_date"], risk_profile=run["risk_profile"], source=run["source"],
         capital=float(run["capital"]), market=MarketState(**state), symbols=symbols, strategies=strategies,
         legs=legs, exits=exits, industries=industries, started_at=run["started_at"].to_pydatetime(),
-        finished_at=run["finished_at"].to_pydatetime(), settings=run["settings"],
+        finished_at=run["finished_at"].to_pydatetime(), settings=run["settings"], smiles=smiles,
+        smile_quotes=smile_quotes,
     )
 
 
@@ -228,6 +235,8 @@ def _run_batches(result: AnalysisResult, quality: pd.DataFrame | None) -> list[t
         ("strategy_exit_conditions", (*EXIT_COLUMNS, "exit_no"), exits),
         ("data_quality_results", ("trade_date", "suite", "subject", "expectation", "column_name", "severity", "success",
                                   "observed", "unexpected_count", "details"), quality),
+        ("smile_fits", SMILE_COLUMNS, result.smiles.reindex(columns=SMILE_COLUMNS)),
+        ("smile_quotes", SMILE_QUOTE_COLUMNS, result.smile_quotes.reindex(columns=SMILE_QUOTE_COLUMNS)),
     ]
     return [(table, columns, _rows(frame, columns, table)) for table, columns, frame in batches]
 
@@ -285,6 +294,18 @@ def stored_exit_conditions(conn, strategy_ids: list[int]) -> pd.DataFrame:
                        WHERE s.strategy_id = ANY(%s) ORDER BY 1, 2""", (strategy_ids,))
         columns = [c.name for c in cur.description]
         return pd.DataFrame(cur.fetchall(), columns=columns).astype({"threshold": float})
+
+
+def atm_iv_history(conn, before: date) -> pd.DataFrame:
+    """The ATM IV (decimal) each symbol had in the stored runs before `before`, one per trade date (the latest
+    loaded run's): symbol, trade_date, atm_iv, oldest first."""
+    with transaction(conn) as cur:
+        cur.execute("""SELECT DISTINCT ON (s.symbol, r.trade_date) s.symbol, r.trade_date, s.atm_iv
+                       FROM run_symbols s JOIN analysis_runs r USING (run_id)
+                       WHERE r.trade_date < %s AND s.atm_iv IS NOT NULL
+                       ORDER BY s.symbol, r.trade_date, r.loaded_at DESC""", (before,))
+        frame = pd.DataFrame(cur.fetchall(), columns=["symbol", "trade_date", "atm_iv"])
+    return frame.astype({"atm_iv": float})
 
 
 def failed_expectations(conn, trade_date: date | None) -> list[tuple]:

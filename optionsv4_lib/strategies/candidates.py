@@ -4,7 +4,8 @@ Steps: conform the chain to the canonical schema → one quote grid per expiry (
 liquidity verdict per quote (two-sided, not crossed, open interest, bid–ask spread) → pick the near and far
 expiries → resolve each template variant's strike rules on the grids → keep the variants whose every leg is
 liquid. Entry prices are conservative (buy at the ask, sell at the bid); mid is kept beside them.
-Deltas used by the rules are recomputed from each quote's IV with our pricing, so every source agrees.
+IVs are ours: implied from each quote's mid at the moment the quotes were taken (`as_of`), whatever the source;
+the source's IV is kept beside them as `broker_iv`, a diagnostic. Deltas used by the rules come from our IVs.
 """
 
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class QuoteGrid:
     bid: np.ndarray
     ask: np.ndarray
     iv: np.ndarray
+    broker_iv: np.ndarray
     delta: np.ndarray
     oi: np.ndarray
     volume: np.ndarray
@@ -132,10 +134,11 @@ def _grid(rows: pd.DataFrame, expiry: pd.Timestamp, years: float, spot: float, l
             "wide spread": ~((ask - bid) <= rules.max_spread_pct * mid),
         }
     usable = ~np.logical_or.reduce(list(checks.values()))
-    iv = table["iv"]
-    needs_iv = usable & ~((iv > 0) & (iv < IV_BOUND))  # unknown or impossible: implied from the mid
-    if needs_iv.any():
-        iv[needs_iv] = implied_vol(mid[needs_iv], is_call.repeat(n, 1)[needs_iv], spot, strikes[np.nonzero(needs_iv)[1]], years, r, q)
+    broker_iv = np.where((table["iv"] > 0) & (table["iv"] < IV_BOUND), table["iv"], np.nan)  # diagnostic only
+    iv = np.full(shape, np.nan)
+    if usable.any():
+        iv[usable] = implied_vol(mid[usable], is_call.repeat(n, 1)[usable], spot, strikes[np.nonzero(usable)[1]],
+                                 years, r, q)
     usable &= iv > 0
     delta = np.full(shape, np.nan)
     if usable.any():
@@ -143,7 +146,7 @@ def _grid(rows: pd.DataFrame, expiry: pd.Timestamp, years: float, spot: float, l
         delta[usable] = bs_greeks(is_call.repeat(n, 1)[usable], spot, k, years, r, iv[usable], q).delta
     rejected = {reason: int((bad & ~np.isnan(bid + ask)).sum()) for reason, bad in checks.items()}
     grid = QuoteGrid(
-        expiry, years, strikes, bid, ask, iv, delta, oi, table["volume"], table["security_id"], usable,
+        expiry, years, strikes, bid, ask, iv, broker_iv, delta, oi, table["volume"], table["security_id"], usable,
         atm=int(np.argmin(np.abs(strikes - spot))),
     )
     return grid, {k: v for k, v in rejected.items() if v}
@@ -264,12 +267,14 @@ def _assemble(symbol, spot, lot_size, as_of, near, far, built, skipped) -> Candi
             sign = 1 if leg.side == "BUY" else -1
             units = leg.ratio * lot_size
             if grid is None:  # stock leg at the spot
-                quote = dict(bid=spot, ask=spot, iv=np.nan, delta=1.0, oi=np.nan, volume=np.nan, security_id=np.nan)
+                quote = dict(bid=spot, ask=spot, iv=np.nan, broker_iv=np.nan, delta=1.0, oi=np.nan, volume=np.nan,
+                             security_id=np.nan)
                 kind[row, col], strike[row, col], expiry = STK, 0.0, pd.NaT
                 years[row, col], sigma[row, col] = near.years, near.atm_iv
             else:
                 t = TYPES.index(leg.instrument)
-                quote = {name: getattr(grid, name)[t, index] for name in ("bid", "ask", "iv", "delta", "oi", "volume", "security_id")}
+                quote = {name: getattr(grid, name)[t, index]
+                         for name in ("bid", "ask", "iv", "broker_iv", "delta", "oi", "volume", "security_id")}
                 kind[row, col], strike[row, col], expiry = (CE if t == 0 else PE), grid.strikes[index], grid.expiry
                 years[row, col], sigma[row, col] = grid.years, quote["iv"]
             price = quote["ask"] if sign > 0 else quote["bid"]
@@ -280,6 +285,7 @@ def _assemble(symbol, spot, lot_size, as_of, near, far, built, skipped) -> Candi
                     "ratio": leg.ratio, "strike": strike[row, col] if grid is not None else np.nan, "expiry": expiry,
                     "lots": leg.ratio, "qty": units, "bid": quote["bid"], "ask": quote["ask"],
                     "mid": (quote["bid"] + quote["ask"]) / 2, "entry_price": price, "iv": quote["iv"],
+                    "broker_iv": quote["broker_iv"],
                     "delta": quote["delta"], "oi": quote["oi"], "volume": quote["volume"],
                     "security_id": quote["security_id"],
                 }

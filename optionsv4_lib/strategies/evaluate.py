@@ -362,8 +362,8 @@ def evaluate_positions(
         "pop": gross.pop,
         "expected_pnl": gross.expected_pnl,
         "capital_at_risk": capital,
-        "reward_risk": _ratio(gross.max_profit, capital),
-        "return_on_risk": _ratio(gross.expected_pnl, capital),
+        "reward_risk": over_capital(gross.max_profit, capital),
+        "return_on_risk": over_capital(gross.expected_pnl, capital),
         "delta": greeks.delta,
         "gamma": greeks.gamma,
         "vega": greeks.vega,
@@ -383,7 +383,7 @@ def evaluate_positions(
     return out
 
 
-def _ratio(numerator: np.ndarray, capital: np.ndarray) -> np.ndarray:
+def over_capital(numerator: np.ndarray, capital: np.ndarray) -> np.ndarray:
     """numerator / capital at risk; a position with nothing at risk gets ±inf (never NaN)."""
     fallback = np.where(numerator >= 0, np.inf, -np.inf)
     with np.errstate(over="ignore"):  # a tiny capital at risk: the ratio's limit is ±inf

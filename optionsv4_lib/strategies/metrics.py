@@ -1,6 +1,19 @@
 """Strategy metrics as public results: `strategy_metrics` for one strategy given as leg dicts, and
-`evaluate_candidates` for a symbol's whole candidate set (tables for ranking, storage and people)."""
+`evaluate_candidates` for a symbol's whole candidate set (tables for ranking, storage and people).
 
+A candidate set is valued under two measures (ARCHITECTURE.md, "Valuation"), both in ₹ today at the entry
+prices (buys at the ask, sells at the bid) and net of round-trip costs where the name says so:
+- the market: the smile of each expiry (pricing.smile) — pop_market, expected_pnl_market (net of costs). Its
+  density gives the probabilities; a traded leg is valued at the smile's price projected into the leg's two-sided
+  quote (the fit's residual there, reported per quote with the smile, is not counted as value). So a trade
+  entered at the touch is worth −(half-spreads + costs) up to the model's distance from the mid: never above
+  −costs.
+- the view: a lognormal at the forecast volatility with the market state's drift (analysis.forecast) — pop and
+  expected_pnl (gross), pop_net and expected_pnl_net. edge = expected_pnl_net − expected_pnl_market: what the
+  view adds to the market's price, the only source of a positive expectation.
+Payoff extremes, breakevens, greeks and capital at risk do not depend on the measure (strategies.evaluate)."""
+
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -9,10 +22,29 @@ import pandas as pd
 
 from optionsv4_lib.core.domain import normalize_side
 from optionsv4_lib.core.errors import InputError
+from optionsv4_lib.pricing.smile import SmileCurve
 from optionsv4_lib.reference.calendar import years_to_expiry
 from optionsv4_lib.reference.costs import round_trip_costs
 from optionsv4_lib.strategies.candidates import CandidateSet
-from optionsv4_lib.strategies.evaluate import CE, NONE, PE, STK, Positions, check_market_inputs, evaluate_positions
+from optionsv4_lib.strategies.evaluate import (
+    CE,
+    NONE,
+    PE,
+    STK,
+    Positions,
+    check_market_inputs,
+    evaluate_positions,
+    over_capital,
+)
+from optionsv4_lib.strategies.measures import (
+    LognormalView,
+    calendar_metrics,
+    expiry_metrics,
+    touch_probability,
+    undiscounted_call,
+)
+
+_SAME_EXPIRY = 1e-9  # years: a leg expiring later than the near expiry by more than this is a far leg
 
 _KINDS = {"CE": CE, "CALL": CE, "PE": PE, "PUT": PE, "STK": STK, "STOCK": STK}
 
@@ -121,21 +153,142 @@ def position_costs(pos: Positions, trade_date: date) -> np.ndarray:
     return np.bincount(np.nonzero(real)[0], weights=per_leg, minlength=len(pos.kind))
 
 
-def evaluate_candidates(
-    cset: CandidateSet, r: float, q: float, trade_date: date, *, drift: float | None = None, stress_move: float = 0.15
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(candidates, legs): the candidate meta table with every metric of evaluate_positions, gross and net of
-    round-trip costs, and the legs table with each short leg's touch probability. Breakevens are lists."""
+@dataclass(frozen=True)
+class Valuation:
+    """How one symbol's positions are valued: the market (the near expiry's smile, and the far one's for
+    calendars) and the view (σ_view, the forecast vol, decimal; drift, annual decimal over the forward's own)."""
+
+    near: SmileCurve
+    far: SmileCurve | None
+    view_sigma: float
+    view_drift: float
+
+    def view(self) -> LognormalView:
+        """The view's law of S at the near expiry: lognormal around the near forward moved by the drift."""
+        return LognormalView(self.near.forward, self.view_sigma, self.view_drift, self.near.years, self.near.rate)
+
+    def to_dict(self) -> dict:
+        """JSON-safe: how a valuation travels between tasks."""
+        return {"near": self.near.to_dict(), "far": None if self.far is None else self.far.to_dict(),
+                "view_sigma": self.view_sigma, "view_drift": self.view_drift}
+
+    @staticmethod
+    def from_dict(raw: dict) -> "Valuation":
+        return Valuation(SmileCurve.from_dict(raw["near"]), None if raw["far"] is None else
+                         SmileCurve.from_dict(raw["far"]), float(raw["view_sigma"]), float(raw["view_drift"]))
+
+
+def value_positions(pos: Positions, valuation: Valuation, costs: np.ndarray,
+                    quotes: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The measure-dependent metrics of N positions (module docstring), ₹ for the whole positions: pop,
+    expected_pnl, pop_net, expected_pnl_net (the view), pop_market, expected_pnl_market (the smile, net of
+    `costs`), edge, and touch (N, L): the smile's probability that each short option leg's strike is touched
+    before the near expiry (NaN elsewhere). Legs expiring after the near expiry need `valuation.far`.
+    quotes: (bid, ask) ₹/unit per leg, (N, L), 0 where a side is missing: the legs' quotes the smile's prices are
+    projected into."""
+    far_leg = pos.is_option & (pos.years > valuation.near.years + _SAME_EXPIRY)
+    calendar = far_leg.any(axis=1)
+    if calendar.any() and valuation.far is None:
+        raise InputError("valuation: positions with a far leg need the far expiry's smile")
+    out = {key: np.full(len(pos.kind), np.nan) for key in
+           ("pop", "expected_pnl", "pop_net", "expected_pnl_net", "pop_market", "expected_pnl_market")}
+    for rows in (~calendar, calendar):
+        if not rows.any():
+            continue
+        part, part_costs = pos.take(rows), costs[rows]
+
+        def measure(law, cost):
+            if rows is calendar:
+                return calendar_metrics(part, far_leg[rows], valuation.near, valuation.far, law, cost)
+            return expiry_metrics(part, valuation.near if law is None else law, cost)
+
+        view, view_net, market = (measure(valuation.view(), 0.0), measure(valuation.view(), part_costs),
+                                  measure(None, part_costs))
+        anchor = _far_anchor(part, far_leg[rows], valuation) if rows is calendar else 0.0
+        out["pop"][rows], out["expected_pnl"][rows] = view.pop, view.expected_pnl + anchor
+        out["pop_net"][rows], out["expected_pnl_net"][rows] = view_net.pop, view_net.expected_pnl + anchor
+        out["pop_market"][rows], out["expected_pnl_market"][rows] = market.pop, market.expected_pnl + anchor
+    if quotes is not None:
+        out["expected_pnl_market"] += _projection(pos, valuation, far_leg, *quotes)
+    out["edge"] = out["expected_pnl_net"] - out["expected_pnl_market"]
+    short_option = pos.is_option & (pos.qty < 0)
+    strikes = np.where(short_option, pos.strike, valuation.near.forward)
+    out["touch"] = np.where(short_option, touch_probability(valuation.near, strikes), np.nan)
+    return out
+
+
+def _far_anchor(pos: Positions, far_leg: np.ndarray, valuation: Valuation) -> np.ndarray:
+    """(N,) ₹: Σ over far legs of qty × (the far smile's price today − the near smile's expectation of the leg's
+    discounted value at the near expiry, as calendar_metrics values it). Added to a calendar's E[P&L] so that under
+    the market a far leg is worth its own smile's price, not what the sticky-strike approximation makes of it."""
+    near, far = valuation.near, valuation.far
+    anchor = np.zeros(len(pos.kind))
+    for column in range(pos.kind.shape[1]):  # one far leg at a time: one unit of it, expected at T1
+        rows = np.flatnonzero(far_leg[:, column])
+        if not len(rows):
+            continue
+        one = np.s_[rows, column:column + 1]
+        unit = Positions(pos.kind[one], pos.strike[one], np.ones((len(rows), 1)), np.zeros((len(rows), 1)),
+                         pos.years[one], pos.sigma[one])
+        expected = calendar_metrics(unit, np.ones((len(rows), 1), dtype=bool), near, far).expected_pnl
+        strike = pos.strike[rows, column]
+        call = undiscounted_call(far, strike)
+        today = np.exp(-far.rate * far.years) * np.where(pos.kind[rows, column] == CE, call,
+                                                         call - far.forward + strike)
+        anchor[rows] += pos.qty[rows, column] * (today - expected)
+    return anchor
+
+
+def _projection(pos: Positions, valuation: Valuation, far_leg: np.ndarray, bid: np.ndarray,
+                ask: np.ndarray) -> np.ndarray:
+    """(N,) ₹: Σ qty × (the smile's leg value projected into [bid, ask] − the smile's leg value) over the legs with
+    a two-sided quote (a stock leg's is its price)."""
+    model = np.zeros_like(pos.premium)
+    for is_far, curve in ((False, valuation.near), (True, valuation.far)):
+        legs = pos.is_option & (far_leg == is_far)
+        if curve is None or not legs.any():
+            continue
+        strike = pos.strike[legs]
+        call = undiscounted_call(curve, strike)
+        value = np.where(pos.kind[legs] == CE, call, call - curve.forward + strike)
+        model[legs] = np.exp(-curve.rate * curve.years) * value
+    stock = pos.kind == STK  # worth the near forward, discounted; its quote is the spot
+    model[stock] = np.exp(-valuation.near.rate * valuation.near.years) * valuation.near.forward
+    two_sided = (pos.is_option | stock) & (bid > 0) & (ask >= bid)
+    return (pos.qty * np.where(two_sided, np.clip(model, bid, ask) - model, 0.0)).sum(axis=1)
+
+
+def leg_quotes(legs: pd.DataFrame, ids: list[str], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(bid, ask) ₹/unit as (N, width) arrays in the row order of `ids` and the column order of leg_no (0 where a
+    leg has no quote or does not exist)."""
+    row = pd.Series(np.arange(len(ids)), index=ids)[legs["candidate_id"]].to_numpy()
+    col = legs["leg_no"].to_numpy(int)
+    quotes = []
+    for side in ("bid", "ask"):
+        matrix = np.zeros((len(ids), width))
+        matrix[row, col] = np.nan_to_num(legs[side].to_numpy(float))
+        quotes.append(matrix)
+    return quotes[0], quotes[1]
+
+
+def evaluate_candidates(cset: CandidateSet, r: float, q: float, trade_date: date, *, valuation: Valuation,
+                        stress_move: float = 0.15) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(candidates, legs): the candidate meta table with the measure-free metrics of evaluate_positions (gross and
+    net of round-trip costs), the metrics of both measures (value_positions), forecast_vol and implied_vol; and
+    the legs table with each short leg's touch probability. Breakevens are lists."""
     pos = cset.positions
-    metrics = evaluate_positions(
-        pos, np.full(len(cset.meta), cset.spot), cset.sigma, r, q,
-        drift=drift, costs=position_costs(pos, trade_date), stress_move=stress_move,
-    )
+    costs = position_costs(pos, trade_date)
+    metrics = evaluate_positions(pos, np.full(len(cset.meta), cset.spot), cset.sigma, r, q, costs=costs,
+                                 stress_move=stress_move)
+    ids = list(cset.meta["candidate_id"])
+    metrics |= value_positions(pos, valuation, costs, leg_quotes(cset.legs, ids, pos.kind.shape[1]))
+    metrics["return_on_risk"] = over_capital(metrics["expected_pnl"], metrics["capital_at_risk"])
     table = cset.meta.copy()
     for key, value in metrics.items():
         if key == "touch":
             continue
         table[key] = [_finite_list(row) for row in value] if value.ndim == 2 else value
+    table["forecast_vol"], table["implied_vol"] = valuation.view_sigma, valuation.near.atm_vol
     legs = cset.legs.copy()
     row_of = pd.Series(np.arange(len(table)), index=table["candidate_id"])
     legs["touch_prob"] = metrics["touch"][row_of[legs["candidate_id"]].to_numpy(), legs["leg_no"].to_numpy()]

@@ -51,7 +51,7 @@ def test_the_dag_is_manual_with_a_form_and_a_pool(dagbag):
 
 
 def test_paper_run_places_the_marked_condors(dagbag, env, db):
-    sids = store_and_mark(db, CONDOR, "INFY:iron-condor:2")
+    sids = store_and_mark(db, CONDOR, "HCLTECH:iron-condor:3")
     states = run_execution(dagbag, mode="paper", confirm=True)
     assert states == {"load_marked": ["success"], "pre_trade_checks": ["success"], "preview": ["success"],
                       "gate": ["success"], "place": ["success", "success"], "reconcile": ["success"],

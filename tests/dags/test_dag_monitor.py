@@ -52,7 +52,7 @@ def test_a_paper_run_in_session_marks_the_open_condor(dagbag, env, db):
         cur.execute("""SELECT leg_no, net_qty, ltp, unrealized_pnl FROM positions_snapshots
                        WHERE strategy_id = %s AND snapshot_at = %s ORDER BY leg_no""", (sid, moment))
         rows = cur.fetchall()
-    assert [(leg, qty) for leg, qty, _, _ in rows] == [(0, 29000), (1, -29000), (2, -29000), (3, 29000)]
+    assert [(leg, qty) for leg, qty, _, _ in rows] == [(0, 17400), (1, -17400), (2, -17400), (3, 17400)]
     assert all(ltp > 0 and pnl is not None for _, _, ltp, pnl in rows)
 
 

@@ -37,10 +37,10 @@ from optionsv4_lib.store import connect, transaction
 
 SETTINGS = Settings()
 CONDOR_LEGS = [  # (leg_no, side, option type, strike, bid, ask) in execution order: buys first
-    (0, "BUY", "PE", 360.0, 8.50, 9.00),
-    (3, "BUY", "CE", 515.0, 3.00, 3.20),
-    (1, "SELL", "PE", 370.0, 10.60, 11.15),
-    (2, "SELL", "CE", 505.0, 3.20, 3.40),
+    (0, "BUY", "PE", 395.0, 2.45, 2.60),
+    (3, "BUY", "CE", 520.0, 1.35, 1.45),
+    (1, "SELL", "PE", 415.0, 4.25, 4.45),
+    (2, "SELL", "CE", 500.0, 2.80, 3.00),
 ]
 
 
@@ -93,18 +93,18 @@ def test_paper_iron_condor_fills_buys_first_at_mid_plus_slippage(db):
                                                              for _, side, _, _, bid, ask in CONDOR_LEGS]
     assert [o.request.correlation_id for o in strategy_plan.orders] == [f"OV4-{sid}-{leg}E1" for leg, *_ in
                                                                       CONDOR_LEGS]
-    assert strategy_plan.margin is None and strategy_plan.required_margin == pytest.approx(243_600.0)
-    assert 1_000 < strategy_plan.costs < 3_000
+    assert strategy_plan.margin is None and strategy_plan.required_margin == pytest.approx(295_800.0)
+    assert 250 < strategy_plan.costs < 750
 
     assert outcome.status == "open" and outcome.reason is None
     rows = orders_of(db, sid)
     assert [(r.leg_no, r.side, r.status, r.filled_quantity, r.mode) for r in rows] == [
         (leg, side, "TRADED", CONDOR_UNITS, "paper") for leg, side, *_ in CONDOR_LEGS]
     # mid ± half the half-spread, on the 0.05 tick against us
-    assert [r.average_price for r in rows] == [8.9, 3.15, 10.7, 3.25]
+    assert [r.average_price for r in rows] == [2.6, 1.45, 4.3, 2.85]
     assert all(r.broker_order_id == "PAPER-" + r.correlation_id for r in rows)
-    entry_value = CONDOR_UNITS * (-8.9 - 3.15 + 10.7 + 3.25)
-    assert status_of(db, sid) == ("open", "paper", 20, pytest.approx(entry_value), None)
+    entry_value = CONDOR_UNITS * (-2.6 - 1.45 + 4.3 + 2.85)
+    assert status_of(db, sid) == ("open", "paper", 12, pytest.approx(entry_value), None)
 
 
 def test_emulator_iron_condor_sends_limit_margin_orders_in_units(db, emulator):
@@ -120,15 +120,15 @@ def test_emulator_iron_condor_sends_limit_margin_orders_in_units(db, emulator):
         (side, "PUT" if kind == "PE" else "CALL", strike) for _, side, kind, strike, _, _ in CONDOR_LEGS]
     assert {(o["quantity"], o["orderType"], o["productType"], o["exchangeSegment"]) for o in sent} == {
         (CONDOR_UNITS, "LIMIT", "MARGIN", "NSE_FNO")}
-    assert [o["price"] for o in sent] == [9.0, 3.2, 10.6, 3.2]
+    assert [o["price"] for o in sent] == [2.6, 1.45, 4.25, 2.8]
     assert [o["correlationId"] for o in sent] == [f"OV4-{sid}-{leg}E1" for leg, *_ in CONDOR_LEGS]
     rows = orders_of(db, sid)
     assert [(r.broker_order_id, r.status, r.filled_quantity, r.mode) for r in rows] == [
         (o["orderId"], "TRADED", CONDOR_UNITS, "live") for o in sent]
     assert sorted(net_positions(emulator).values()) == [-CONDOR_UNITS, -CONDOR_UNITS, CONDOR_UNITS, CONDOR_UNITS]
     status, mode, lots, entry_value, _ = status_of(db, sid)
-    assert (status, mode, lots) == ("open", "live", 20)
-    assert entry_value == pytest.approx(CONDOR_UNITS * (-9.0 - 3.2 + 10.6 + 3.2))
+    assert (status, mode, lots) == ("open", "live", 12)
+    assert entry_value == pytest.approx(CONDOR_UNITS * (-2.6 - 1.45 + 4.25 + 2.8))
 
 
 def test_marked_lots_scale_the_units(db, emulator):
@@ -161,7 +161,7 @@ def test_live_plan_without_a_security_id_is_blocked(db, emulator):
     store_and_mark(db, CONDOR, mode="live")  # neither legs nor instruments know the contracts
     plan = plan_execution(db, dhan_broker(emulator), SETTINGS, now=NOW)
     assert len(plan.strategies[0].reasons) == 4
-    assert "no Dhan security id for TATAPOWER 29-Dec-2026 360 PE" in plan.strategies[0].reasons[0]
+    assert "no Dhan security id for TATAPOWER 29-Dec-2026 395 PE" in plan.strategies[0].reasons[0]
     assert "optionsv4 import-scrip-master" in plan.strategies[0].reasons[0]
 
 
@@ -175,12 +175,12 @@ def test_leg_3_rejected_unwinds_legs_1_and_2_and_fails_the_strategy(db, emulator
     _, [outcome] = run(db, dhan_broker(emulator))
 
     assert outcome.status == "failed"
-    assert "leg 1 (SELL 29000 × TATAPOWER 29-Dec-2026 370 PE @ ₹10.60) rejected: RMS: margin exceeds" \
+    assert "leg 1 (SELL 17400 × TATAPOWER 29-Dec-2026 415 PE @ ₹4.25) rejected: RMS: margin exceeds" \
         in outcome.reason and "unwound 2 filled leg(s)" in outcome.reason
     sent = placed(emulator)
     assert [(o["transactionType"], o["drvStrikePrice"], o["orderStatus"]) for o in sent] == [
-        ("BUY", 360.0, "TRADED"), ("BUY", 515.0, "TRADED"), ("SELL", 370.0, "REJECTED"),
-        ("SELL", 360.0, "TRADED"), ("SELL", 515.0, "TRADED")]
+        ("BUY", 395.0, "TRADED"), ("BUY", 520.0, "TRADED"), ("SELL", 415.0, "REJECTED"),
+        ("SELL", 395.0, "TRADED"), ("SELL", 520.0, "TRADED")]
     assert set(net_positions(emulator).values()) == {0}  # flat: nothing left open
     rows = orders_of(db, sid)
     assert [(r.leg_no, r.purpose, r.side, r.status) for r in rows] == [
@@ -199,13 +199,13 @@ def test_partial_fill_is_cancelled_then_unwound_shorts_first(db, emulator):
     _, [outcome] = run(db, dhan_broker(emulator))
 
     assert outcome.status == "failed"
-    assert "filled 7250 of 29000 units, then cancelled after 0.4 s" in outcome.reason
+    assert "filled 7250 of 17400 units, then cancelled after 0.4 s" in outcome.reason
     sent = placed(emulator)
     assert [(o["transactionType"], o["drvStrikePrice"], o["quantity"], o["orderStatus"]) for o in sent] == [
-        ("BUY", 360.0, CONDOR_UNITS, "TRADED"), ("BUY", 515.0, CONDOR_UNITS, "TRADED"),
-        ("SELL", 370.0, CONDOR_UNITS, "CANCELLED"),
-        ("BUY", 370.0, 7250, "TRADED"),  # the short is bought back before the longs are sold
-        ("SELL", 360.0, CONDOR_UNITS, "TRADED"), ("SELL", 515.0, CONDOR_UNITS, "TRADED")]
+        ("BUY", 395.0, CONDOR_UNITS, "TRADED"), ("BUY", 520.0, CONDOR_UNITS, "TRADED"),
+        ("SELL", 415.0, CONDOR_UNITS, "CANCELLED"),
+        ("BUY", 415.0, 7250, "TRADED"),  # the short is bought back before the longs are sold
+        ("SELL", 395.0, CONDOR_UNITS, "TRADED"), ("SELL", 520.0, CONDOR_UNITS, "TRADED")]
     assert sent[2]["filledQty"] == 7250
     assert set(net_positions(emulator).values()) == {0}
     assert orders_of(db, sid)[2].filled_quantity == 7250
@@ -230,7 +230,7 @@ def test_an_unwind_that_does_not_fill_is_never_silent(db, emulator, caplog):
     with caplog.at_level(logging.ERROR, logger="optionsv4_lib.execution.executor"):
         _, [outcome] = run(db, dhan_broker(emulator))
     assert outcome.status == "partially_filled"
-    assert "UNWIND INCOMPLETE — still open: leg 0 BUY 29000 units of TATAPOWER 29-Dec-2026 360 PE" in outcome.reason
+    assert "UNWIND INCOMPLETE — still open: leg 0 BUY 17400 units of TATAPOWER 29-Dec-2026 395 PE" in outcome.reason
     assert "close these positions by hand" in outcome.reason
     assert status_of(db, sid)[0] == "partially_filled" and status_of(db, sid)[4] == outcome.reason
     assert any("UNWIND INCOMPLETE" in record.message for record in caplog.records)
@@ -373,7 +373,7 @@ def test_a_rate_limit_that_outlasts_the_retries_fails_the_leg_and_unwinds(db, em
 
     _, [outcome] = run(db, broker, hook=storm_on_leg_2)
     assert outcome.status == "failed"
-    assert "leg 3 (BUY 29000 × TATAPOWER 29-Dec-2026 515 CE @ ₹3.20) rejected: place order" in outcome.reason
+    assert "leg 3 (BUY 17400 × TATAPOWER 29-Dec-2026 520 CE @ ₹1.45) rejected: place order" in outcome.reason
     assert "too many requests" in outcome.reason and "unwound 1 filled leg(s)" in outcome.reason
     assert set(net_positions(emulator).values()) == {0}
     assert [(r.leg_no, r.purpose, r.status) for r in orders_of(db, sid)] == [
@@ -381,7 +381,7 @@ def test_a_rate_limit_that_outlasts_the_retries_fails_the_leg_and_unwinds(db, em
 
 
 def test_kill_switch_blocks_every_strategy(db, emulator):
-    sids = store_and_mark(db, CONDOR, "INFY:iron-condor:2", mode="live")
+    sids = store_and_mark(db, CONDOR, "HCLTECH:iron-condor:3", mode="live")
     register_contracts(db, emulator)
     emulator.kill_switch = True
     plan, outcomes = run(db, dhan_broker(emulator))
@@ -394,8 +394,8 @@ def test_kill_switch_blocks_every_strategy(db, emulator):
 
 
 def test_marked_strategies_in_mark_order_with_a_maximum_and_named_errors(db):
-    sids = store_and_mark(db, CONDOR, "INFY:iron-condor:2", "PFC:iron-condor:2")
-    live = mark(db, "GRASIM:iron-condor:2", mode="live")
+    sids = store_and_mark(db, CONDOR, "HCLTECH:iron-condor:3", "SBIN:iron-condor:2")
+    live = mark(db, "HEROMOTOCO:iron-condor:3", mode="live")
     assert [s.strategy_id for s in marked_strategies(db)] == [*sids, live]
     assert [s.strategy_id for s in marked_strategies(db, mode="paper")] == sids
     assert [s.strategy_id for s in marked_strategies(db, mode="live")] == [live]
@@ -410,20 +410,20 @@ def test_marked_strategies_in_mark_order_with_a_maximum_and_named_errors(db):
 
 
 def test_each_mode_executes_the_strategies_marked_for_it(db, emulator):
-    paper, live = store_and_mark(db, CONDOR), mark(db, "INFY:iron-condor:2", mode="live")
+    paper, live = store_and_mark(db, CONDOR), mark(db, "HCLTECH:iron-condor:3", mode="live")
     register_contracts(db, emulator)
     plan, [outcome] = run(db, PaperBroker(db, capital=SETTINGS.capital))
     assert [p.strategy.strategy_id for p in plan.strategies] == paper and outcome.status == "open"
     assert status_of(db, live)[0] == "marked"
     plan, [outcome] = run(db, dhan_broker(emulator))
     assert [p.strategy.strategy_id for p in plan.strategies] == [live] and outcome.status == "open"
-    assert {o["drvStrikePrice"] for o in placed(emulator)} == {920.0, 960.0, 1440.0, 1480.0}
+    assert {o["drvStrikePrice"] for o in placed(emulator)} == {1280.0, 1360.0, 1900.0, 1980.0}
 
 
 def test_caps_count_the_strategies_cleared_or_executed_before(db):
     """Two strategies of one industry under a 1.5 % industry cap: the second is blocked in the plan, and again
     when it is executed alone after the first has opened (what each mapped DAG task does)."""
-    first, second = store_and_mark(db, CONDOR, "INFY:iron-condor:2")
+    first, second = store_and_mark(db, CONDOR, "HCLTECH:iron-condor:3")
     with transaction(db) as cur:
         cur.execute("UPDATE strategies SET industry = 'Power' WHERE strategy_id = %s", (second,))
     settings = Settings(profiles={"conservative": RiskLimits(max_loss_per_trade=0.01, max_industry=0.015,
@@ -432,10 +432,10 @@ def test_caps_count_the_strategies_cleared_or_executed_before(db):
     plan = plan_execution(db, broker, settings, now=NOW)
     assert plan.strategies[0].reasons == []
     assert plan.strategies[1].reasons == [
-        "industry cap: Power would hold ₹536,800 at risk, over ₹450,000 (1.5% of capital; ₹243,600 held)"]
+        "industry cap: Power would hold ₹583,120 at risk, over ₹450,000 (1.5% of capital; ₹295,800 held)"]
     assert [o.status for o in execute_plan(db, broker, plan, policy=FAST)] == ["open", "blocked"]
     alone = execute_strategy(db, broker, settings, second, now=NOW, policy=FAST)
-    assert alone.status == "blocked" and alone.reason.startswith("industry cap: Power would hold ₹536,800")
+    assert alone.status == "blocked" and alone.reason.startswith("industry cap: Power would hold ₹583,120")
     assert status_of(db, second)[0] == "marked"
 
 
@@ -450,7 +450,7 @@ def test_paper_quotes_come_from_the_latest_recorded_snapshot(db, tmp_path):
     assert {o.quote_source for o in plan.strategies[0].orders} == {"quotes"}
     [outcome] = execute_plan(db, broker, plan, quotes=quotes, policy=FAST)
     assert outcome.status == "open"
-    assert [r.average_price for r in orders_of(db, sid)] == [8.75, 3.1, 10.85, 3.3]  # mids on the tick
+    assert [r.average_price for r in orders_of(db, sid)] == [2.55, 1.4, 4.35, 2.9]  # mids on the tick
 
 
 def test_reconcile_refreshes_open_orders_and_snapshots_positions(db, emulator):

@@ -37,7 +37,7 @@ def test_preview_prints_the_plan_and_places_nothing(optionsv4, db):
     [sid] = store_and_mark(db, CONDOR)
     ran = optionsv4("--preview")
     assert ran.exit_code == 0, ran.output
-    assert f"#{sid} TATAPOWER Iron Condor · 20 lots × 1450" in ran.output
+    assert f"#{sid} TATAPOWER Iron Condor · 12 lots × 1450" in ran.output
     for leg in (0, 3, 1, 2):
         assert f"OV4-{sid}-{leg}E1" in ran.output
     assert "Cleared 1 of 1 strategies" in ran.output and "Preview only: nothing was placed" in ran.output
@@ -51,7 +51,7 @@ def test_without_confirm_it_is_a_preview(optionsv4, db):
 
 
 def test_confirm_places_on_paper(optionsv4, db):
-    [sid, _] = store_and_mark(db, CONDOR, "INFY:iron-condor:2")
+    [sid, _] = store_and_mark(db, CONDOR, "HCLTECH:iron-condor:3")
     ran = optionsv4("--confirm", str(sid))
     assert ran.exit_code == 0, ran.output
     assert "open" in ran.output

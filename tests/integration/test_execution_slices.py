@@ -41,10 +41,10 @@ from optionsv4_lib.store import connect, transaction
 
 SETTINGS = Settings(profiles={"conservative": RiskLimits(max_loss_per_trade=0.2, max_industry=0.3, max_total=0.6)})
 LOT, FREEZE = 1450, 65_250
-LEGS = [(0, "BUY", 360.0), (3, "BUY", 515.0), (1, "SELL", 370.0), (2, "SELL", 505.0)]  # execution order
+LEGS = [(0, "BUY", 395.0), (3, "BUY", 520.0), (1, "SELL", 415.0), (2, "SELL", 500.0)]  # execution order
 SLICES_100 = [34 * LOT, 33 * LOT, 33 * LOT]  # 100 lots = 145,000 units a leg
 SLICES_225 = [45 * LOT] * 5
-NIFTY_SPREAD = "NIFTY:bear-call-spread:3"  # leg 0 SELL 26550 CE, leg 1 BUY 26750 CE; lots of 65, freeze 1800
+NIFTY_SPREAD = "NIFTY:bear-call-spread:1"  # leg 0 SELL 26400 CE, leg 1 BUY 26600 CE; lots of 65, freeze 1800
 
 
 class Crash(Exception):
@@ -121,7 +121,7 @@ def test_paper_condor_above_the_freeze_is_placed_in_slices_buys_first(db):
         for k, (units, cid) in enumerate(zip(SLICES_100, slice_ids(sid, leg, "E", 3)), start=1)]
     assert {(o.freeze_qty, o.slices) for o in strategy_plan.orders} == {(FREEZE, 3)}
     text = plan_text(plan.to_document())
-    assert (f"  BUY   145,000 × TATAPOWER 29-Dec-2026 360 PE @ ₹9.00 (bid 8.50 / ask 9.00, quotes) in 3 slices of "
+    assert (f"  BUY   145,000 × TATAPOWER 29-Dec-2026 395 PE @ ₹2.60 (bid 2.45 / ask 2.60, quotes) in 3 slices of "
             f"≤ 65,250 units (1 × 49,300 + 2 × 47,850): OV4-{sid}-0E1S1 … OV4-{sid}-0E1S3") in text
 
     assert outcome.status == "open", outcome.reason
@@ -219,14 +219,14 @@ def test_slice_3_of_a_5_slice_short_leg_rejected_unwinds_every_filled_slice(db, 
     _, [outcome] = run(db, dhan_broker(emulator))
 
     assert outcome.status == "failed"
-    assert ("leg 1 slice 3 of 5 (SELL 65250 × TATAPOWER 29-Dec-2026 370 PE @ ₹10.60) rejected: RMS: margin "
+    assert ("leg 1 slice 3 of 5 (SELL 65250 × TATAPOWER 29-Dec-2026 415 PE @ ₹4.25) rejected: RMS: margin "
             "exceeds available balance; unwound 3 filled leg(s)") == outcome.reason
     sent = placed(emulator)
     assert [(o["transactionType"], o["drvStrikePrice"], o["quantity"], o["orderStatus"]) for o in sent] == (
-        [("BUY", 360.0, 65_250, "TRADED")] * 5 + [("BUY", 515.0, 65_250, "TRADED")] * 5
-        + [("SELL", 370.0, 65_250, "TRADED")] * 2 + [("SELL", 370.0, 65_250, "REJECTED")]
-        + [("BUY", 370.0, 65_250, "TRADED")] * 2  # the short's two filled slices bought back first
-        + [("SELL", 360.0, 65_250, "TRADED")] * 5 + [("SELL", 515.0, 65_250, "TRADED")] * 5)
+        [("BUY", 395.0, 65_250, "TRADED")] * 5 + [("BUY", 520.0, 65_250, "TRADED")] * 5
+        + [("SELL", 415.0, 65_250, "TRADED")] * 2 + [("SELL", 415.0, 65_250, "REJECTED")]
+        + [("BUY", 415.0, 65_250, "TRADED")] * 2  # the short's two filled slices bought back first
+        + [("SELL", 395.0, 65_250, "TRADED")] * 5 + [("SELL", 520.0, 65_250, "TRADED")] * 5)
     assert [o["correlationId"] for o in sent[13:]] == (
         slice_ids(sid, 1, "R", 2) + slice_ids(sid, 0, "R", 5) + slice_ids(sid, 3, "R", 5))
     assert set(net_positions(emulator).values()) == {0} and never_naked(sent)
@@ -240,13 +240,13 @@ def test_a_partly_filled_slice_is_cancelled_and_its_fill_unwound_with_the_rest(d
     _, [outcome] = run(db, dhan_broker(emulator))
 
     assert outcome.status == "failed"
-    assert "leg 1 slice 3 of 5 (SELL 65250 × TATAPOWER 29-Dec-2026 370 PE @ ₹10.60) filled 14500 of 65250 units, " \
+    assert "leg 1 slice 3 of 5 (SELL 65250 × TATAPOWER 29-Dec-2026 415 PE @ ₹4.25) filled 14500 of 65250 units, " \
         "then cancelled after 0.4 s" in outcome.reason
     sent = placed(emulator)
     assert sent[12]["orderStatus"] == "CANCELLED" and sent[12]["filledQty"] == 14_500
     # 2 × 65,250 + 14,500 = 145,000 units short = 100 lots, bought back in 3 slices before any long is sold
     assert [(o["transactionType"], o["drvStrikePrice"], o["quantity"]) for o in sent[13:16]] == [
-        ("BUY", 370.0, units) for units in SLICES_100]
+        ("BUY", 415.0, units) for units in SLICES_100]
     assert {o["transactionType"] for o in sent[16:]} == {"SELL"} and len(sent) == 26
     assert set(net_positions(emulator).values()) == {0} and never_naked(sent)
 
@@ -258,9 +258,9 @@ def test_a_rollback_slice_that_does_not_fill_is_never_silent(db, emulator):
     emulator.reject_leg(15, reason="RMS: blocked")  # the buy-back's slice 2
     _, [outcome] = run(db, dhan_broker(emulator))
     assert outcome.status == "partially_filled"
-    assert ("UNWIND INCOMPLETE — still open: leg 1 SELL 65250 units of TATAPOWER 29-Dec-2026 370 PE, "
-            "leg 0 BUY 326250 units of TATAPOWER 29-Dec-2026 360 PE (kept: it hedges the open short), "
-            "leg 3 BUY 326250 units of TATAPOWER 29-Dec-2026 515 CE (kept: it hedges the open short); close these "
+    assert ("UNWIND INCOMPLETE — still open: leg 1 SELL 65250 units of TATAPOWER 29-Dec-2026 415 PE, "
+            "leg 0 BUY 326250 units of TATAPOWER 29-Dec-2026 395 PE (kept: it hedges the open short), "
+            "leg 3 BUY 326250 units of TATAPOWER 29-Dec-2026 520 CE (kept: it hedges the open short); close these "
             "positions by hand") in outcome.reason
     assert status_of(db, sid)[0] == "partially_filled"
     assert sorted(net_positions(emulator).values()) == [-65_250, 326_250, 326_250]  # the longs still cover it
@@ -275,7 +275,7 @@ def test_an_exit_whose_short_cannot_be_bought_back_keeps_the_longs(db, emulator,
         emulator.reject_leg(14, reason="RMS: blocked")  # leg 1's second buy-back slice
         quotes = ChainQuotes(market())
     else:
-        quotes = _NoQuoteFor(ChainQuotes(market()), leg_strike=370.0)  # leg 1 cannot be priced: nothing sent
+        quotes = _NoQuoteFor(ChainQuotes(market()), leg_strike=415.0)  # leg 1 cannot be priced: nothing sent
 
     outcome = close_strategy(db, broker, sid, "stop loss", quotes=quotes, policy=FAST, today=TRADE_DATE)
     assert outcome.status == "exiting"

@@ -40,17 +40,18 @@ from optionsv4_lib.store import transaction
 
 SETTINGS = Settings()
 CONDORS = {  # candidate → lot size (units held at 1 lot); legs: 0 BUY PE, 1 SELL PE, 2 SELL CE, 3 BUY CE
-    "TATAPOWER:iron-condor:2": 1450, "INFY:iron-condor:2": 400, "PFC:iron-condor:2": 1300,
-    "GRASIM:iron-condor:2": 250}
+    "TATAPOWER:iron-condor:3": 1450, "HCLTECH:iron-condor:3": 400, "SBIN:iron-condor:2": 750,
+    "HEROMOTOCO:iron-condor:3": 150}
 ENTRY = (4.00, 6.00, 6.00, 4.00)  # ₹/unit per leg: a ₹4.00 credit per unit
 EXPIRY = date(2026, 12, 29)
 DAYS = trading_days(date(2026, 11, 24), date(2026, 12, 1))  # 25, 26, 27, 30 Nov, 1 Dec (24 Nov is a holiday)
-SPOT = {"TATAPOWER": 430.0, "INFY": 1200.0, "PFC": 440.0, "GRASIM": 3400.0, "NIFTY": 26400.0}
+SPOT = {"TATAPOWER": 455.0, "HCLTECH": 1600.0, "SBIN": 1170.0, "HEROMOTOCO": 4900.0, "NIFTY": 26400.0}
 
 
 class ScriptedMarket:
     """Option chains of the stored legs' contracts at prices set per leg: bid/ask = price ∓ ₹0.05, so a paper fill
-    with no slippage is exactly the price. Unscripted contracts quote at ENTRY, delta 0.20."""
+    with no slippage is exactly the price. Unscripted contracts quote at ENTRY, delta 0.20; a contract of a scripted
+    strategy and of an unscripted one (two condors sharing a short strike) quotes as scripted."""
 
     def __init__(self, conn, prices: dict[str, tuple] | None = None, deltas: dict[str, tuple] | None = None,
                  spot: dict[str, float] | None = None):
@@ -62,11 +63,13 @@ class ScriptedMarket:
         for candidate, symbol, leg_no, kind, strike, expiry in legs:
             price = (prices or {}).get(candidate, ENTRY)[leg_no] if leg_no < 4 else 50.0
             delta = (deltas or {}).get(candidate, (0.20,) * 4)[leg_no] if leg_no < 4 else 0.20
-            rows.append({"symbol": symbol, "expiry": pd.Timestamp(expiry), "strike": float(strike),
+            rows.append({"scripted": candidate in (prices or {}) or candidate in (deltas or {}),
+                         "symbol": symbol, "expiry": pd.Timestamp(expiry), "strike": float(strike),
                          "option_type": kind, "bid": price - 0.05, "ask": price + 0.05, "ltp": price,
                          "delta": delta if kind == "CE" else -delta, "gamma": 0.001, "vega": 0.1,
                          "underlying_price": (spot or SPOT)[symbol], "security_id": pd.NA})
-        self.chain = pd.DataFrame(rows).drop_duplicates(["symbol", "expiry", "strike", "option_type"])
+        rows = pd.DataFrame(rows).sort_values("scripted", ascending=False, kind="stable")
+        self.chain = rows.drop_duplicates(["symbol", "expiry", "strike", "option_type"]).drop(columns="scripted")
 
     def option_chain(self, symbol: str, expiry: date) -> pd.DataFrame:
         chain = self.chain
@@ -135,14 +138,14 @@ def test_five_days_each_exit_kind_closes_once_at_hand_computed_pnl(db):
     ids = open_condors(db, *CONDORS)
     for candidate, units in CONDORS.items():
         standard_rules(db, candidate, units)
-    tata, infy, pfc, grasim = CONDORS
+    tata, hcl, sbin, hero = CONDORS
     script = {  # day index → (prices, deltas) of the strategy that hits that day
         1: {tata: (0.50, 1.50, 1.50, 0.50)},                          # pnl +2.00/unit: profit target
-        2: {infy: (6.00, 10.00, 10.00, 6.00)},                        # pnl −4.00/unit: stop loss
-        3: {pfc: (3.50, 5.00, 7.00, 5.00)},                           # pnl +0.50/unit, short call delta 0.45
-        4: {grasim: (3.50, 5.00, 5.00, 3.50)},                        # pnl +1.00/unit, dte 28 ≤ 28: time
+        2: {hcl: (6.00, 10.00, 10.00, 6.00)},                        # pnl −4.00/unit: stop loss
+        3: {sbin: (3.50, 5.00, 7.00, 5.00)},                           # pnl +0.50/unit, short call delta 0.45
+        4: {hero: (3.50, 5.00, 5.00, 3.50)},                        # pnl +1.00/unit, dte 28 ≤ 28: time
     }
-    deltas = {3: {pfc: (0.20, 0.20, 0.45, 0.20)}}
+    deltas = {3: {sbin: (0.20, 0.20, 0.45, 0.20)}}
     closed_on = {}
     for index, day in enumerate(DAYS):
         market = ScriptedMarket(db, script.get(index), deltas.get(index))
@@ -152,38 +155,38 @@ def test_five_days_each_exit_kind_closes_once_at_hand_computed_pnl(db):
             if status_of(db, sid)[0] == "closed" and candidate not in closed_on:
                 closed_on[candidate] = index
         assert summary["hits"] == []  # the second pass: nothing left to hit
-    assert closed_on == {tata: 1, infy: 2, pfc: 3, grasim: 4}
+    assert closed_on == {tata: 1, hcl: 2, sbin: 3, hero: 4}
 
     # hand-computed: units × (entry credit 4.00 + exit value), exit fills = the scripted prices
     assert realized(db, ids[tata]) == pnl(1450, ENTRY, script[1][tata]) == 2900.00      # 1450 × (4 − 2)
-    assert realized(db, ids[infy]) == pnl(400, ENTRY, script[2][infy]) == -1600.00     # 400 × (4 − 8)
-    assert realized(db, ids[pfc]) == pnl(1300, ENTRY, script[3][pfc]) == 650.00        # 1300 × (4 − 3.5)
-    assert realized(db, ids[grasim]) == pnl(250, ENTRY, script[4][grasim]) == 250.00    # 250 × (4 − 3)
+    assert realized(db, ids[hcl]) == pnl(400, ENTRY, script[2][hcl]) == -1600.00     # 400 × (4 − 8)
+    assert realized(db, ids[sbin]) == pnl(750, ENTRY, script[3][sbin]) == 375.00         # 750 × (4 − 3.5)
+    assert realized(db, ids[hero]) == pnl(150, ENTRY, script[4][hero]) == 150.00      # 150 × (4 − 3)
     for candidate, sid in ids.items():
         orders = orders_of(db, sid)
         assert sorted(o.correlation_id for o in orders if o.purpose == "exit") == [
             f"OV4-{sid}-{leg}X1" for leg in range(4)]
         assert len(orders) == 8 and all(o.status == "TRADED" for o in orders)
     assert status_of(db, ids[tata])[4].startswith("closed: profit_target")
-    assert status_of(db, ids[infy])[4].startswith("closed: stop_loss")
-    assert status_of(db, ids[pfc])[4].startswith("closed: short_delta")
-    assert status_of(db, ids[grasim])[4].startswith("closed: time_exit")
+    assert status_of(db, ids[hcl])[4].startswith("closed: stop_loss")
+    assert status_of(db, ids[sbin])[4].startswith("closed: short_delta")
+    assert status_of(db, ids[hero])[4].startswith("closed: time_exit")
 
     # every pass marked the open legs into positions_snapshots, one row per leg and moment
     with transaction(db) as cur:
         cur.execute("""SELECT snapshot_at, ltp, unrealized_pnl, net_qty FROM positions_snapshots
-                       WHERE strategy_id = %s AND leg_no = 1 ORDER BY snapshot_at""", (ids[infy],))
+                       WHERE strategy_id = %s AND leg_no = 1 ORDER BY snapshot_at""", (ids[hcl],))
         rows = cur.fetchall()
     assert [(r[1], r[2], r[3]) for r in rows] == [(6.0, 0.0, -400), (6.0, 0.0, -400), (10.0, -1600.0, -400)]
 
     # the dashboard's P&L from the same orders agrees
     strategies = load_status(db).strategies.set_index("strategy_id")
-    assert strategies.loc[list(ids.values()), "realized_pnl"].tolist() == [2900.0, -1600.0, 650.0, 250.0]
+    assert strategies.loc[list(ids.values()), "realized_pnl"].tolist() == [2900.0, -1600.0, 375.0, 150.0]
     assert strategies.loc[list(ids.values()), "unrealized_pnl"].tolist() == [0.0] * 4
 
 
 def test_the_dashboard_prices_open_legs_at_the_monitors_marks(db):
-    candidate = "TATAPOWER:iron-condor:2"
+    candidate = "TATAPOWER:iron-condor:3"
     sid = open_condors(db, candidate)[candidate]
     set_rules(db, candidate)  # no rules: the position stays open
     market = ScriptedMarket(db, {candidate: (0.50, 1.50, 1.50, 0.50)})
@@ -197,7 +200,7 @@ class Crash(Exception):
 
 
 def test_a_pass_killed_mid_exit_is_finished_once_by_the_next(db):
-    candidate = "TATAPOWER:iron-condor:2"
+    candidate = "TATAPOWER:iron-condor:3"
     sid = open_condors(db, candidate)[candidate]
     standard_rules(db, candidate, 1450)
     market = ScriptedMarket(db, {candidate: (0.50, 1.50, 1.50, 0.50)})
@@ -217,30 +220,30 @@ def test_a_pass_killed_mid_exit_is_finished_once_by_the_next(db):
 
 
 def test_expiry_day_after_the_close_settles_paper_legs_at_intrinsic(db):
-    candidate = "NIFTY:bear-call-spread:3"  # SELL 26550 CE, BUY 26750 CE expiring 1 Dec 2026; 65 units a lot
+    candidate = "NIFTY:bear-call-spread:1"  # SELL 26400 CE, BUY 26600 CE expiring 1 Dec 2026; 65 units a lot
     sid = store_and_mark(db, candidate, lots=1)[0]
     entry = ScriptedMarket(db, {candidate: (60.00, 30.00, 0, 0)})
     venue = paper(db, entry)["paper"]
     execute_plan(db, venue.broker, plan_execution(db, venue.broker, SETTINGS, quotes=venue.quotes, now=NOW),
                  quotes=venue.quotes, policy=FAST)
     set_rules(db, candidate)  # no rules: only the expiry closes it
-    market = ScriptedMarket(db, {candidate: (60.00, 30.00, 0, 0)}, spot=SPOT | {"NIFTY": 26650.0})
+    market = ScriptedMarket(db, {candidate: (60.00, 30.00, 0, 0)}, spot=SPOT | {"NIFTY": 26500.0})
 
     before = monitor_pass(db, market, paper(db, market), now=at(date(2026, 12, 1), 15), index_symbols={"NIFTY"})
     assert before["settled"] == [] and status_of(db, sid)[0] == "open"
     after = monitor_pass(db, market, paper(db, market), now=at(date(2026, 12, 1), 16), index_symbols={"NIFTY"})
     assert [s["status"] for s in after["settled"]] == ["closed"]
-    # 65 × (60 − 30) entry credit; settled: 26550 CE bought back at 100 (spot 26650), 26750 CE sold at 0
+    # 65 × (60 − 30) entry credit; settled: 26400 CE bought back at 100 (spot 26500), 26600 CE sold at 0
     assert realized(db, sid) == 65 * (60.00 - 30.00) + 65 * (-100.00 + 0.00) == -4550.00
     assert sorted((o.leg_no, o.side, o.average_price) for o in exit_orders(db, sid)) == [(0, "BUY", 100.0),
                                                                                        (1, "SELL", 0.0)]
 
 
 def test_itm_stock_option_warns_of_physical_settlement_four_trading_days_out(db):
-    candidate = "TATAPOWER:iron-condor:2"  # 360/370 PE, 505/515 CE expiring 29 Dec 2026
+    candidate = "TATAPOWER:iron-condor:3"  # 395/415 PE, 500/520 CE expiring 29 Dec 2026
     open_condors(db, candidate)
     set_rules(db, candidate)
-    market = ScriptedMarket(db, spot=SPOT | {"TATAPOWER": 365.0})  # the short 370 PE is in the money
+    market = ScriptedMarket(db, spot=SPOT | {"TATAPOWER": 410.0})  # the short 415 PE is in the money
     early = monitor_pass(db, market, paper(db, market), now=at(date(2026, 12, 18)), index_symbols={"NIFTY"})
     near = monitor_pass(db, market, paper(db, market), now=at(date(2026, 12, 23)), index_symbols={"NIFTY"})
     assert early["warnings"] == []
@@ -249,7 +252,7 @@ def test_itm_stock_option_warns_of_physical_settlement_four_trading_days_out(db)
 
 
 def test_a_live_exit_without_the_gate_is_held_as_exit_pending(db):
-    candidate = "TATAPOWER:iron-condor:2"
+    candidate = "TATAPOWER:iron-condor:3"
     sid = open_condors(db, candidate)[candidate]
     standard_rules(db, candidate, 1450)
     with transaction(db) as cur:  # the same position held live (paper fills stand in for Dhan's)
@@ -264,7 +267,7 @@ def test_a_live_exit_without_the_gate_is_held_as_exit_pending(db):
 
 
 def test_positions_command_shows_mtm_and_the_distance_to_each_trigger(db, store_url, tmp_path, monkeypatch):
-    candidate = "TATAPOWER:iron-condor:2"
+    candidate = "TATAPOWER:iron-condor:3"
     sid = open_condors(db, candidate)[candidate]
     standard_rules(db, candidate, 1450)
     monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)

@@ -69,12 +69,13 @@ def expected_counts(result) -> dict[str, int]:
     return {"analysis_runs": 1, "market_conditions": 1, "run_symbols": len(result.symbols),
             "run_industries": len(result.industries), "strategies": len(result.strategies),
             "strategy_details": len(result.legs), "strategy_exit_conditions": len(result.exits),
-            "data_quality_results": 0}
+            "data_quality_results": 0, "smile_fits": len(result.smiles), "smile_quotes": len(result.smile_quotes)}
 
 
 def copy_result(result, **changes):
     """`result` with copies of its frames (free to edit) and `changes`."""
-    frames = {name: getattr(result, name).copy() for name in ("symbols", "strategies", "legs", "exits", "industries")}
+    frames = {name: getattr(result, name).copy()
+              for name in ("symbols", "strategies", "legs", "exits", "industries", "smiles", "smile_quotes")}
     return replace(result, **{**frames, **changes})
 
 
@@ -83,6 +84,8 @@ def comparable(document: dict) -> dict:
     plain = json.loads(json.dumps(document, default=str))
     for key in ("started_at", "finished_at"):
         plain["run"][key] = datetime.fromisoformat(plain["run"][key]).timestamp()
+    for row in plain.get("symbols", []):
+        row["quoted_at"] = row["quoted_at"] and datetime.fromisoformat(row["quoted_at"]).timestamp()
     return plain
 
 

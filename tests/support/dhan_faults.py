@@ -65,8 +65,8 @@ BROKEN: dict[str, str] = {  # symbol → pattern its reason must match (in the C
     "ONGC": r"HTTP 200 with an empty body",
     "BPCL": r"strike key: expected a number, got 'abc'",
     "IOC": r"empty option chain|the chain has at least one row",  # the synthetic market's own broken chain
-    "COALINDIA": r"crossed quote",
-    "NTPC": r"no liquid two-sided quotes",
+    "COALINDIA": r"crossed",  # every quote crossed: no implied vol, no smile
+    "NTPC": r"no (liquid )?two-sided quote",  # an all-zero chain: nothing to imply a vol from
     "POWERGRID": r"expected an object with 'oc'",
     "INFY": r"strike(\(s\) not > 0| > 0)",
 }

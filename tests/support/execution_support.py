@@ -20,16 +20,16 @@ from optionsv4_lib.store import store_analysis, transaction
 
 TRADE_DATE = date(2026, 11, 23)  # a Monday
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=IST)  # inside the F&O session
-SYMBOLS = ("NIFTY", "TATAPOWER", "INFY", "PFC", "GRASIM")
-CONDOR = "TATAPOWER:iron-condor:2"  # buy 360 PE, sell 370 PE, sell 505 CE, buy 515 CE; 20 lots of 1450
-CONDOR_UNITS = 20 * 1450
+SYMBOLS = ("NIFTY", "TATAPOWER", "HCLTECH", "SBIN", "HEROMOTOCO")
+CONDOR = "TATAPOWER:iron-condor:3"  # buy 395 PE, sell 415 PE, sell 500 CE, buy 520 CE; 12 lots of 1450
+CONDOR_UNITS = 12 * 1450
 FAST = ExecutionPolicy(leg_timeout=0.4, poll_interval=0.005, poll_max=0.05)
 NO_LIMITS = {category: Rate(1000, 0.0) for category in RATE_LIMITS}
 
 
 @functools.cache
 def condor_analysis() -> AnalysisResult:
-    """The conservative analysis of SYMBOLS on the synthetic market: four iron condors and a bear call spread."""
+    """The conservative analysis of SYMBOLS on the synthetic market: four iron condors (TATAPOWER, HCLTECH, SBIN, HEROMOTOCO) and a bear call spread."""
     universe = load_universe()
     universe = universe[universe["symbol"].isin(SYMBOLS)]
     return analyze_portfolio(SyntheticMarket(42, TRADE_DATE), universe=universe, allocations=load_allocations(),

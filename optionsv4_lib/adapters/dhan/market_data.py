@@ -111,7 +111,13 @@ class DhanMarketData:
         if day not in self.expiries(key):
             raise DataError(f"{key}: no listed expiry {day} on {self.trade_date}")
         chain = self.client.option_chain(underlying.security_id, CHAIN_SEGMENT[underlying.segment], day.isoformat())
-        return parse_chain(chain, key, day)
+        answered = pd.Timestamp.now(tz="UTC")
+        # the moment of Dhan's answer, when that falls on the trade date; a past date read today (a replay against an
+        # emulator) keeps no quote time, and the analysis takes the trade date's open
+        live = answered.tz_convert(IST).date() == self.trade_date
+        frame = parse_chain(chain, key, day)
+        frame["quoted_at"] = pd.Series(answered if live else pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+        return frame
 
     def candles(self, symbol: str, start: date, end: date) -> pd.DataFrame:
         """Daily candles of the complete sessions from start to end inclusive, before the trade date."""

@@ -51,7 +51,7 @@ def test_every_symbol_ends_ranked_or_with_a_reason(result):
     # the synthetic market's deliberately broken symbols fail with their reasons
     reasons = dict(zip(failed["symbol"], failed["reason"]))
     assert "empty option chain" in reasons["IOC"]
-    assert "no liquid two-sided quotes" in reasons["NMDC"]
+    assert "no two-sided quote gives an implied vol" in reasons["NMDC"]
 
 
 def test_same_seed_and_date_give_identical_documents(result):
@@ -84,8 +84,10 @@ def test_sized_metrics_are_the_whole_position(result):
           "premium": l.entry_price} for l in legs.itertuples()],
         row["spot"], row["atm_iv"], 0.065, _years(row), costs=TRADE_DATE,
     )
-    for key in ("max_profit", "max_loss", "pop_net", "costs", "expected_pnl_net"):
+    for key in ("max_profit", "max_loss", "costs", "capital_at_risk"):  # the measure-free metrics at size
         assert row[key] == pytest.approx(metrics[key], rel=1e-9), key
+    assert row["edge"] == pytest.approx(row["expected_pnl_net"] - row["expected_pnl_market"])
+    assert row["expected_pnl_market"] <= -row["costs"] + 1e-6  # entered at the touch: frictions at least
     assert (legs["qty"] % (row["lot_size"] * row["lots"]) == 0).all()
 
 
@@ -112,7 +114,7 @@ def test_conservative_profile_takes_no_undefined_risk():
 
 @pytest.mark.parametrize(
     "mode, reason",
-    [("empty", "empty option chain"), ("stale_expiry", "stale expiry"), ("missing_lot", "lot size"), ("illiquid", "no liquid")],
+    [("empty", "empty option chain"), ("stale_expiry", "stale expiry"), ("missing_lot", "lot size"), ("illiquid", "no two-sided quote")],
 )
 def test_broken_symbol_gets_a_clear_reason_and_the_rest_go_on(mode, reason):
     universe = load_universe().head(6)
@@ -163,12 +165,14 @@ def test_choose_expiries():
         choose_expiries(listed[:2], TRADE_DATE, rules)
 
 
-def test_json_document_has_no_nan_and_keeps_unbounded_as_text(result):
-    text = json.dumps(result.analysis_document())
-    assert "NaN" not in text
-    unbounded = result.strategies["max_loss"].map(np.isinf)
-    if unbounded.any():
-        assert '"max_loss": "-inf"' in text
+def test_json_document_has_no_nan_or_inf_and_flags_unbounded_amounts(result):
+    document = result.analysis_document()
+    text = json.dumps(document, allow_nan=False)
+    assert '"inf"' not in text and '"-inf"' not in text
+    unbounded = result.strategies["max_loss"].map(np.isinf).to_numpy()
+    assert unbounded.any(), "the default run holds an undefined-risk strategy"
+    for row, is_unbounded in zip(document["strategies"], unbounded):
+        assert row["unbounded_loss"] == is_unbounded and (row["max_loss"] is None) == is_unbounded
     assert isinstance(pd.Timestamp(result.strategies["expiry"].iloc[0]), pd.Timestamp)
 
 

@@ -12,6 +12,7 @@ import pytest
 from chains import make_chain  # noqa: E402
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from valuations import flat_valuation
 
 from optionsv4_lib.analysis.limits import DEFAULT_PROFILES, RiskLimits, ScoreWeights
 from optionsv4_lib.analysis.market_state import STATES, MarketState, VixRegime
@@ -43,7 +44,7 @@ def market(direction="Neutral", regime="Normal", confidence=1.0) -> MarketState:
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
     cs = generate_candidates(make_chain(), symbol="TEST", lot_size=100, as_of=datetime(2026, 11, 23, 9, 15), r=0.065)
-    return evaluate_candidates(cs, 0.065, 0.0, date(2026, 11, 23))[0]
+    return evaluate_candidates(cs, 0.065, 0.0, date(2026, 11, 23), valuation=flat_valuation(cs, 0.065))[0]
 
 
 def row_of(table, strategy, variant=0) -> pd.Series:

@@ -17,12 +17,18 @@ from optionsv4_lib.marketdata.source import MarketDataSource
 from optionsv4_lib.marketdata.synthetic import (
     BROKEN_MODES,
     DEFAULT_BROKEN,
+    INDEX_SSVI_ETA,
+    INDEX_SSVI_RHO,
     MIN_HISTORY_DAYS,
+    NIFTY_SSVI,
+    STOCK_SSVI_ETA,
+    STOCK_SSVI_RHO,
     TICK,
     VIX_BOUNDS,
     SyntheticMarket,
+    ssvi_phi,
 )
-from optionsv4_lib.pricing.black_scholes import implied_vol
+from optionsv4_lib.pricing.black_scholes import bs_price, implied_vol
 from optionsv4_lib.reference import calendar as cal
 from optionsv4_lib.reference.universe import UNIVERSE, index_ids, load_universe
 
@@ -218,6 +224,97 @@ def test_puts_are_skewed_and_the_smile_rises_towards_low_strikes(market, chains)
         low = puts.iloc[(puts["strike"] - 0.95 * spot).abs().argmin()]
         high = chain.iloc[((chain["strike"] - 1.05 * spot).abs() + (chain["expiry"] != expiry) * 1e9).argmin()]
         assert low["iv"] > high["iv"], symbol  # 5 % below the money is dearer than 5 % above
+
+
+# ---------------------------------------------------------------- no static arbitrage
+
+MAX_IV_OVER_ATM = 3.5  # no listed strike's IV exceeds this multiple of its expiry's ATM IV (SSVI wings grow as √|k|)
+NEAR_IV_OVER_ATM = 2.0  # nor, within NEAR_MOVES standard moves of the forward, this multiple
+NEAR_MOVES = 3.0  # standard moves ATM IV · √max(T, 7 days)
+
+
+def _expiry_slices(market: SyntheticMarket, symbol: str):
+    """(T in years, forward ₹, calls, puts) of each live expiry, in expiry order; rows sorted by strike."""
+    q = market.dividend_yield(symbol)
+    for expiry in market.expiries(symbol):
+        T = float(_years(market, expiry))
+        if T <= 0:
+            continue
+        chain = market.option_chain(symbol, expiry).sort_values("strike")
+        forward = market.spot(symbol) * np.exp((market.rate - q) * T)
+        yield T, forward, chain[chain["option_type"] == "CE"], chain[chain["option_type"] == "PE"]
+
+
+def _model(market: SyntheticMarket, symbol: str, rows: pd.DataFrame, T: float) -> np.ndarray:
+    """Model prices in ₹: Black–Scholes–Merton at the chain's (model) IV."""
+    return bs_price(rows["option_type"].to_numpy(), rows["underlying_price"].to_numpy(), rows["strike"].to_numpy(),
+                    T, market.rate, rows["iv"].to_numpy(), market.dividend_yield(symbol))
+
+
+@pytest.mark.parametrize("trade_date", [date(2025, 3, 3), TRADE_DATE])
+@pytest.mark.parametrize("seed", [1, 7, 42])
+def test_every_chain_is_free_of_static_arbitrage(seed, trade_date):
+    """The whole universe: prices monotone and convex in strike, put–call parity, total variance rising with
+    the expiry at fixed log-moneyness, quotes around the model price, no runaway wings."""
+    market = SyntheticMarket(seed, trade_date, broken={})
+    for symbol in market.universe["symbol"]:
+        S, q = market.spot(symbol), market.dividend_yield(symbol)
+        previous = None  # (k, w) of the previous expiry
+        for T, forward, calls, puts in _expiry_slices(market, symbol):
+            K = calls["strike"].to_numpy()
+            assert np.array_equal(K, puts["strike"].to_numpy()) and (np.diff(K) > 0).all()
+            call, put = _model(market, symbol, calls, T), _model(market, symbol, puts, T)
+            tol = 1e-9 * S
+            assert (np.diff(call) <= tol).all() and (np.diff(put) >= -tol).all(), (symbol, T)  # monotone
+            for price in (call, put):  # convex: slopes rise with the strike
+                assert (np.diff(np.diff(price) / np.diff(K)) >= -tol / np.diff(K).max()).all(), (symbol, T)
+            assert call - put == pytest.approx(S * np.exp(-q * T) - K * np.exp(-market.rate * T), abs=tol)
+            assert np.array_equal(calls["iv"].to_numpy(), puts["iv"].to_numpy()), (symbol, T)
+
+            for rows, price in ((calls, call), (puts, put)):
+                bid, ask = rows["bid"].to_numpy(), rows["ask"].to_numpy()
+                assert (bid <= price + 1e-9).all() and (price <= ask + 1e-9).all(), (symbol, T)
+                two_sided = bid >= TICK
+                assert (np.abs((bid + ask)[two_sided] / 2 - price[two_sided]) <= TICK / 2 + 1e-9).all(), (symbol, T)
+
+            k, iv = np.log(K / forward), calls["iv"].to_numpy()
+            w = iv**2 * T
+            atm = np.interp(0.0, k, iv)
+            near = np.abs(k) <= NEAR_MOVES * atm * np.sqrt(max(T, 7 / 365))
+            assert iv.max() <= MAX_IV_OVER_ATM * atm, (symbol, T, iv.max() / atm)
+            assert iv[near].max() <= NEAR_IV_OVER_ATM * atm, (symbol, T, iv[near].max() / atm)
+            if previous is not None:  # calendar: at the same k, the later expiry holds more total variance
+                near_k, near_w = previous
+                inside = (k >= near_k[0]) & (k <= near_k[-1])
+                assert (w[inside] >= np.interp(k[inside], near_k, near_w)).all(), (symbol, T)
+            previous = k, w
+
+
+@pytest.mark.parametrize("seed", [1, 7, 42])
+def test_nifty_puts_are_dearer_than_the_money_and_calls_cheaper(seed):
+    """Index skew: IV of the 25-delta put > ATM IV > IV of the 25-delta call, a few vol points apart."""
+    market = SyntheticMarket(seed, TRADE_DATE)
+    for T, forward, calls, puts in _expiry_slices(market, "NIFTY"):
+        if T < 7 / 365:
+            continue
+        atm = np.interp(0.0, np.log(calls["strike"].to_numpy() / forward), calls["iv"].to_numpy())
+        put25 = np.interp(0.25, -puts["delta"].to_numpy(), puts["iv"].to_numpy())  # −delta rises with K
+        call25 = np.interp(-0.25, -calls["delta"].to_numpy(), calls["iv"].to_numpy())
+        assert put25 > atm > call25, (T, put25, atm, call25)
+        assert 1.05 < put25 / atm < 1.4 and 0.75 < call25 / atm < 0.98, (T, put25, atm, call25)
+
+
+def test_the_smile_parameters_meet_the_no_arbitrage_conditions():
+    """Gatheral–Jacquier's sufficient conditions for every (ρ, η) the profiles can draw and any θ > 0:
+    θφ(1+|ρ|) < 4 and θφ²(1+|ρ|) ≤ 4 (no butterfly); 0 ≤ ∂θ(θφ) ≤ (1 + √(1−ρ²))/ρ² · φ (no calendar)."""
+    theta = np.geomspace(1e-7, 10, 2001)
+    corners = [NIFTY_SSVI, *((rho, eta) for rho in INDEX_SSVI_RHO for eta in INDEX_SSVI_ETA),
+               *((rho, eta) for rho in STOCK_SSVI_RHO for eta in STOCK_SSVI_ETA)]
+    for rho, eta in corners:
+        phi = ssvi_phi(theta, eta)
+        assert (theta * phi * (1 + abs(rho)) < 4).all() and (theta * phi**2 * (1 + abs(rho)) <= 4).all()
+        slope = np.diff(theta * phi) / np.diff(theta)
+        assert (slope >= 0).all() and (slope <= (1 + np.sqrt(1 - rho**2)) / rho**2 * phi[1:]).all()
 
 
 def _atm_iv(chain: pd.DataFrame, expiry, spot: float) -> float:

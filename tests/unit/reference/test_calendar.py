@@ -97,7 +97,7 @@ def test_session_errors():
     with pytest.raises(InputError, match="segment"):
         cal.session(date(2026, 8, 3), "CDS")
     with pytest.raises(DataError, match="session_times.csv"):
-        cal.session(date(2024, 12, 31))
+        cal.session(date(2023, 12, 29))  # before the table's first row (2024-01-01)
 
 
 # ---------------------------------------------------------------- expiries

@@ -9,6 +9,7 @@ from chains import make_chain
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
+from valuations import flat_valuation
 
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.pricing.black_scholes import black76_price, bs_price
@@ -284,7 +285,7 @@ def test_indices_get_no_stock_legs():
 
 def test_vectorized_evaluation_matches_strategy_metrics():
     cset = candidates()
-    table, legs = evaluate_candidates(cset, 0.065, 0.0, date(2026, 11, 23))
+    table, legs = evaluate_candidates(cset, 0.065, 0.0, date(2026, 11, 23), valuation=flat_valuation(cset, 0.065))
     for _, row in table.sample(12, random_state=1).iterrows():
         rows = legs[legs["candidate_id"] == row["candidate_id"]]
         if rows["expiry"].nunique() > 1:
@@ -293,8 +294,17 @@ def test_vectorized_evaluation_matches_strategy_metrics():
             [leg(r.instrument, r.strike if r.instrument != "STK" else 0, r.side, r.entry_price, r.qty) for r in rows.itertuples()],
             row["spot"], row["atm_iv"], 0.065, row["years"], costs=date(2026, 11, 23),
         )
-        for key in ("pop", "expected_pnl", "max_profit", "max_loss", "pop_net", "costs"):
+        # the view's P&L is in ₹ today: P(e^{−rT}·payoff > premium) = P(payoff > premium·e^{rT})
+        growth = np.exp(0.065 * row["years"])
+        forward_paid = strategy_metrics(
+            [leg(r.instrument, r.strike if r.instrument != "STK" else 0, r.side, r.entry_price * growth, r.qty)
+             for r in rows.itertuples()], row["spot"], row["atm_iv"], 0.065, row["years"],
+        )
+        for key in ("max_profit", "max_loss", "costs", "capital_at_risk"):  # measure-free
             assert row[key] == pytest.approx(single[key], rel=1e-9), key
+        # the view is the same lognormal here (flat smiles, no drift)
+        assert row["pop"] == pytest.approx(forward_paid["pop"], abs=1e-9)
+        assert row["expected_pnl"] == pytest.approx(forward_paid["expected_pnl"] / growth, rel=1e-6, abs=1e-6)
         assert row["breakevens"] == pytest.approx(single["breakevens"])
     short = legs[(legs["side"] == "SELL") & (legs["instrument"] != "STK")]
     assert short["touch_prob"].between(0, 1).all() and legs.loc[legs["side"] == "BUY", "touch_prob"].isna().all()
