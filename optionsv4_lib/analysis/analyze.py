@@ -57,7 +57,7 @@ class SymbolAnalysis:
     selected: pd.DataFrame  # scored rows of the top N, with `rank`
     legs: pd.DataFrame
     quoted_at: datetime
-    valuations: dict[str, Valuation]  # candidate_id → its measures (the same smiles and view for the symbol)
+    valuation: Valuation  # the measures its candidates were valued under
     smiles: pd.DataFrame  # valuation.SMILE_COLUMNS
     smile_quotes: pd.DataFrame  # valuation.SMILE_QUOTE_COLUMNS
     notes: tuple[str, ...]
@@ -65,13 +65,13 @@ class SymbolAnalysis:
 
 @dataclass
 class SymbolOutcome:
-    """A symbol's row for result.SYMBOL_COLUMNS and, when it succeeded, its ranked strategies, their legs, and the
-    valuation of each (candidate_id → Valuation) for the re-evaluation at size; its smiles."""
+    """A symbol's row for result.SYMBOL_COLUMNS and, when it succeeded, its ranked strategies, their legs, the
+    valuation they were ranked under (for the re-evaluation at size) and its smiles."""
 
     row: dict
     selected: pd.DataFrame | None = None
     legs: pd.DataFrame | None = None
-    valuations: dict[str, Valuation] = field(default_factory=dict)
+    valuation: Valuation | None = None
     smiles: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SMILE_COLUMNS))
     smile_quotes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SMILE_QUOTE_COLUMNS))
 
@@ -143,7 +143,7 @@ def analyze_symbol(
     return SymbolAnalysis(
         symbol, cset.spot, valuation.near.atm_vol, rank, len(table), top.reset_index(drop=True),
         legs[legs["candidate_id"].isin(top["candidate_id"])].reset_index(drop=True), as_of,
-        {cid: valuation for cid in top["candidate_id"]}, smiles, smile_quotes,
+        valuation, smiles, smile_quotes,
         valued.notes + ((rank_note,) if rank_note else ()),
     )
 
@@ -202,7 +202,7 @@ def symbol_outcome(
     outcome.row |= {"spot": analysis.spot, "atm_iv": analysis.atm_iv, "iv_rank": analysis.iv_rank,
                     "n_candidates": analysis.n_candidates, "n_selected": len(analysis.selected),
                     "quoted_at": analysis.quoted_at, "note": "; ".join([*notes, *analysis.notes]) or None}
-    outcome.selected, outcome.legs, outcome.valuations = analysis.selected, analysis.legs, analysis.valuations
+    outcome.selected, outcome.legs, outcome.valuation = analysis.selected, analysis.legs, analysis.valuation
     outcome.smiles, outcome.smile_quotes = analysis.smiles, analysis.smile_quotes
     return outcome
 
@@ -312,9 +312,8 @@ def _size_and_finalise(chosen: list[SymbolOutcome], plan: pd.DataFrame, settings
     keep = sized["lots"].to_numpy() > 0
     table = selected[keep].reset_index(drop=True).assign(lots=sized["lots"].to_numpy()[keep],
                                                         budget_binding=sized["budget_binding"].to_numpy()[keep])
-    valuations = {cid: v for o in chosen for cid, v in o.valuations.items()}
-    quoted_at = {o.row["symbol"]: o.row["quoted_at"] for o in chosen}
-    parts = [_at_size(rows, all_legs, valuations[rows["candidate_id"].iloc[0]], quoted_at[symbol], settings)
+    symbol_of = {o.row["symbol"]: o for o in chosen}
+    parts = [_at_size(rows, all_legs, symbol_of[symbol].valuation, symbol_of[symbol].row["quoted_at"], settings)
              for symbol, rows in table.groupby("symbol", sort=False)]
     table = pd.concat(parts).loc[table.index] if parts else table
     legs = all_legs[all_legs["candidate_id"].isin(table["candidate_id"])].copy()

@@ -371,8 +371,7 @@ def _write_outcome(run_dir: str, outcome: SymbolOutcome) -> None:
         outcome.legs.to_parquet(base / f"{symbol}.legs.parquet", index=False)
         outcome.smiles.to_parquet(base / f"{symbol}.smiles.parquet", index=False)
         outcome.smile_quotes.to_parquet(base / f"{symbol}.smile_quotes.parquet", index=False)
-        valuations = {cid: valuation.to_dict() for cid, valuation in outcome.valuations.items()}
-        (base / f"{symbol}.valuations.json").write_text(json.dumps(valuations))
+        (base / f"{symbol}.valuation.json").write_text(json.dumps(outcome.valuation.to_dict()))
     row = {k: (None if isinstance(v, float) and v != v else v) for k, v in outcome.row.items()}
     tmp = base / f"{symbol}.json.tmp"
     tmp.write_text(json.dumps(row, default=str))
@@ -391,10 +390,9 @@ def _read_outcome(run_dir: str, symbol: str) -> SymbolOutcome:
     selected = pd.read_parquet(base / f"{symbol}.selected.parquet")
     selected["variant"] = selected["variant"].map(json.loads)
     selected["breakevens"] = selected["breakevens"].map(list)
-    raw = json.loads((base / f"{symbol}.valuations.json").read_text())
+    valuation = Valuation.from_dict(json.loads((base / f"{symbol}.valuation.json").read_text()))
     return SymbolOutcome(row | {"quoted_at": datetime.fromisoformat(row["quoted_at"])}, selected,
-                         pd.read_parquet(base / f"{symbol}.legs.parquet"),
-                         {cid: Valuation.from_dict(v) for cid, v in raw.items()},
+                         pd.read_parquet(base / f"{symbol}.legs.parquet"), valuation,
                          pd.read_parquet(base / f"{symbol}.smiles.parquet"),
                          pd.read_parquet(base / f"{symbol}.smile_quotes.parquet"))
 
