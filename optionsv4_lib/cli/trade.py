@@ -185,7 +185,7 @@ def _print_strategies(report: ExecutionStatus, title: str) -> None:
     for row in report.strategies.itertuples(index=False):
         table.add_row(str(row.strategy_id), str(row.trade_date), row.symbol, row.strategy, row.status, row.mode,
                       str(row.lots), money_cell(row.entry_value), money_cell(row.realized_pnl), money_cell(row.unrealized_pnl),
-                      escape(row.note or ""))
+                      escape(_text(row.note)))
     console.print(table)
 
 

@@ -246,6 +246,18 @@ def test_cli_status_prints_strategies_and_legs(optionsv4, book):
     assert one.exit_code == 0 and "RELIANCE" not in one.output and "₹10,400" in one.output
 
 
+def test_cli_status_lists_strategies_with_and_without_a_note(optionsv4, db, book):
+    """Issue 19.1: a strategy with a note beside one without crashed `status` (a NaN note)."""
+    with transaction(db) as cur:
+        cur.execute("UPDATE strategy_execution_status SET note = 'unwound after leg 1 [rejected]' "
+                    "WHERE strategy_id = %s", (book["A"]["strategy_id"],))
+        cur.execute("UPDATE strategy_execution_status SET note = NULL WHERE strategy_id <> %s",
+                    (book["A"]["strategy_id"],))
+    ran = optionsv4("status")
+    assert ran.exit_code == 0, ran.output
+    assert "Traceback" not in ran.output and "unwound after leg 1 [rejected]" in " ".join(ran.output.split())
+
+
 def test_cli_performance_dashboard_prints_the_summary_and_writes_the_page(optionsv4, book, tmp_path):
     ran = optionsv4("status", "--performance-dashboard")
     assert ran.exit_code == 0, ran.output
