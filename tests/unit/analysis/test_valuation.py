@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optionsv4_lib.analysis.analyze import analyze_symbol
+from optionsv4_lib.analysis.analyze import analyze_symbol, choose_expiries
 from optionsv4_lib.analysis.limits import DEFAULT_PROFILES
 from optionsv4_lib.analysis.market_state import MarketState
 from optionsv4_lib.analysis.valuation import value_symbol
@@ -121,9 +121,13 @@ def test_every_candidate_is_worth_nothing_at_the_mids_and_minus_frictions_at_the
     else:
         market = SyntheticMarket(42, date(2026, 11, 23))
         sets = []
-        for symbol, lot in (("NIFTY", 65), ("RELIANCE", 500), ("INFY", 400), ("DIXON", 50)):
-            chain = pd.concat([market.option_chain(symbol, e) for e in market.expiries(symbol)[:2]])
-            sets.append(candidates_valued(chain, lot_size=lot, is_index=symbol == "NIFTY"))
+        for row in market.universe.itertuples():  # every symbol of a full run, its near and far chain
+            if row.symbol in market.broken:
+                continue
+            expiries = choose_expiries(market.expiries(row.symbol), market.trade_date, CandidateRules())
+            chain = pd.concat([market.option_chain(row.symbol, e) for e in expiries])
+            sets.append(candidates_valued(chain, lot_size=row.lot_size, is_index=row.sector == "Index"))
+        assert len(sets) >= 55
     for cset, valuation, costs in sets:
         mids, half_spreads = at_mids(cset)
         quotes = leg_quotes(cset.legs, list(cset.meta["candidate_id"]), cset.positions.kind.shape[1])
@@ -134,6 +138,9 @@ def test_every_candidate_is_worth_nothing_at_the_mids_and_minus_frictions_at_the
         # leg values inside the quotes: |E at the mids| ≤ the half-spreads, so E at the touch ≤ −costs
         assert (np.abs(at_mid) <= half_spreads * (1 + 1e-9) + 1e-6).all()
         assert (at_touch <= -costs + 1e-6).all()
+        if chain_of == "synthetic":  # the smile itself lies inside these quotes: no projection needed
+            pure = value_positions(mids, valuation, np.zeros(len(costs)))["expected_pnl_market"]
+            assert (np.abs(pure) <= half_spreads * (1 + 1e-9) + 1e-6).mean() >= 0.99
 
 
 def test_no_ranked_strategy_on_the_real_chain_shows_a_market_profit_and_the_view_says_why():
