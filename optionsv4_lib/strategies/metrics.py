@@ -231,12 +231,15 @@ def _far_anchor(pos: Positions, far_leg: np.ndarray, valuation: Valuation) -> np
         unit = Positions(pos.kind[one], pos.strike[one], np.ones((len(rows), 1)), np.zeros((len(rows), 1)),
                          pos.years[one], pos.sigma[one])
         expected = calendar_metrics(unit, np.ones((len(rows), 1), dtype=bool), near, far).expected_pnl
-        strike = pos.strike[rows, column]
-        call = undiscounted_call(far, strike)
-        today = np.exp(-far.rate * far.years) * np.where(pos.kind[rows, column] == CE, call,
-                                                         call - far.forward + strike)
+        today = _option_value(far, pos.kind[rows, column], pos.strike[rows, column])
         anchor[rows] += pos.qty[rows, column] * (today - expected)
     return anchor
+
+
+def _option_value(curve: SmileCurve, kind: np.ndarray, strike: np.ndarray) -> np.ndarray:
+    """₹/unit today of options of `kind` (CE/PE) at `strike` under `curve`: discounted call, or put by parity."""
+    call = undiscounted_call(curve, strike)
+    return np.exp(-curve.rate * curve.years) * np.where(kind == CE, call, call - curve.forward + strike)
 
 
 def _projection(pos: Positions, valuation: Valuation, far_leg: np.ndarray, bid: np.ndarray,
@@ -246,12 +249,8 @@ def _projection(pos: Positions, valuation: Valuation, far_leg: np.ndarray, bid: 
     model = np.zeros_like(pos.premium)
     for is_far, curve in ((False, valuation.near), (True, valuation.far)):
         legs = pos.is_option & (far_leg == is_far)
-        if curve is None or not legs.any():
-            continue
-        strike = pos.strike[legs]
-        call = undiscounted_call(curve, strike)
-        value = np.where(pos.kind[legs] == CE, call, call - curve.forward + strike)
-        model[legs] = np.exp(-curve.rate * curve.years) * value
+        if curve is not None and legs.any():
+            model[legs] = _option_value(curve, pos.kind[legs], pos.strike[legs])
     stock = pos.kind == STK  # worth the near forward, discounted; its quote is the spot
     model[stock] = np.exp(-valuation.near.rate * valuation.near.years) * valuation.near.forward
     two_sided = (pos.is_option | stock) & (bid > 0) & (ask >= bid)
