@@ -211,7 +211,7 @@ def profile_metrics(
 
     max_profit = np.where(slope > 0, np.inf, v.max(axis=1))
     max_loss = np.where(slope < 0, -np.inf, v.min(axis=1))
-    return ProfileMetrics(max_profit, max_loss, _unique_sorted(root), np.clip(pop, 0.0, 1.0), expected)
+    return ProfileMetrics(max_profit, max_loss, unique_sorted_roots(root), np.clip(pop, 0.0, 1.0), expected)
 
 
 def _z(points: np.ndarray, spot, mean_log, sd) -> np.ndarray:
@@ -223,7 +223,7 @@ def _lognormal_cdf(points: np.ndarray, spot, mean_log, sd) -> np.ndarray:
     return ndtr(_z(points, spot, mean_log, sd))
 
 
-def _unique_sorted(roots: np.ndarray) -> np.ndarray:
+def unique_sorted_roots(roots: np.ndarray) -> np.ndarray:
     """Sort each row (NaN last) and blank out repeats of the same root (a touch at a kink counted twice)."""
     roots = np.sort(roots, axis=1)
     repeat = np.zeros_like(roots, dtype=bool)

@@ -32,8 +32,8 @@ import numpy as np
 from scipy.special import ndtr
 
 from optionsv4_lib.core.errors import InputError
+from optionsv4_lib.strategies.evaluate import CE, NONE, PE, STK, unique_sorted_roots
 
-CE, PE, STK, NONE = 0, 1, 2, -1  # leg kinds, the codes of optionsv4_lib.strategies.evaluate
 DIFF_STEP = 1e-4  # step in k of the central differences of w when the smile has no derivatives
 CALENDAR_GRID_POINTS = 401
 CALENDAR_GRID_WIDTH = 12.0  # ATM standard deviations of ln S_T1 each side of the near forward
@@ -326,17 +326,7 @@ def _pop_and_breakevens(x, v, slope, cdf, dist: _Distribution) -> tuple[np.ndarr
 
     roots = np.full_like(v, np.nan)
     roots[rows, cols] = root_at
-    return np.clip(pop, 0.0, 1.0), _unique_sorted(roots)
-
-
-def _unique_sorted(roots: np.ndarray) -> np.ndarray:
-    """Sort each row (NaN last) and blank out repeats (a zero at a kink is the root of both its pieces)."""
-    roots = np.sort(roots, axis=1)
-    repeat = np.zeros_like(roots, dtype=bool)
-    repeat[:, 1:] = np.isclose(roots[:, 1:], roots[:, :-1], rtol=1e-12, atol=1e-9)
-    roots = np.sort(np.where(repeat, np.nan, roots), axis=1)
-    keep = max(int(np.isfinite(roots).sum(axis=1).max(initial=0)), 1)
-    return roots[:, :keep]
+    return np.clip(pop, 0.0, 1.0), unique_sorted_roots(roots)
 
 
 def _payoff(kind: np.ndarray, strike: np.ndarray, qty: np.ndarray, x: np.ndarray) -> np.ndarray:
