@@ -128,9 +128,13 @@ def print_summary(result, top: int = 15) -> None:
                   f"of ₹{result.capital:,.0f} ({result.risk_profile})")
     for row in result.symbols[result.symbols["reason"].notna()].itertuples(index=False):  # failed, or not sized
         console.print(f"  [{'dim' if row.status == 'ok' else 'yellow'}]{row.symbol}[/]: {escape(str(row.reason))}")
-    table = Table(title=f"Top {min(top, len(result.strategies))} strategies by score")
-    for column in ("Symbol", "Strategy", "Legs", "Lots", "PoP", "Max profit", "Max loss", "Breakevens", "Capital", "Score", "Exits"):
-        table.add_column(column, justify="right" if column in ("Lots", "PoP", "Max profit", "Max loss", "Capital", "Score") else "left")
+    table = Table(title=f"Top {min(top, len(result.strategies))} strategies by score",
+                  caption="view: the forecast vol and the state's drift · mkt: the fitted smiles, at the entry "
+                          "prices; E[P&L] and PoP net of costs")
+    numbers = ("Lots", "PoP view/mkt", "E[P&L] view/mkt", "Max profit", "Max loss", "Capital", "Score")
+    for column in ("Symbol", "Strategy", "Legs", *numbers[:3], "Max profit", "Max loss", "Breakevens", "Capital",
+                   "Score", "Exits"):
+        table.add_column(column, justify="right" if column in numbers else "left")
     best = result.strategies.sort_values(["score", "candidate_id"], ascending=[False, True]).head(top)
     for row in best.itertuples(index=False):
         legs = result.legs[result.legs["candidate_id"] == row.candidate_id]
@@ -138,7 +142,8 @@ def print_summary(result, top: int = 15) -> None:
         table.add_row(
             row.symbol, row.strategy,
             "\n".join(_leg_text(leg) for leg in legs.itertuples(index=False)),
-            str(row.lots), f"{row.pop_net:.0%}", money(row.max_profit), money(row.max_loss),
+            str(row.lots), f"{row.pop_net:.0%}\n{row.pop_market:.0%}",
+            f"{money(row.expected_pnl_net)}\n{money(row.expected_pnl_market)}", money(row.max_profit), money(row.max_loss),
             ", ".join(f"{b:,.1f}" for b in row.breakevens), money(row.capital_at_risk), f"{row.score:.0f}",
             "\n".join(_exit_text(e) for e in exits.itertuples(index=False)),
         )
