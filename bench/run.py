@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MODULES = ("bench_pricing", "bench_optionlab", "bench_analysis", "bench_dhan_faults", "bench_pipeline",
+MODULES = ("bench_pricing", "bench_optionlab", "bench_valuation", "bench_analysis", "bench_dhan_faults", "bench_pipeline",
            "bench_execution", "bench_backtest")
 
 
