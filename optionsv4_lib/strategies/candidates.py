@@ -187,8 +187,9 @@ def generate_candidates(
     seen: set[tuple] = set()
     built: list[tuple[StrategyTemplate, int, list[tuple[Leg, QuoteGrid | None, int]]]] = []
     for tpl in templates:
-        if tpl.needs_stock and is_index:
-            skipped["stock leg not available for an index"] = skipped.get("stock leg not available for an index", 0) + len(tpl.variants)
+        if tpl.stocks_only and is_index:
+            reason = "a strategy about the shares: an index settles in cash"
+            skipped[reason] = skipped.get(reason, 0) + len(tpl.variants)
             continue
         if tpl.multi_expiry and far is None:
             skipped["no far expiry"] = skipped.get("no far expiry", 0) + len(tpl.variants)

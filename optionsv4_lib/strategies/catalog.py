@@ -54,11 +54,17 @@ class StrategyTemplate:
     legs: tuple[Leg, ...]
     variants: tuple[Variant, ...] = field(default=({},))
     description: str = ""
+    takes_delivery: bool = False  # the point is to buy or deliver the shares (a cash-secured put)
 
     @property
     def needs_stock(self) -> bool:
-        """True when a leg is the underlying itself (not available for indices)."""
+        """True when a leg is the underlying itself."""
         return any(leg.instrument == "STK" for leg in self.legs)
+
+    @property
+    def stocks_only(self) -> bool:
+        """True for a strategy about holding the shares: not offered on a cash-settled index."""
+        return self.needs_stock or self.takes_delivery
 
     @property
     def multi_expiry(self) -> bool:
@@ -127,6 +133,7 @@ CATALOG: tuple[StrategyTemplate, ...] = (
         (Leg("PE", "SELL", delta("d")),),
         grid(d=(0.30, 0.20)),
         "Sell a put with cash set aside to buy the shares at the strike.",
+        takes_delivery=True,
     ),
     StrategyTemplate(
         "Covered Call", "income", "neutral-bullish", "defined",

@@ -277,10 +277,13 @@ def test_strike_rules_resolve_as_written():
     assert legs.loc[(cal["candidate_id"], 1), "expiry"] > legs.loc[(cal["candidate_id"], 0), "expiry"]
 
 
-def test_indices_get_no_stock_legs():
+def test_indices_get_no_strategy_about_the_shares():
+    """A cash-settled index has no shares to own (covered call) or to take delivery of (cash-secured put)."""
     cset = candidates(is_index=True)
-    assert "Covered Call" not in set(cset.meta["strategy"])
-    assert cset.skipped["stock leg not available for an index"] == len(template("Covered Call").variants)
+    assert not {"Covered Call", "Cash-Secured Put"} & set(cset.meta["strategy"])
+    expected = len(template("Covered Call").variants) + len(template("Cash-Secured Put").variants)
+    assert cset.skipped["a strategy about the shares: an index settles in cash"] == expected
+    assert {"Covered Call", "Cash-Secured Put"} <= set(candidates(is_index=False).meta["strategy"])
 
 
 def test_vectorized_evaluation_matches_strategy_metrics():
