@@ -2,7 +2,8 @@
 
 Which database: `Settings.database_url` (OPTIONSV4_DATABASE_URL or SUPABASE_DB_URL: any libpq URI, e.g. Supabase's
 session pooler, `sslmode` honoured) or, when none is set, the embedded PostgreSQL below. Library code uses
-psycopg2. Passwords never appear in messages: `mask_url` hides them and connection errors are scrubbed.
+psycopg2. Passwords never appear in messages: `mask_url` hides them, connection errors are scrubbed, and a URL
+libpq cannot read is shown as *** (`mask_database_url`).
 
 Migrations: the files include/sql/NNNN_name.sql, applied in version order, each in its own transaction, recorded
 with a SHA-256 checksum in `optionsv4_migrations`. A migration that was edited (or removed, or added below the
@@ -25,6 +26,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 import psycopg2
+from psycopg2.extensions import parse_dsn
 
 from optionsv4_lib.config import Settings
 from optionsv4_lib.config import settings as current_settings
@@ -59,6 +61,21 @@ _PASSWORD_PARAM = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]+)", fl
 def mask_url(url: str) -> str:
     """`url` with any password replaced by ***: URI user:password@ (malformed URIs too) and password=… parameters."""
     return _scrub(url, url)
+
+
+def mask_database_url(url: str) -> str:
+    """A database URL as it may be shown: mask_url of a PostgreSQL URI or key=value string, *** for anything else
+    (it may be a password pasted whole)."""
+    return mask_url(url) if _is_connection_string(url) else "***"
+
+
+def _is_connection_string(url: str) -> bool:
+    """Whether libpq can read `url`: a postgres(ql):// URI or key=value pairs of known keywords."""
+    try:
+        parse_dsn(url)
+    except psycopg2.ProgrammingError:
+        return False
+    return True
 
 
 def _scrub(text: str, url: str) -> str:
@@ -96,6 +113,9 @@ def connect(url: str | None = None, *, settings: Settings | None = None, home: P
     Raises DataError naming the masked URL and libpq's reason; the password appears in neither.
     """
     url = url or database_url(settings, home)
+    if not _is_connection_string(url):
+        raise DataError("cannot connect to ***: the database URL is neither a PostgreSQL URI (postgresql://…) nor "
+                        "key=value pairs")
     try:
         return psycopg2.connect(url, application_name="optionsv4", connect_timeout=10)
     except psycopg2.Error as exc:

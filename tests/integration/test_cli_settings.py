@@ -106,3 +106,16 @@ def test_a_good_config_file_still_applies(broken, tmp_path):
     assert ran.exit_code == 0, ran.output
     assert current_settings().limits("moderate").min_pop == 0.55 and current_settings().capital == 5e7
     assert current_settings().limits("aggressive").min_pop == 0.35  # its default, kept beside the override
+
+
+@pytest.mark.parametrize("url", ["notaurl SECRETPW123", "SECRETPW123", "host=db notakeyword=SECRETPW123"])
+def test_a_database_url_libpq_cannot_read_is_never_printed(broken, url):
+    """Issue 19.15: neither a URI nor key=value pairs — it may be a password pasted whole, so it shows as ***."""
+    env = {"OPTIONSV4_DATABASE_URL": url}
+    for args in (["db", "check"], ["report"], ["mark", "--list-recent"]):
+        ran = broken(env, *args)
+        assert_one_line_error(ran, "cannot connect to ***", "neither a PostgreSQL URI")
+    for args in (["db", "status"], ["db", "url"]):
+        ran = broken(env, *args)
+        assert ran.exit_code == 0 and "SECRETPW123" not in ran.output and "***" in ran.output, ran.output
+    assert broken(env, "db", "url", "--show-secret").output.strip() == url  # asked for
