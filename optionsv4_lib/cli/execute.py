@@ -50,8 +50,10 @@ def execute(
                                   max_strategies=max_strategies, quotes=venue.quotes)
             print_plan(plan)
             if not placing:
-                console.print("Preview only: nothing was placed. Add --confirm to place these orders"
-                              f"{' live' if live else ' on paper'}.")
+                if plan.strategies:
+                    how = "drop --preview" if confirm else "add --confirm"
+                    console.print(f"Preview only: nothing was placed. To place these orders "
+                                  f"{'live' if live else 'on paper'}, {how}.")
                 return
             outcomes = execute_plan(conn, venue.broker, plan, quotes=venue.quotes)
         finally:

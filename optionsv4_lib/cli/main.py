@@ -101,6 +101,8 @@ def report(
     from optionsv4_lib.store.runs import latest_run
 
     with errors_to_exit():
+        if risk is not None:
+            current_settings().limits(risk)  # an unknown profile is named as such, not as a missing run
         conn = open_store()
         try:
             latest = latest_run(conn) if trade_date is None or risk is None else None

@@ -1,0 +1,76 @@
+"""Messages of the real `optionsv4` app (typer's CliRunner on cli.main:app) that issue 19 found wrong: each names
+what is wrong, or fits the flags given, and never comes with a traceback."""
+
+from datetime import date
+
+import pytest
+from execution_support import CONDOR, DhanEmulator, market, register_contracts, status_of, store_and_mark
+from typer.testing import CliRunner
+
+from optionsv4_lib.cli.main import app
+from optionsv4_lib.config import settings as current_settings
+from optionsv4_lib.execution.ledger import orders_of
+
+TRADE_DATE = date(2026, 11, 23)
+TOKEN = "eyJ-messages-SECRET-3b7"
+
+
+@pytest.fixture
+def optionsv4(monkeypatch, tmp_path, store_url):
+    """Run the CLI with its database, data, results and logs in this test's own places."""
+    monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)
+    for name in ("data", "results", "logs"):
+        monkeypatch.setenv(f"OPTIONSV4_{name.upper()}_DIR", str(tmp_path / name))
+    monkeypatch.delenv("OPTIONSV4_LIVE_TRADING", raising=False)
+
+    def run(*args: str):
+        current_settings.cache_clear()
+        ran = CliRunner().invoke(app, list(args))
+        assert "Traceback" not in ran.output and (ran.exception is None or isinstance(ran.exception, SystemExit))
+        return ran
+
+    yield run
+    current_settings.cache_clear()
+
+
+def analyze_ioc(optionsv4) -> None:
+    """Store a run without a single strategy: IOC's synthetic chain is empty."""
+    ran = optionsv4("analyze", "--date", TRADE_DATE.isoformat(), "--symbol", "IOC", "--charts", "0")
+    assert ran.exit_code == 0 and "strategies sized: 0" in ran.output, ran.output
+
+
+def test_report_of_an_unknown_risk_profile_says_so(optionsv4, db):
+    """Issue 19.12: not "no run for … 'reckless'"."""
+    analyze_ioc(optionsv4)
+    ran = optionsv4("report", "--risk", "reckless")
+    assert ran.exit_code == 2 and "risk profile: unknown 'reckless'" in ran.stderr, ran.output
+    assert "no run" not in ran.output
+
+
+@pytest.mark.usefixtures("fixed_clock")
+def test_mark_top_of_a_run_without_strategies_says_so(optionsv4, db):
+    """Issue 19.13: it printed nothing and exited 0."""
+    analyze_ioc(optionsv4)
+    ran = optionsv4("mark", "--top", "2", "--force")
+    assert ran.exit_code == 2, ran.output
+    assert f"the run of {TRADE_DATE} (moderate) has no sized strategy to mark" in ran.stderr
+
+
+@pytest.mark.usefixtures("fixed_clock")
+def test_a_preview_says_how_to_place_for_the_flags_given(optionsv4, db, monkeypatch):
+    """Issue 19.14: --confirm with --preview was told to add --confirm."""
+    [sid] = store_and_mark(db, CONDOR, mode="live")
+    paper = optionsv4("execute", "--preview")  # the marked strategy is live: nothing to place on paper
+    assert paper.exit_code == 0 and "No strategy is marked" in paper.output and "Preview" not in paper.output
+    with DhanEmulator(market(), access_token=TOKEN) as emulator:
+        register_contracts(db, emulator)
+        for name, value in (("DHAN_CLIENT_ID", emulator.client_id), ("DHAN_ACCESS_TOKEN", TOKEN),
+                            ("OPTIONSV4_DHAN_BASE_URL", emulator.url), ("OPTIONSV4_DHAN_CHAIN_INTERVAL", "0")):
+            monkeypatch.setenv(name, value)
+        plain = optionsv4("execute", "--live", "--preview")
+        ran = optionsv4("execute", "--live", "--confirm", "--preview")
+    assert plain.exit_code == 0 and "To place these orders live, add --confirm." in plain.output, plain.output
+    assert ran.exit_code == 0, ran.output
+    assert "Preview only: nothing was placed. To place these orders live, drop --preview." in ran.output
+    assert "--confirm" not in ran.output and TOKEN not in ran.output
+    assert orders_of(db, sid) == [] and status_of(db, sid)[0] == "marked"
