@@ -74,3 +74,35 @@ def test_a_preview_says_how_to_place_for_the_flags_given(optionsv4, db, monkeypa
     assert "Preview only: nothing was placed. To place these orders live, drop --preview." in ran.output
     assert "--confirm" not in ran.output and TOKEN not in ran.output
     assert orders_of(db, sid) == [] and status_of(db, sid)[0] == "marked"
+
+
+def test_a_huge_broken_allocation_file_is_refused_in_a_short_line(optionsv4, db, tmp_path):
+    """Issue 19.9: every broken row used to be listed (15.9 MB for a 50 MB file); now the first few and a count."""
+    from optionsv4_lib.analysis.allocation import INDUSTRY_FILE, LISTED, SECTOR_FILE
+
+    folder = tmp_path / "alloc"
+    folder.mkdir()
+    (folder / SECTOR_FILE.name).write_bytes(SECTOR_FILE.read_bytes())
+    rows = 20_000
+    lines = [f"Banks,Financial Services,abc,LONG,2026-11-23,{'x' * 200}" for _ in range(rows)]
+    (folder / INDUSTRY_FILE.name).write_text("industry,sector,weight_pct,position_type,as_of,note\n" + "\n".join(lines))
+    ran = optionsv4("import-allocations", str(folder))
+    assert ran.exit_code == 2, ran.output
+    assert ran.stderr.count("\n") == 1 and len(ran.stderr) < 2_000, len(ran.stderr)
+    assert ran.stderr.count("weight_pct 'abc' is not a number") == LISTED
+    assert f"and {rows - LISTED} more problems" in ran.stderr
+
+
+def test_repeated_rows_are_listed_up_to_a_count(optionsv4, db, tmp_path):
+    from optionsv4_lib.analysis.allocation import INDUSTRY_FILE, LISTED, SECTOR_FILE
+
+    folder = tmp_path / "alloc"
+    folder.mkdir()
+    (folder / SECTOR_FILE.name).write_bytes(SECTOR_FILE.read_bytes())
+    lines = ["Banks,Financial Services,0.001,LONG,2026-11-23,"] * 5_000
+    (folder / INDUSTRY_FILE.name).write_text("industry,sector,weight_pct,position_type,as_of,note\n" + "\n".join(lines))
+    ran = optionsv4("import-allocations", str(folder))
+    assert ran.exit_code == 2, ran.output
+    listed = ", ".join(str(i) for i in range(1, LISTED + 1))
+    assert f"rows {listed} and {5_000 - LISTED} more: industry 'Banks' repeated" in ran.stderr, ran.stderr[:500]
+    assert len(ran.stderr) < 2_000
