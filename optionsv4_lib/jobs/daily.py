@@ -427,7 +427,7 @@ def run_analysis(
     cfg = current_settings()
     cfg.limits(risk)  # an unknown risk profile fails before any work
     day = as_date(trade_date, "date") if trade_date else latest_trading_day()
-    log_path = _log_to_file(cfg.logs_dir, day)
+    log_path = log_to_file(cfg.logs_dir, "main", day)
     universe, allocations = stored_universe(cfg)
     universe = subset_universe(universe, symbols, first)
     market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir, settings=cfg)
@@ -461,12 +461,13 @@ def subset_universe(universe, symbols: list[str] | None, first: int | None):
     return universe.reset_index(drop=True)
 
 
-def _log_to_file(logs_dir: Path, day: date) -> Path:
-    """Append this process's log records to logs/options_v4_main_YYYYMMDD.log: optionsv4's from INFO, other
-    libraries' from WARNING. The handler sits on the root logger because dhanhq logs through the root logger
-    itself (logging.warning), which without a root handler would print to the terminal."""
+def log_to_file(logs_dir: Path, job: str, day: date) -> Path:
+    """Append this process's log records to logs/options_v4_<job>_YYYYMMDD.log (job: main for the analysis,
+    execution): optionsv4's from INFO, other libraries' from WARNING. The handler sits on the root logger because
+    dhanhq logs through the root logger itself (logging.error), which without a root handler would print to the
+    terminal."""
     logs_dir.mkdir(parents=True, exist_ok=True)
-    path = logs_dir / f"options_v4_main_{day:%Y%m%d}.log"
+    path = logs_dir / f"options_v4_{job}_{day:%Y%m%d}.log"
     root = logging.getLogger()
     if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path.resolve() for h in root.handlers):
         handler = logging.FileHandler(path, encoding="utf-8")

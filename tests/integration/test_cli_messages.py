@@ -106,3 +106,32 @@ def test_repeated_rows_are_listed_up_to_a_count(optionsv4, db, tmp_path):
     listed = ", ".join(str(i) for i in range(1, LISTED + 1))
     assert f"rows {listed} and {5_000 - LISTED} more: industry 'Banks' repeated" in ran.stderr, ran.stderr[:500]
     assert len(ran.stderr) < 2_000
+
+
+def test_dhanhq_root_logger_lines_go_to_the_run_log_during_a_live_execute(db, store_url, tmp_path):
+    """Issue 19.21: dhanhq logs through the root logger (logging.warning/error); without a root handler Python
+    prints those lines on the terminal. A subprocess, because pytest's own root handlers would hide the leak."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    store_and_mark(db, CONDOR, mode="live")
+    with DhanEmulator(market(), access_token=TOKEN) as emulator:
+        register_contracts(db, emulator)
+        emulator.respond_next("fundlimit", body=b'{"availabelBalance": 1')  # truncated JSON
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("OPTIONSV4_", "DHAN_"))}
+        env |= {"OPTIONSV4_DATABASE_URL": store_url, "OPTIONSV4_DATA_DIR": str(tmp_path / "data"),
+                "OPTIONSV4_LOGS_DIR": str(tmp_path / "logs"), "DHAN_CLIENT_ID": emulator.client_id,
+                "DHAN_ACCESS_TOKEN": TOKEN, "OPTIONSV4_DHAN_BASE_URL": emulator.url,
+                "OPTIONSV4_DHAN_CHAIN_INTERVAL": "0"}
+        ran = subprocess.run([sys.executable, "-c", "from optionsv4_lib.cli.main import app; app()", "execute",
+                              "--live", "--preview"], cwd=Path(__file__).parents[2], env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert ran.stderr == ("error: fund limits: HTTP 200 with a body that is not JSON (application/json: "
+                          "'{\"availabelBalance\": 1')\n")  # our one line, not dhanhq's
+    assert "dhanhq" not in ran.stdout
+    [log] = (tmp_path / "logs").glob("options_v4_execution_*.log")
+    assert "WARNING root: Exception found in dhanhq>>find_error_code" in log.read_text()
+    assert TOKEN not in log.read_text() + ran.stdout + ran.stderr
