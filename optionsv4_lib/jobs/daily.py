@@ -421,9 +421,9 @@ def run_analysis(
     charts: int = 10,
     progress: Callable[[str, int], None] | None = None,
 ) -> RunOutcome:
-    """Analyze the (sub-)universe on one trade date; store the run in the database and write the result JSONs,
-    payoff PNGs and the run log (progress(symbol, symbols in all) as each symbol is
-    done). Universe and allocations come from the database (seeded from include/data/)."""
+    """Analyze the (sub-)universe on one trade date; write the result JSONs, payoff PNGs and the run log, then store
+    the run in the database (progress(symbol, symbols in all) as each symbol is done). Universe and allocations come
+    from the database (seeded from include/data/). A failed store is a DataError naming the JSON already written."""
     cfg = current_settings()
     cfg.limits(risk)  # an unknown risk profile fails before any work
     day = as_date(trade_date, "date") if trade_date else latest_trading_day()
@@ -437,14 +437,19 @@ def run_analysis(
     result = analyze_portfolio(market, universe=universe, allocations=allocations, settings=cfg, risk_profile=risk,
                                progress=advance, iv_history={s: g["atm_iv"].to_numpy() for s, g in
                                                              history.groupby("symbol")})
-    conn = open_store(cfg)
-    try:
-        run_id = store_analysis(conn, result)
-    finally:
-        conn.close()
-    analysis_path, allocation_path = write_results(result, cfg.results_dir)
+    analysis_path, allocation_path = write_results(result, cfg.results_dir)  # kept even if the store fails
     stamp = result.finished_at.strftime("%Y%m%d_%H%M%S")
     pngs = payoff_charts(result, cfg.results_dir / f"payoffs_{stamp}", cfg.risk_free_rate, top=charts) if charts else []
+    try:
+        conn = open_store(cfg)
+        try:
+            run_id = store_analysis(conn, result)
+        finally:
+            conn.close()
+    except OptionsV4Error as exc:
+        log.error("storing the run in the database failed: %s", exc)
+        raise DataError(f"the analysis is written to {analysis_path}, but storing the run in the database failed: "
+                        f"{exc}") from None
     return RunOutcome(result, run_id, analysis_path, allocation_path, pngs, log_path)
 
 

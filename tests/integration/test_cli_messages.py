@@ -1,6 +1,7 @@
 """Messages of the real `optionsv4` app (typer's CliRunner on cli.main:app) that issue 19 found wrong: each names
 what is wrong, or fits the flags given, and never comes with a traceback."""
 
+import json
 from datetime import date
 
 import pytest
@@ -135,3 +136,36 @@ def test_dhanhq_root_logger_lines_go_to_the_run_log_during_a_live_execute(db, st
     [log] = (tmp_path / "logs").glob("options_v4_execution_*.log")
     assert "WARNING root: Exception found in dhanhq>>find_error_code" in log.read_text()
     assert TOKEN not in log.read_text() + ran.stdout + ran.stderr
+
+
+def test_a_database_that_dies_during_the_analysis_keeps_the_result_and_says_what_failed(optionsv4, postgres,
+                                                                                        monkeypatch, tmp_path):
+    """Issue 19.10: the computed analysis was thrown away, the message named a table no load had touched and the run
+    log had no error line. Now the result JSON is written first, the message says the store failed, the log too."""
+    from optionsv4_lib.jobs import daily
+    from optionsv4_lib.store import connect, migrate, seed_reference_data
+
+    url = postgres.create_database()
+    conn = connect(url)
+    try:
+        migrate(conn)
+        seed_reference_data(conn)
+    finally:
+        conn.close()
+    monkeypatch.setenv("OPTIONSV4_DATABASE_URL", url)
+    analyze = daily.analyze_portfolio
+
+    def analyze_then_lose_the_database(*args, **kwargs):
+        result = analyze(*args, **kwargs)
+        postgres.drop_database(url)  # the server ends every session and the database is gone
+        return result
+
+    monkeypatch.setattr(daily, "analyze_portfolio", analyze_then_lose_the_database)
+    ran = optionsv4("analyze", "--date", TRADE_DATE.isoformat(), "--symbol", "TCS", "--charts", "0")
+    assert ran.exit_code == 2, ran.output
+    [written] = (tmp_path / "results").glob("options_v4_analysis_*.json")
+    assert ran.stderr.strip().count("\n") == 0 and "storing the run in the database failed" in ran.stderr, ran.stderr
+    assert str(written) in ran.stderr and "cannot connect" in ran.stderr
+    assert [s["symbol"] for s in json.loads(written.read_text())["symbols"]] == ["TCS"]
+    [log] = (tmp_path / "logs").glob("options_v4_main_*.log")
+    assert "ERROR optionsv4_lib.jobs.daily: storing the run in the database failed" in log.read_text()
