@@ -45,6 +45,7 @@ from optionsv4_lib.analysis.result import AnalysisResult, load_result, save_resu
 from optionsv4_lib.config import Settings
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.core.errors import AuthError, BrokerError, DataError, InputError, OptionsV4Error
+from optionsv4_lib.core.paths import writable_dir
 from optionsv4_lib.jobs.venues import open_source
 from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource, as_date
@@ -425,7 +426,9 @@ def run_analysis(
     the run in the database (progress(symbol, symbols in all) as each symbol is done). Universe and allocations come
     from the database (seeded from include/data/). A failed store is a DataError naming the JSON already written."""
     cfg = current_settings()
-    cfg.limits(risk)  # an unknown risk profile fails before any work
+    cfg.limits(risk)  # an unknown risk profile fails before any work, and so does a directory it cannot write
+    writable_dir(cfg.results_dir, "OPTIONSV4_RESULTS_DIR")
+    writable_dir(cfg.data_dir / "snapshots", "OPTIONSV4_DATA_DIR")
     day = as_date(trade_date, "date") if trade_date else latest_trading_day()
     log_path = log_to_file(cfg.logs_dir, "main", day)
     universe, allocations = stored_universe(cfg)
@@ -471,8 +474,7 @@ def log_to_file(logs_dir: Path, job: str, day: date) -> Path:
     execution): optionsv4's from INFO, other libraries' from WARNING. The handler sits on the root logger because
     dhanhq logs through the root logger itself (logging.error), which without a root handler would print to the
     terminal."""
-    logs_dir.mkdir(parents=True, exist_ok=True)
-    path = logs_dir / f"options_v4_{job}_{day:%Y%m%d}.log"
+    path = writable_dir(logs_dir, "OPTIONSV4_LOGS_DIR") / f"options_v4_{job}_{day:%Y%m%d}.log"
     root = logging.getLogger()
     if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path.resolve() for h in root.handlers):
         handler = logging.FileHandler(path, encoding="utf-8")

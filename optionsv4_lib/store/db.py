@@ -30,8 +30,8 @@ from psycopg2.extensions import parse_dsn
 
 from optionsv4_lib.config import Settings
 from optionsv4_lib.config import settings as current_settings
-from optionsv4_lib.core.errors import DataError
-from optionsv4_lib.core.paths import SQL_DIR
+from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.core.paths import SQL_DIR, writable_dir
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset (not used here)
@@ -326,7 +326,11 @@ class EmbeddedPostgres:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.home.mkdir(parents=True, exist_ok=True)
+        try:
+            writable_dir(self.home, "OPTIONSV4_EMBEDDED_DIR")
+        except InputError as exc:
+            raise DataError(f"embedded PostgreSQL: {exc}; set OPTIONSV4_EMBEDDED_DIR or OPTIONSV4_DATABASE_URL") \
+                from None
         with open(self.lock_file, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -356,16 +360,20 @@ class EmbeddedPostgres:
         return info if info.status == "ready" else None
 
     def _launch(self) -> None:
-        self.pgdata.mkdir(mode=0o700, exist_ok=True)
-        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        try:
+            self.pgdata.mkdir(mode=0o700, exist_ok=True)
+            self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"embedded PostgreSQL: cannot create {self.pgdata} or {self.socket_dir} "
+                            f"({exc.strerror or exc}); set OPTIONSV4_EMBEDDED_DIR or OPTIONSV4_DATABASE_URL") from None
         user = self._server_user()
         if user is not None:
             self._prepare_for_root(user)
-        if not (self.pgdata / "PG_VERSION").exists():
-            initdb(["--auth=trust", "--auth-local=trust", "--encoding=UTF8", "--locale=C", "-U", "postgres"],
-                   pgdata=self.pgdata, user=user, timeout=120)
         options = f"-c listen_addresses='' -k '{self.socket_dir}' -p {self.PORT}"
         try:
+            if not (self.pgdata / "PG_VERSION").exists():
+                initdb(["--auth=trust", "--auth-local=trust", "--encoding=UTF8", "--locale=C", "-U", "postgres"],
+                       pgdata=self.pgdata, user=user, timeout=120)
             pg_ctl(["-w", "-t", "60", "-l", str(self.log_file), "-o", options, "start"], pgdata=self.pgdata, user=user,
                    timeout=90)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:

@@ -169,3 +169,31 @@ def test_a_database_that_dies_during_the_analysis_keeps_the_result_and_says_what
     assert [s["symbol"] for s in json.loads(written.read_text())["symbols"]] == ["TCS"]
     [log] = (tmp_path / "logs").glob("options_v4_main_*.log")
     assert "ERROR optionsv4_lib.jobs.daily: storing the run in the database failed" in log.read_text()
+
+
+@pytest.mark.parametrize("setting", ["OPTIONSV4_RESULTS_DIR", "OPTIONSV4_LOGS_DIR", "OPTIONSV4_DATA_DIR"])
+def test_an_unwritable_directory_stops_analyze_before_any_work(optionsv4, db, monkeypatch, tmp_path, setting):
+    """Issue 19.4: a traceback, and with results/ the run was already stored. (A file where the directory should be:
+    the tests run as root, whom permissions do not stop.)"""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a directory")
+    monkeypatch.setenv(setting, str(blocker))
+    ran = optionsv4("analyze", "--date", TRADE_DATE.isoformat(), "--symbol", "TCS", "--charts", "0")
+    assert ran.exit_code == 2, ran.output
+    directory, reason = (blocker / "snapshots", "Not a directory") if setting == "OPTIONSV4_DATA_DIR" else \
+        (blocker, "File exists")
+    assert ran.stderr.strip() == f"error: {setting}: cannot write to {directory} ({reason})", ran.stderr
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM analysis_runs")
+        assert cur.fetchone()[0] == 0  # nothing stored
+
+
+def test_an_unwritable_embedded_home_is_named(optionsv4, monkeypatch, tmp_path):
+    (tmp_path / "blocker").write_text("a file, not a directory")
+    monkeypatch.delenv("OPTIONSV4_DATABASE_URL")
+    monkeypatch.setenv("OPTIONSV4_EMBEDDED_DIR", str(tmp_path / "blocker" / ".optionsv4"))
+    ran = optionsv4("report")
+    assert ran.exit_code == 2, ran.output
+    assert ran.stderr.strip() == (f"error: embedded PostgreSQL: OPTIONSV4_EMBEDDED_DIR: cannot write to "
+                                  f"{tmp_path / 'blocker' / '.optionsv4'} (Not a directory); set "
+                                  "OPTIONSV4_EMBEDDED_DIR or OPTIONSV4_DATABASE_URL"), ran.stderr
