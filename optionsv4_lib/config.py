@@ -77,8 +77,8 @@ def _read_config_file(path: Path, keys: list[str]) -> dict:
         raise ValueError(f"{where}: cannot read it ({exc.strerror or exc})") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         raise ValueError(f"{where}: not JSON ({exc})") from None
-    if not isinstance(overrides, dict):
-        raise ValueError(f"{where}: expected a JSON object of settings, got {type(overrides).__name__}")
+    if not isinstance(overrides, dict):  # a ValueError, which pydantic reports as a validation error
+        raise ValueError(f"{where}: expected a JSON object of settings, got {type(overrides).__name__}")  # noqa: TRY004
     unknown = sorted(set(overrides) - set(keys))
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; valid keys: {', '.join(keys)}")

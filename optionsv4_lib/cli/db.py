@@ -21,14 +21,7 @@ from optionsv4_lib.analysis.allocation import (
 from optionsv4_lib.cli.common import console, errors_to_exit
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.store import open_store
-from optionsv4_lib.store.db import (
-    EmbeddedPostgres,
-    connect,
-    mask_database_url,
-    mask_url,
-    migrate,
-    pending_migrations,
-)
+from optionsv4_lib.store.db import EmbeddedPostgres, connect, mask_database_url, mask_url, migrate, pending_migrations
 from optionsv4_lib.store.runs import (
     QUERIES,
     latest_run,
