@@ -17,7 +17,7 @@ from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.sdk.module_loading import import_string
 
-from optionsv4_lib.config import Settings
+from optionsv4_lib.config import Settings, load_settings
 from optionsv4_lib.core.errors import AuthError, BrokerError, InputError, RateLimited
 from optionsv4_lib.reference.calendar import IST as IST_ZONE
 
@@ -69,7 +69,8 @@ def task_outcome() -> Iterator[None]:
 
 def run_settings() -> Settings:
     """Settings from the environment, with the database URL and Dhan credentials from Airflow connections when
-    those exist (AIRFLOW_CONN_SUPABASE_DB, AIRFLOW_CONN_DHAN_DEFAULT or the metadata DB). Secrets are masked in logs."""
+    those exist (AIRFLOW_CONN_SUPABASE_DB, AIRFLOW_CONN_DHAN_DEFAULT or the metadata DB). Secrets are masked in logs;
+    an invalid setting is an InputError naming it (the task fails without retrying)."""
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
     from airflow.sdk.log import mask_secret
@@ -91,7 +92,7 @@ def run_settings() -> Settings:
         overrides |= {"dhan_client_id": dhan.login, "dhan_access_token": dhan.password}
     except AirflowNotFoundException:
         pass
-    return Settings(**overrides)
+    return load_settings(**overrides)
 
 
 def moment_of(context) -> pendulum.DateTime:

@@ -45,6 +45,7 @@ INDUSTRY_FILE = DATA_DIR / "industry_allocations.csv"
 
 POSITION_TYPES: tuple[PositionType, ...] = get_args(PositionType)
 WEIGHT_TOLERANCE = 1e-6  # percentage points allowed over a sum limit (rounding in hand-typed tables)
+LISTED = 10  # problems, and rows of one problem, an error message lists; the rest are counted
 
 BindingLimit = Literal["symbol_budget", "per_trade", "industry", "total", "max_lots"]
 """The limit that stopped a strategy's lots; among equal rooms the first of this order is named."""
@@ -356,13 +357,19 @@ def _check_capital(capital: float) -> None:
 
 
 def _where(table: str, index: int, key: str, name: object) -> str:
-    return f"{table} row {index + 1} ({key} {name!r})"
+    shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:56] + "…"
+    return f"{table} row {index + 1} ({key} {shown})"
 
 
 def _rows(index) -> str:
-    return ", ".join(str(i + 1) for i in index)
+    """Row numbers (from 1), the first LISTED of them and how many more."""
+    rows = list(index)
+    more = f" and {len(rows) - LISTED} more" if len(rows) > LISTED else ""
+    return ", ".join(str(i + 1) for i in rows[:LISTED]) + more
 
 
 def _raise(problems: list[str]) -> None:
+    """One InputError listing the first LISTED problems and how many more."""
     if problems:
-        raise InputError("; ".join(problems))
+        more = [f"and {len(problems) - LISTED} more problems"] if len(problems) > LISTED else []
+        raise InputError("; ".join(problems[:LISTED] + more))

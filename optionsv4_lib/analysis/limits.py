@@ -67,7 +67,8 @@ class AnalysisSettings(BaseModel):
     """The settings an analysis reads: capital, risk profiles, rate, stress move, market-state and candidate rules.
     config.Settings extends it (environment, paths, database, broker); tests may pass either."""
 
-    capital: float = Field(3_00_00_000, gt=0, description="total capital to allocate, ₹ (default ₹3 crore)")
+    capital: float = Field(3_00_00_000, gt=0, allow_inf_nan=False,
+                           description="total capital to allocate, ₹ (default ₹3 crore)")
     risk_profile: RiskProfile = "moderate"
     risk_free_rate: float = Field(0.065, ge=0, lt=1, description="continuously compounded, decimal")
     stress_move: float = Field(0.15, gt=0, lt=1, description="± price move whose loss is the margin estimate of undefined-risk trades")

@@ -21,7 +21,7 @@ from optionsv4_lib.analysis.allocation import (
 from optionsv4_lib.cli.common import console, errors_to_exit
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.store import open_store
-from optionsv4_lib.store.db import EmbeddedPostgres, connect, mask_url, migrate, pending_migrations
+from optionsv4_lib.store.db import EmbeddedPostgres, connect, mask_database_url, mask_url, migrate, pending_migrations
 from optionsv4_lib.store.runs import (
     QUERIES,
     latest_run,
@@ -70,7 +70,7 @@ def status() -> None:
     """Which database is used, and whether the embedded server runs (pid, data directory)."""
     configured = _configured_url()
     if configured:
-        console.print(f"database: {mask_url(configured)} (configured)")
+        console.print(f"database: {mask_database_url(configured)} (configured)")
         return
     state = EmbeddedPostgres(current_settings().embedded_dir).status()
     if state.running:
@@ -85,7 +85,7 @@ def url(show_secret: bool = typer.Option(False, "--show-secret", help="Print the
     """Print the database URL (password masked unless --show-secret)."""
     configured = _configured_url()
     if configured:
-        typer.echo(configured if show_secret else mask_url(configured))
+        typer.echo(configured if show_secret else mask_database_url(configured))
     else:
         typer.echo(EmbeddedPostgres(current_settings().embedded_dir).url())  # trust on a private socket: there is no password
 

@@ -1,9 +1,10 @@
 """`optionsv4 execute`: the order plan of the marked strategies (--preview), or placing it (--confirm): paper by
 default, live on Dhan only with --live, --confirm and OPTIONSV4_LIVE_TRADING=1. Thin wiring over
 optionsv4_lib.execution. Exit codes: 0 done (or preview), 1 a strategy failed or was interrupted, 2 bad input or
-refused."""
+refused. Log records (dhanhq's too) go to logs/options_v4_execution_YYYYMMDD.log, not the terminal."""
 
 import itertools
+from datetime import datetime
 
 import typer
 from rich.console import Console
@@ -22,7 +23,9 @@ from optionsv4_lib.execution import (
     resolve_mode,
 )
 from optionsv4_lib.execution.slicing import describe
+from optionsv4_lib.jobs.daily import log_to_file
 from optionsv4_lib.jobs.venues import open_venue
+from optionsv4_lib.reference.calendar import IST
 from optionsv4_lib.store import open_store
 
 console = Console(width=None if Console().is_terminal else 160)  # tables wrap within it
@@ -42,6 +45,7 @@ def execute(
     settings = current_settings()
     placing, requested = confirm and not preview, "live" if live else "paper"
     with errors_to_exit():
+        log_path = log_to_file(settings.logs_dir, "execution", datetime.now(IST).date())  # dhanhq's lines too
         mode = resolve_mode(requested, confirm=True, settings=settings) if placing else requested
         conn = open_store(settings)
         try:
@@ -50,13 +54,16 @@ def execute(
                                   max_strategies=max_strategies, quotes=venue.quotes)
             print_plan(plan)
             if not placing:
-                console.print("Preview only: nothing was placed. Add --confirm to place these orders"
-                              f"{' live' if live else ' on paper'}.")
+                if plan.strategies:
+                    how = "drop --preview" if confirm else "add --confirm"
+                    console.print(f"Preview only: nothing was placed. To place these orders "
+                                  f"{'live' if live else 'on paper'}, {how}.\nLog: {log_path}")
                 return
             outcomes = execute_plan(conn, venue.broker, plan, quotes=venue.quotes)
         finally:
             conn.close()
     print_outcomes(outcomes)
+    console.print(f"Log: {log_path}")
     if any(outcome.status in _BAD_OUTCOMES for outcome in outcomes):
         raise typer.Exit(1)
 

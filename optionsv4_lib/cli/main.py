@@ -15,6 +15,7 @@ from optionsv4_lib.cli.dq import dq_app
 from optionsv4_lib.cli.execute import execute
 from optionsv4_lib.cli.positions import positions
 from optionsv4_lib.cli.trade import mark, status, unmark
+from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.core.errors import InputError
 from optionsv4_lib.core.text import money
 from optionsv4_lib.strategies.catalog import catalog_table
@@ -38,6 +39,8 @@ app.command("import-allocations")(import_allocations)
 @app.callback()
 def main() -> None:
     """OptionsV4: find, rank, size and execute multi-leg option strategies on NSE F&O."""
+    with errors_to_exit():
+        current_settings()  # an invalid setting stops every command here, named on one line
 
 
 @app.command()
@@ -98,6 +101,8 @@ def report(
     from optionsv4_lib.store.runs import latest_run
 
     with errors_to_exit():
+        if risk is not None:
+            current_settings().limits(risk)  # an unknown profile is named as such, not as a missing run
         conn = open_store()
         try:
             latest = latest_run(conn) if trade_date is None or risk is None else None

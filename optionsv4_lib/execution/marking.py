@@ -90,14 +90,18 @@ def mark(conn, ids: Iterable[int], *, mode: Mode = "paper", force: bool = False,
 def mark_top(conn, n: int, *, risk_profile: str | None = None, mode: Mode = "paper", force: bool = False,
              today: date | None = None) -> Outcome:
     """Mark the `n` best-scored strategies (ties by candidate id) of the latest run of `risk_profile` (default: the
-    latest run of any profile). Raises DataError when there is no run, or the run is stale and not `force`."""
+    latest run of any profile). Raises DataError when there is no run, the run is stale and not `force`, or it has
+    no sized strategy."""
     if n < 1:
         raise InputError(f"top: must be at least 1, got {n}")
     _profile(risk_profile)
     mode, latest = _mode(mode), latest_trading_day(today)
     with writing(conn, "strategy_execution_status") as cur:
         run = _latest_run(cur, risk_profile, latest, force)
-        return _mark(cur, ledger.top_strategy_ids(cur, run.run_id, n), mode, force, latest, again=False)
+        ids = ledger.top_strategy_ids(cur, run.run_id, n)
+        if not ids:
+            raise DataError(f"the run of {run.trade_date} ({run.risk_profile}) has no sized strategy to mark")
+        return _mark(cur, ids, mode, force, latest, again=False)
 
 
 def mark_best(conn, symbol: str, *, risk_profile: str | None = None, mode: Mode = "paper", force: bool = False,

@@ -45,6 +45,7 @@ from optionsv4_lib.analysis.result import AnalysisResult, load_result, save_resu
 from optionsv4_lib.config import Settings
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.core.errors import AuthError, BrokerError, DataError, InputError, OptionsV4Error
+from optionsv4_lib.core.paths import writable_dir
 from optionsv4_lib.jobs.venues import open_source
 from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource, as_date
@@ -421,13 +422,15 @@ def run_analysis(
     charts: int = 10,
     progress: Callable[[str, int], None] | None = None,
 ) -> RunOutcome:
-    """Analyze the (sub-)universe on one trade date; store the run in the database and write the result JSONs,
-    payoff PNGs and the run log (progress(symbol, symbols in all) as each symbol is
-    done). Universe and allocations come from the database (seeded from include/data/)."""
+    """Analyze the (sub-)universe on one trade date; write the result JSONs, payoff PNGs and the run log, then store
+    the run in the database (progress(symbol, symbols in all) as each symbol is done). Universe and allocations come
+    from the database (seeded from include/data/). A failed store is a DataError naming the JSON already written."""
     cfg = current_settings()
-    cfg.limits(risk)  # an unknown risk profile fails before any work
+    cfg.limits(risk)  # an unknown risk profile fails before any work, and so does a directory it cannot write
+    writable_dir(cfg.results_dir, "OPTIONSV4_RESULTS_DIR")
+    writable_dir(cfg.data_dir / "snapshots", "OPTIONSV4_DATA_DIR")
     day = as_date(trade_date, "date") if trade_date else latest_trading_day()
-    log_path = _log_to_file(cfg.logs_dir, day)
+    log_path = log_to_file(cfg.logs_dir, "main", day)
     universe, allocations = stored_universe(cfg)
     universe = subset_universe(universe, symbols, first)
     market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir, settings=cfg)
@@ -437,14 +440,19 @@ def run_analysis(
     result = analyze_portfolio(market, universe=universe, allocations=allocations, settings=cfg, risk_profile=risk,
                                progress=advance, iv_history={s: g["atm_iv"].to_numpy() for s, g in
                                                              history.groupby("symbol")})
-    conn = open_store(cfg)
-    try:
-        run_id = store_analysis(conn, result)
-    finally:
-        conn.close()
-    analysis_path, allocation_path = write_results(result, cfg.results_dir)
+    analysis_path, allocation_path = write_results(result, cfg.results_dir)  # kept even if the store fails
     stamp = result.finished_at.strftime("%Y%m%d_%H%M%S")
     pngs = payoff_charts(result, cfg.results_dir / f"payoffs_{stamp}", cfg.risk_free_rate, top=charts) if charts else []
+    try:
+        conn = open_store(cfg)
+        try:
+            run_id = store_analysis(conn, result)
+        finally:
+            conn.close()
+    except OptionsV4Error as exc:
+        log.error("storing the run in the database failed: %s", exc)
+        raise DataError(f"the analysis is written to {analysis_path}, but storing the run in the database failed: "
+                        f"{exc}") from None
     return RunOutcome(result, run_id, analysis_path, allocation_path, pngs, log_path)
 
 
@@ -461,12 +469,12 @@ def subset_universe(universe, symbols: list[str] | None, first: int | None):
     return universe.reset_index(drop=True)
 
 
-def _log_to_file(logs_dir: Path, day: date) -> Path:
-    """Append this process's log records to logs/options_v4_main_YYYYMMDD.log: optionsv4's from INFO, other
-    libraries' from WARNING. The handler sits on the root logger because dhanhq logs through the root logger
-    itself (logging.warning), which without a root handler would print to the terminal."""
-    logs_dir.mkdir(parents=True, exist_ok=True)
-    path = logs_dir / f"options_v4_main_{day:%Y%m%d}.log"
+def log_to_file(logs_dir: Path, job: str, day: date) -> Path:
+    """Append this process's log records to logs/options_v4_<job>_YYYYMMDD.log (job: main for the analysis,
+    execution): optionsv4's from INFO, other libraries' from WARNING. The handler sits on the root logger because
+    dhanhq logs through the root logger itself (logging.error), which without a root handler would print to the
+    terminal."""
+    path = writable_dir(logs_dir, "OPTIONSV4_LOGS_DIR") / f"options_v4_{job}_{day:%Y%m%d}.log"
     root = logging.getLogger()
     if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path.resolve() for h in root.handlers):
         handler = logging.FileHandler(path, encoding="utf-8")

@@ -2,7 +2,8 @@
 
 Which database: `Settings.database_url` (OPTIONSV4_DATABASE_URL or SUPABASE_DB_URL: any libpq URI, e.g. Supabase's
 session pooler, `sslmode` honoured) or, when none is set, the embedded PostgreSQL below. Library code uses
-psycopg2. Passwords never appear in messages: `mask_url` hides them and connection errors are scrubbed.
+psycopg2. Passwords never appear in messages: `mask_url` hides them, connection errors are scrubbed, and a URL
+libpq cannot read is shown as *** (`mask_database_url`).
 
 Migrations: the files include/sql/NNNN_name.sql, applied in version order, each in its own transaction, recorded
 with a SHA-256 checksum in `optionsv4_migrations`. A migration that was edited (or removed, or added below the
@@ -25,11 +26,12 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 import psycopg2
+from psycopg2.extensions import parse_dsn
 
 from optionsv4_lib.config import Settings
 from optionsv4_lib.config import settings as current_settings
-from optionsv4_lib.core.errors import DataError
-from optionsv4_lib.core.paths import SQL_DIR
+from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.core.paths import SQL_DIR, writable_dir
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset (not used here)
@@ -59,6 +61,21 @@ _PASSWORD_PARAM = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]+)", fl
 def mask_url(url: str) -> str:
     """`url` with any password replaced by ***: URI user:password@ (malformed URIs too) and password=… parameters."""
     return _scrub(url, url)
+
+
+def mask_database_url(url: str) -> str:
+    """A database URL as it may be shown: mask_url of a PostgreSQL URI or key=value string, *** for anything else
+    (it may be a password pasted whole)."""
+    return mask_url(url) if _is_connection_string(url) else "***"
+
+
+def _is_connection_string(url: str) -> bool:
+    """Whether libpq can read `url`: a postgres(ql):// URI or key=value pairs of known keywords."""
+    try:
+        parse_dsn(url)
+    except psycopg2.ProgrammingError:
+        return False
+    return True
 
 
 def _scrub(text: str, url: str) -> str:
@@ -96,6 +113,9 @@ def connect(url: str | None = None, *, settings: Settings | None = None, home: P
     Raises DataError naming the masked URL and libpq's reason; the password appears in neither.
     """
     url = url or database_url(settings, home)
+    if not _is_connection_string(url):
+        raise DataError("cannot connect to ***: the database URL is neither a PostgreSQL URI (postgresql://…) nor "
+                        "key=value pairs")
     try:
         return psycopg2.connect(url, application_name="optionsv4", connect_timeout=10)
     except psycopg2.Error as exc:
@@ -306,7 +326,11 @@ class EmbeddedPostgres:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.home.mkdir(parents=True, exist_ok=True)
+        try:
+            writable_dir(self.home, "OPTIONSV4_EMBEDDED_DIR")
+        except InputError as exc:
+            raise DataError(f"embedded PostgreSQL: {exc}; set OPTIONSV4_EMBEDDED_DIR or OPTIONSV4_DATABASE_URL") \
+                from None
         with open(self.lock_file, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -336,16 +360,20 @@ class EmbeddedPostgres:
         return info if info.status == "ready" else None
 
     def _launch(self) -> None:
-        self.pgdata.mkdir(mode=0o700, exist_ok=True)
-        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        try:
+            self.pgdata.mkdir(mode=0o700, exist_ok=True)
+            self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"embedded PostgreSQL: cannot create {self.pgdata} or {self.socket_dir} "
+                            f"({exc.strerror or exc}); set OPTIONSV4_EMBEDDED_DIR or OPTIONSV4_DATABASE_URL") from None
         user = self._server_user()
         if user is not None:
             self._prepare_for_root(user)
-        if not (self.pgdata / "PG_VERSION").exists():
-            initdb(["--auth=trust", "--auth-local=trust", "--encoding=UTF8", "--locale=C", "-U", "postgres"],
-                   pgdata=self.pgdata, user=user, timeout=120)
         options = f"-c listen_addresses='' -k '{self.socket_dir}' -p {self.PORT}"
         try:
+            if not (self.pgdata / "PG_VERSION").exists():
+                initdb(["--auth=trust", "--auth-local=trust", "--encoding=UTF8", "--locale=C", "-U", "postgres"],
+                       pgdata=self.pgdata, user=user, timeout=120)
             pg_ctl(["-w", "-t", "60", "-l", str(self.log_file), "-o", options, "start"], pgdata=self.pgdata, user=user,
                    timeout=90)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
