@@ -48,7 +48,7 @@ from optionsv4_lib.core.errors import AuthError, BrokerError, DataError, InputEr
 from optionsv4_lib.jobs.venues import open_source
 from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource, as_date
-from optionsv4_lib.reference.calendar import IST, closed_reason, latest_trading_day
+from optionsv4_lib.reference.calendar import IST, closed_reason, latest_trading_day, unconfirmed_holidays
 from optionsv4_lib.reporting.analysis_files import payoff_charts, write_results
 from optionsv4_lib.store import open_store, store_analysis, stored_iv_history, stored_universe
 from optionsv4_lib.strategies.metrics import Valuation
@@ -95,11 +95,14 @@ def plan_run(
     """Check the date, write the run's parameters, universe, budgets and the stored ATM IV history (symbol,
     trade_date, atm_iv; for IV ranks); return {"run_dir", "symbols"}.
 
-    Raises NotATradingDay (with the holiday's name) for a weekend or NSE holiday.
+    Raises NotATradingDay (with the holiday's name) for a weekend or NSE holiday; logs a warning for a year whose
+    holidays are not in the calendar (its weekdays count as trading days).
     """
     day = as_date(trade_date, "trade_date")
     if closed := closed_reason(day):
         raise NotATradingDay(closed)
+    if warning := unconfirmed_holidays(day):
+        log.warning("%s", warning)
     profile = risk_profile or settings.risk_profile
     settings.limits(profile)  # an unknown profile fails here, before any work
     run_dir = run_dir_for(settings.data_dir, day, profile)
@@ -408,6 +411,7 @@ class RunOutcome:
     allocation_path: Path
     charts: list[Path]
     log_path: Path
+    warnings: list[str]
 
 
 def run_analysis(
@@ -423,11 +427,19 @@ def run_analysis(
 ) -> RunOutcome:
     """Analyze the (sub-)universe on one trade date; store the run in the database and write the result JSONs,
     payoff PNGs and the run log (progress(symbol, symbols in all) as each symbol is
-    done). Universe and allocations come from the database (seeded from include/data/)."""
+    done). Universe and allocations come from the database (seeded from include/data/).
+
+    Raises NotATradingDay for a weekend or NSE holiday. A year whose holidays the calendar does not have is
+    analysed (weekdays count as trading days) with a warning, logged and in the outcome's `warnings`."""
     cfg = current_settings()
     cfg.limits(risk)  # an unknown risk profile fails before any work
     day = as_date(trade_date, "date") if trade_date else latest_trading_day()
+    if closed := closed_reason(day):
+        raise NotATradingDay(f"date: {closed}; there is no session to analyze")
     log_path = _log_to_file(cfg.logs_dir, day)
+    warnings = [warning] if (warning := unconfirmed_holidays(day)) else []
+    for text in warnings:
+        log.warning("%s", text)
     universe, allocations = stored_universe(cfg)
     universe = subset_universe(universe, symbols, first)
     market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir, settings=cfg)
@@ -445,7 +457,7 @@ def run_analysis(
     analysis_path, allocation_path = write_results(result, cfg.results_dir)
     stamp = result.finished_at.strftime("%Y%m%d_%H%M%S")
     pngs = payoff_charts(result, cfg.results_dir / f"payoffs_{stamp}", cfg.risk_free_rate, top=charts) if charts else []
-    return RunOutcome(result, run_id, analysis_path, allocation_path, pngs, log_path)
+    return RunOutcome(result, run_id, analysis_path, allocation_path, pngs, log_path, warnings)
 
 
 def subset_universe(universe, symbols: list[str] | None, first: int | None):
