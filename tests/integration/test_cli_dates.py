@@ -68,3 +68,12 @@ def test_a_date_before_the_expiry_rules_names_the_table_and_its_dates(optionsv4)
     assert "Traceback" not in ran.output and "d: no" not in ran.output
     assert ("expiry_rules.csv: no monthly expiry rule for STOCK contracts expiring on 2024-06-30; the table covers "
             "STOCK's contracts expiring from 2025-01-01") in flat(ran.output), ran.output
+
+
+def test_market_state_query_lists_a_run_under_its_trade_date(optionsv4, store_url):
+    """The synthetic run of Monday 23 Nov 2026 is classified on the history up to Friday's close."""
+    assert optionsv4("analyze", "--date", "2026-11-23", "--symbol", "TCS", "--charts", "0").exit_code == 0
+    ran = optionsv4("db", "queries", "market-state")
+    assert ran.exit_code == 0 and "Traceback" not in ran.output, ran.output
+    rows = [line.split("│")[1:3] for line in ran.output.splitlines() if line.startswith("│ 2026")]
+    assert [[cell.strip() for cell in row] for row in rows] == [["2026-11-23", "2026-11-20"]], ran.output
