@@ -48,7 +48,13 @@ from optionsv4_lib.core.errors import AuthError, BrokerError, DataError, InputEr
 from optionsv4_lib.jobs.venues import open_source
 from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource, as_date
-from optionsv4_lib.reference.calendar import IST, closed_reason, latest_trading_day, unconfirmed_holidays
+from optionsv4_lib.reference.calendar import (
+    IST,
+    closed_reason,
+    current_or_next_trading_day,
+    latest_trading_day,
+    unconfirmed_holidays,
+)
 from optionsv4_lib.reporting.analysis_files import payoff_charts, write_results
 from optionsv4_lib.store import open_store, store_analysis, stored_iv_history, stored_universe
 from optionsv4_lib.strategies.metrics import Valuation
@@ -429,13 +435,23 @@ def run_analysis(
     payoff PNGs and the run log (progress(symbol, symbols in all) as each symbol is
     done). Universe and allocations come from the database (seeded from include/data/).
 
-    Raises NotATradingDay for a weekend or NSE holiday. A year whose holidays the calendar does not have is
-    analysed (weekdays count as trading days) with a warning, logged and in the outcome's `warnings`."""
+    The trade date (default: the latest trading day; from Dhan, the next session) is the session whose quotes the
+    run holds: Dhan quotes today's session, or the next one on a day without a session; the synthetic and snapshot
+    sources may analyse past dates, never one after the next session (InputError). Raises NotATradingDay for a
+    weekend or NSE holiday. A year whose holidays the calendar does not have is analysed (weekdays count as
+    trading days) with a warning, logged and in the outcome's `warnings`."""
     cfg = current_settings()
     cfg.limits(risk)  # an unknown risk profile fails before any work
-    day = as_date(trade_date, "date") if trade_date else latest_trading_day()
+    upcoming = current_or_next_trading_day()
+    day = as_date(trade_date, "date") if trade_date else upcoming if source == "dhan" else latest_trading_day()
     if closed := closed_reason(day):
         raise NotATradingDay(f"date: {closed}; there is no session to analyze")
+    if source == "dhan" and day != upcoming:
+        raise InputError(f"date: Dhan quotes the session of {upcoming} (today's, or the next one), not {day}; "
+                         "a run holds the quotes of its own session")
+    if day > upcoming:
+        raise InputError(f"date: {day} is after the next session {upcoming}; the {source} source analyses past "
+                         "sessions and the next one, never later ones")
     log_path = _log_to_file(cfg.logs_dir, day)
     warnings = [warning] if (warning := unconfirmed_holidays(day)) else []
     for text in warnings:

@@ -226,6 +226,12 @@ def session(d: date, segment: str = "FO") -> tuple[time, time]:
     return open_at, close_at
 
 
+def previous_close(d: date) -> datetime:
+    """The F&O close (IST) of the trading day before d: quotes taken earlier are not d's session's."""
+    previous = previous_trading_day(d)
+    return datetime.combine(previous, session(previous, "FO")[1], tzinfo=IST)
+
+
 # ---------------------------------------------------------------- expiries
 
 
