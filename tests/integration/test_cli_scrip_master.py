@@ -28,17 +28,17 @@ BAD_FILES = {
     "binary": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\xff", "not a CSV text file (byte 0 is not UTF-8)"),
     "empty": (b"", "empty file (no header row)"),
     "oversized id": (edited(line10=OPTION.replace("71381", "99999999999999999999")),
-                     "1 bad rows, nothing imported: line 10: security_id '99999999999999999999' is not a whole "
+                     "1 bad row, nothing imported: line 10: security_id '99999999999999999999' is not a whole "
                      "number 1 … 9223372036854775807"),
     "ragged": (edited(line10=OPTION + ",extra", line12=",".join(LINES[11].split(",")[:5])),
                "2 bad rows, nothing imported: line 10: 17 fields, the header has 16; line 12: 5 fields, the header "
                "has 16"),
     "expiry": (edited(line10=OPTION.replace("2026-12-01 14:30:00", "31/12/2026")),
-               "1 bad rows, nothing imported: line 10: expiry_date '31/12/2026' is not YYYY-MM-DD"),
+               "1 bad row, nothing imported: line 10: expiry_date '31/12/2026' is not YYYY-MM-DD"),
     "lower-case ce": (edited(line10=OPTION.replace(",CE,", ",ce,")),
-                      "1 bad rows, nothing imported: line 10: option type 'ce' is not CE, PE or XX"),
+                      "1 bad row, nothing imported: line 10: option type 'ce' is not CE, PE or XX"),
     "one contract, two ids": (edited(extra=OPTION.replace("71381", "71999")),
-                              "1 bad rows, nothing imported: line 26: option NIFTY 2026-12-01 26000 CE is also line 10 "
+                              "1 bad row, nothing imported: line 26: option NIFTY 2026-12-01 26000 CE is also line 10 "
                               "(security ids 71999 and 71381)"),
 }
 

@@ -133,7 +133,8 @@ def _refuse(what: str, problems: list[str]) -> None:
     """InputError listing `problems` (one per bad row, the first 20 in full) when there are any."""
     if problems:
         shown = "; ".join(problems[:20]) + (f"; … and {len(problems) - 20} more" if len(problems) > 20 else "")
-        raise InputError(f"{what}: {len(problems)} bad rows, nothing imported: {shown}")
+        rows = "1 bad row" if len(problems) == 1 else f"{len(problems)} bad rows"
+        raise InputError(f"{what}: {rows}, nothing imported: {shown}")
 
 
 def _normalise(frame: pd.DataFrame, source: str, what: str) -> pd.DataFrame:
