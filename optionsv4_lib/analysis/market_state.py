@@ -85,11 +85,12 @@ class MarketStateConfig(BaseModel):
 
 
 class MarketState(BaseModel):
-    """The classification of one trade date and what drove it."""
+    """The classification of the market at its history's last close and what drove it."""
 
     model_config = ConfigDict(frozen=True)
 
-    trade_date: date
+    history_date: date = Field(description="last date of the NIFTY and INDIA VIX history (before the open: the "
+                                           "previous session's)")
     state: StateName
     direction: Direction
     direction_confidence: float = Field(ge=0, le=1)
@@ -176,7 +177,7 @@ def classify_market(nifty: pd.DataFrame, vix: pd.DataFrame, nifty_chain: pd.Data
     explanation.append(f"State: {state}.")
 
     indicators |= {"trend_score": trend_score, "pcr_shift": shift, "score": score}
-    return MarketState(trade_date=trade_date.date(), state=state, direction=direction,
+    return MarketState(history_date=trade_date.date(), state=state, direction=direction,
                        direction_confidence=confidence, vix=last, vix_regime=regime, vix_percentile=percentile,
                        pcr_oi=pcr_oi, pcr_volume=pcr_volume, indicators=indicators, votes=votes | {"pcr": pcr_vote},
                        explanation=explanation)

@@ -77,6 +77,8 @@ def analyze(
             risk=risk, symbols=symbol or None, first=symbols, trade_date=trade_date, source=source, seed=seed,
             charts=charts, progress=advance,
         )
+    for warning in outcome.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     if as_json:
         typer.echo(json.dumps(outcome.result.analysis_document(), indent=2, ensure_ascii=False))
         return

@@ -3,7 +3,9 @@
 Per strategy, in plan order (the strategies cleared so far use up funds and caps):
 - kill switch active at the broker;
 - market hours: an NSE trading day, inside the F&O normal market (calendar.session, IST);
-- stale analysis: its trade date is older than today's trading day (today, or the last one on a holiday);
+- stale analysis: its trade date is older than today's trading day (today, or the last one on a holiday), or its
+  run's latest quotes were taken before the close of the session preceding that day; a trade date after the next
+  session is a future analysis (a run holds the quotes of its own session);
 - budget: capital at risk (₹, for the marked lots) within the risk profile's per-trade share of the run's capital,
   and undefined risk only where the profile allows it;
 - industry and total caps: capital at risk already held in this mode (`committed`) plus this strategy's, within the
@@ -21,7 +23,14 @@ from optionsv4_lib.analysis.limits import RiskLimits
 from optionsv4_lib.execution import ledger
 from optionsv4_lib.execution.broker import Broker, Mode
 from optionsv4_lib.execution.plan import StrategyPlan
-from optionsv4_lib.reference.calendar import IST, closed_reason, latest_trading_day, session
+from optionsv4_lib.reference.calendar import (
+    IST,
+    closed_reason,
+    current_or_next_trading_day,
+    latest_trading_day,
+    previous_close,
+    session,
+)
 
 _TOLERANCE = 1e-9  # relative: sizes at a limit pass
 
@@ -57,11 +66,19 @@ def market_hours_reason(now: datetime) -> str | None:
     return None
 
 
-def stale_reason(trade_date: date, now: datetime) -> str | None:
-    """Why an analysis of `trade_date` is too old to trade on at `now`, or None."""
-    current = latest_trading_day(now.astimezone(IST).date())
+def stale_reason(trade_date: date, now: datetime, quoted_at: datetime | None = None) -> str | None:
+    """Why an analysis of `trade_date`, its latest quotes taken at `quoted_at` (None: not stored), is not for trading
+    at `now`, or None."""
+    today = now.astimezone(IST).date()
+    current, upcoming = latest_trading_day(today), current_or_next_trading_day(today)
+    if trade_date > upcoming:
+        return f"future analysis: trade date {trade_date} is after the next session {upcoming}"
     if trade_date < current:
         return f"stale analysis: trade date {trade_date} is older than today's trading day {current}"
+    cutoff = previous_close(current)
+    if quoted_at is not None and quoted_at < cutoff:
+        return (f"stale analysis: its quotes were taken at {quoted_at.astimezone(IST):%Y-%m-%d %H:%M} IST, before "
+                f"the close of {cutoff:%Y-%m-%d %H:%M} IST")
     return None
 
 
@@ -74,7 +91,7 @@ def apply_checks(plans: list[StrategyPlan], context: CheckContext) -> None:
         s = plan.strategy
         if context.kill_switch:
             plan.reasons.append("kill switch is active at the broker: trading is disabled for the day")
-        timing = [reason for reason in (market, stale_reason(s.trade_date, context.now)) if reason]
+        timing = [reason for reason in (market, stale_reason(s.trade_date, context.now, s.quoted_at)) if reason]
         (plan.warnings if context.mode == "paper" else plan.reasons).extend(timing)
         limits = context.profiles.get(s.risk_profile)
         if limits is None:

@@ -8,7 +8,7 @@ a row whose correlation id can be looked up at the broker. Every write is its ow
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -239,11 +239,17 @@ def recent_strategies(conn, risk_profile: str | None, limit: int | None) -> pd.D
         return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
 
 
-def latest_run(cur, risk_profile: str | None) -> tuple | None:
-    """(run_id, trade_date, risk_profile) of the latest run of `risk_profile` (of any when None), or None."""
-    cur.execute("""SELECT run_id, trade_date, risk_profile FROM analysis_runs
-                   WHERE %(profile)s::text IS NULL OR risk_profile = %(profile)s
-                   ORDER BY trade_date DESC, loaded_at DESC LIMIT 1""", {"profile": risk_profile})
+_QUOTED_AT = "(SELECT max(q.quoted_at) FROM run_symbols q WHERE q.run_id = r.run_id)"
+"""A run's latest quote time (NULL when none is stored)."""
+
+
+def latest_run(cur, risk_profile: str | None, until: date) -> tuple | None:
+    """(run_id, trade_date, risk_profile, latest quote time or None) of the run of `risk_profile` (of any when None)
+    dated up to `until` whose quotes were taken last (then the latest trade date and load), or None."""
+    cur.execute(f"""SELECT r.run_id, r.trade_date, r.risk_profile, {_QUOTED_AT} AS quoted_at FROM analysis_runs r
+                    WHERE (%(profile)s::text IS NULL OR r.risk_profile = %(profile)s) AND r.trade_date <= %(until)s
+                    ORDER BY quoted_at DESC NULLS LAST, r.trade_date DESC, r.loaded_at DESC LIMIT 1""",
+                {"profile": risk_profile, "until": until})
     return cur.fetchone()
 
 
@@ -269,8 +275,9 @@ def symbol_outcome(cur, run_id: int, symbol: str) -> tuple[str, str | None] | No
 
 
 def marking_rows(cur, ids: Sequence[int]) -> dict[int, tuple]:
-    """strategy_id → (lots, trade_date, risk_profile, execution status or None) of the strategies that exist."""
-    cur.execute("""SELECT s.strategy_id, s.lots, r.trade_date, r.risk_profile, e.status
+    """strategy_id → (lots, trade_date, risk_profile, the run's latest quote time or None, execution status or None)
+    of the strategies that exist."""
+    cur.execute(f"""SELECT s.strategy_id, s.lots, r.trade_date, r.risk_profile, {_QUOTED_AT}, e.status
                    FROM strategies s JOIN analysis_runs r USING (run_id)
                    LEFT JOIN strategy_execution_status e USING (strategy_id)
                    WHERE s.strategy_id = ANY(%s)""", (list(ids),))
@@ -334,12 +341,14 @@ def status_and_mode(conn, strategy_id: int) -> tuple[str, str | None]:
 def marked_rows(conn, ids: Sequence[int]) -> list[tuple]:
     """Strategies marked or mid-placement, plus `ids` whatever their status, oldest mark first: strategy_id, status,
     mode, note, lots, run_id, trade_date, risk_profile, capital, candidate_id, symbol, industry, strategy, risk_type,
-    lot_size, capital_at_risk, max_loss, net_premium (₹ for the analysed lots), analysed lots."""
+    lot_size, capital_at_risk, max_loss, net_premium (₹ for the analysed lots), analysed lots, the run's latest quote
+    time (None when not stored)."""
     with transaction(conn) as cur:
         cur.execute(
-            """SELECT e.strategy_id, e.status, e.mode, e.note, coalesce(e.lots, s.lots), s.run_id, r.trade_date,
+            f"""SELECT e.strategy_id, e.status, e.mode, e.note, coalesce(e.lots, s.lots), s.run_id, r.trade_date,
                       r.risk_profile, r.capital, s.candidate_id, s.symbol, coalesce(s.industry, s.symbol),
-                      s.strategy, s.risk_type, s.lot_size, s.capital_at_risk, s.max_loss, s.net_premium, s.lots
+                      s.strategy, s.risk_type, s.lot_size, s.capital_at_risk, s.max_loss, s.net_premium, s.lots,
+                      {_QUOTED_AT}
                FROM strategy_execution_status e JOIN strategies s USING (strategy_id)
                     JOIN analysis_runs r USING (run_id)
                WHERE (e.status IN ('marked', 'placing') OR e.strategy_id = ANY(%s))

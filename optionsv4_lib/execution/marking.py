@@ -9,9 +9,12 @@ Rules:
   reported with its status; marking twice never duplicates or resets anything.
 - Except by id: `mark` marks again a strategy whose execution ended flat (MARK_AGAIN: failed, rejected, cancelled);
   its row goes back to 'marked' (the note keeps the earlier outcome) and the executor starts a new attempt.
-- A strategy of a stale run (trade date before the latest NSE trading day) is refused unless `force` is given.
-- `mark_top` and `mark_best` choose from the latest run (of a risk profile, or of any); a strategy of theirs that is
-  already marked or executed counts as chosen and is skipped, so running them twice changes nothing.
+- A strategy of a run that is not current is refused unless `force` is given: a run dated after the next session
+  (a run holds the quotes of its own session), before the latest NSE trading day, or whose latest quotes were taken
+  before the close of the session preceding the latest trading day (run_symbols.quoted_at).
+- `mark_top` and `mark_best` choose from the latest run (of a risk profile, or of any): of the runs dated up to the
+  next session, the one whose quotes were taken last; a strategy of theirs that is already marked or executed counts
+  as chosen and is skipped, so running them twice changes nothing.
 - Unmarking is allowed only while the status is 'marked' (the executor has not started; it sets 'placing' before
   any order). It deletes the row, or, when orders of earlier attempts exist, sets it to 'cancelled' so the record
   stays. Anything further along is refused with the reason.
@@ -19,7 +22,7 @@ Rules:
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from numbers import Integral
 from typing import Literal, get_args
 
@@ -28,7 +31,7 @@ import pandas as pd
 from optionsv4_lib.core.domain import RISK_PROFILES
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.execution import ledger
-from optionsv4_lib.reference.calendar import latest_trading_day
+from optionsv4_lib.reference.calendar import IST, current_or_next_trading_day, latest_trading_day, previous_close
 from optionsv4_lib.store.db import writing
 
 Mode = Literal["paper", "live"]
@@ -64,6 +67,7 @@ class _Run:
     run_id: int
     trade_date: date
     risk_profile: str
+    quoted_at: datetime | None  # the latest quote time of its symbols
 
 
 def recent_strategies(conn, risk_profile: str | None = None, limit: int | None = None) -> pd.DataFrame:
@@ -84,7 +88,7 @@ def mark(conn, ids: Iterable[int], *, mode: Mode = "paper", force: bool = False,
     transaction."""
     ids, mode = _ids(ids), _mode(mode)
     with writing(conn, "strategy_execution_status") as cur:
-        return _mark(cur, ids, mode, force, latest_trading_day(today), again=True)
+        return _mark(cur, ids, mode, force, today or datetime.now(IST).date(), again=True)
 
 
 def mark_top(conn, n: int, *, risk_profile: str | None = None, mode: Mode = "paper", force: bool = False,
@@ -95,13 +99,13 @@ def mark_top(conn, n: int, *, risk_profile: str | None = None, mode: Mode = "pap
     if n < 1:
         raise InputError(f"top: must be at least 1, got {n}")
     _profile(risk_profile)
-    mode, latest = _mode(mode), latest_trading_day(today)
+    mode, today = _mode(mode), today or datetime.now(IST).date()
     with writing(conn, "strategy_execution_status") as cur:
-        run = _latest_run(cur, risk_profile, latest, force)
+        run = _latest_run(cur, risk_profile, today, force)
         ids = ledger.top_strategy_ids(cur, run.run_id, n)
         if not ids:
             raise DataError(f"the run of {run.trade_date} ({run.risk_profile}) has no sized strategy to mark")
-        return _mark(cur, ids, mode, force, latest, again=False)
+        return _mark(cur, ids, mode, force, today, again=False)
 
 
 def mark_best(conn, symbol: str, *, risk_profile: str | None = None, mode: Mode = "paper", force: bool = False,
@@ -110,16 +114,16 @@ def mark_best(conn, symbol: str, *, risk_profile: str | None = None, mode: Mode 
     Raises DataError when there is no run, the run is stale and not `force`, or it has no strategy for `symbol`."""
     symbol = symbol.strip().upper()
     _profile(risk_profile)
-    mode, latest = _mode(mode), latest_trading_day(today)
+    mode, today = _mode(mode), today or datetime.now(IST).date()
     with writing(conn, "strategy_execution_status") as cur:
-        run = _latest_run(cur, risk_profile, latest, force)
+        run = _latest_run(cur, risk_profile, today, force)
         found = ledger.best_strategy_id(cur, run.run_id, symbol)
         if found is None:
             analyzed = ledger.symbol_outcome(cur, run.run_id, symbol)  # (status, reason) of the symbol in the run
             why = (f"{analyzed[0]}: {analyzed[1]}" if analyzed and analyzed[1] else
                    "no strategy was sized" if analyzed else "not in the run's universe")
             raise DataError(f"{symbol}: no strategy in the run of {run.trade_date} ({run.risk_profile}): {why}")
-        return _mark(cur, [found], mode, force, latest, again=False)
+        return _mark(cur, [found], mode, force, today, again=False)
 
 
 def unmark(conn, ids: Iterable[int]) -> Outcome:
@@ -149,7 +153,7 @@ def unmark(conn, ids: Iterable[int]) -> Outcome:
 # ---------------------------------------------------------------- internals
 
 
-def _mark(cur, ids: Sequence[int], mode: Mode, force: bool, latest: date, *, again: bool) -> Outcome:
+def _mark(cur, ids: Sequence[int], mode: Mode, force: bool, today: date, *, again: bool) -> Outcome:
     """Insert 'marked' rows for `ids` without one and, when `again`, return MARK_AGAIN rows to 'marked'."""
     found = ledger.marking_rows(cur, ids)
     outcome, new, renewed = Outcome(), {}, {}
@@ -157,8 +161,8 @@ def _mark(cur, ids: Sequence[int], mode: Mode, force: bool, latest: date, *, aga
         if strategy_id not in found:
             outcome.refused[strategy_id] = "no such strategy"
             continue
-        lots, trade_date, risk_profile, status = found[strategy_id]
-        stale = None if force else _stale(trade_date, risk_profile, latest)
+        lots, trade_date, risk_profile, quoted_at, status = found[strategy_id]
+        stale = None if force else _stale(trade_date, risk_profile, quoted_at, today)
         if status is not None and not (again and status in MARK_AGAIN):
             outcome.already[strategy_id] = status
         elif stale:
@@ -174,24 +178,33 @@ def _mark(cur, ids: Sequence[int], mode: Mode, force: bool, latest: date, *, aga
     return outcome
 
 
-def _latest_run(cur, risk_profile: str | None, latest: date, force: bool) -> _Run:
-    found = ledger.latest_run(cur, risk_profile)
+def _latest_run(cur, risk_profile: str | None, today: date, force: bool) -> _Run:
+    found = ledger.latest_run(cur, risk_profile, current_or_next_trading_day(today))
     if found is None:
         which = f" for risk profile {risk_profile!r}" if risk_profile else ""
-        raise DataError(f"analysis_runs: no run{which}; run `optionsv4 analyze` first")
+        raise DataError(f"analysis_runs: no run{which} dated up to the next session; run `optionsv4 analyze` first")
     run = _Run(*found)
-    stale = None if force else _stale(run.trade_date, run.risk_profile, latest)
+    stale = None if force else _stale(run.trade_date, run.risk_profile, run.quoted_at, today)
     if stale:
         raise DataError(stale)
     return run
 
 
-def _stale(trade_date: date, risk_profile: str, latest: date) -> str | None:
-    """The refusal for a run of `trade_date` when it is before `latest`, else None."""
-    if trade_date >= latest:
-        return None
-    return (f"the run of {trade_date} ({risk_profile}) is stale: the latest trading day is {latest}; "
-            "re-run the analysis, or force it")
+def _stale(trade_date: date, risk_profile: str, quoted_at: datetime | None, today: date) -> str | None:
+    """Why the run of `trade_date`, its latest quotes taken at `quoted_at`, is not current on `today` (see the module
+    rules), or None."""
+    latest, upcoming = latest_trading_day(today), current_or_next_trading_day(today)
+    name = f"the run of {trade_date} ({risk_profile})"
+    if trade_date > upcoming:
+        return (f"{name} is dated after the next session {upcoming}: a run holds the quotes of its own session; "
+                "re-run the analysis, or force it")
+    if trade_date < latest:
+        return f"{name} is stale: the latest trading day is {latest}; re-run the analysis, or force it"
+    cutoff = previous_close(latest)
+    if quoted_at is not None and quoted_at < cutoff:
+        return (f"{name} is stale: its quotes were taken at {quoted_at.astimezone(IST):%Y-%m-%d %H:%M} IST, "
+                f"before the close of {cutoff:%Y-%m-%d %H:%M} IST; re-run the analysis, or force it")
+    return None
 
 
 def _ids(ids: Iterable[int]) -> list[int]:

@@ -117,6 +117,7 @@ class MarkedStrategy:
     capital_at_risk: float
     max_loss: float
     net_premium: float
+    quoted_at: datetime | None = None  # the run's latest quote time (None when not stored)
 
 
 @dataclass(frozen=True)
@@ -217,9 +218,10 @@ def marked_strategies(conn, strategy_ids: Sequence[int] | None = None, max_strat
         raise InputError(f"max_strategies: expected a whole number ≥ 1, got {max_strategies!r}")
     ids = [int(i) for i in strategy_ids or ()]
     found = {}
-    for *head, capital_at_risk, max_loss, net_premium, analysed_lots in ledger.marked_rows(conn, ids):
+    for *head, capital_at_risk, max_loss, net_premium, analysed_lots, quoted_at in ledger.marked_rows(conn, ids):
         scale = head[4] / analysed_lots
-        found[head[0]] = MarkedStrategy(*head, capital_at_risk * scale, max_loss * scale, net_premium * scale)
+        found[head[0]] = MarkedStrategy(*head, capital_at_risk * scale, max_loss * scale, net_premium * scale,
+                                        quoted_at)
     if not ids:
         chosen = [s for s in found.values() if mode is None or s.mode == mode]
         return chosen[:max_strategies] if max_strategies else chosen

@@ -49,7 +49,13 @@ from optionsv4_lib.core.paths import writable_dir
 from optionsv4_lib.jobs.venues import open_source
 from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource, as_date
-from optionsv4_lib.reference.calendar import IST, closed_reason, latest_trading_day
+from optionsv4_lib.reference.calendar import (
+    IST,
+    closed_reason,
+    current_or_next_trading_day,
+    latest_trading_day,
+    unconfirmed_holidays,
+)
 from optionsv4_lib.reporting.analysis_files import payoff_charts, write_results
 from optionsv4_lib.store import open_store, store_analysis, stored_iv_history, stored_universe
 from optionsv4_lib.strategies.metrics import Valuation
@@ -96,11 +102,14 @@ def plan_run(
     """Check the date, write the run's parameters, universe, budgets and the stored ATM IV history (symbol,
     trade_date, atm_iv; for IV ranks); return {"run_dir", "symbols"}.
 
-    Raises NotATradingDay (with the holiday's name) for a weekend or NSE holiday.
+    Raises NotATradingDay (with the holiday's name) for a weekend or NSE holiday; logs a warning for a year whose
+    holidays are not in the calendar (its weekdays count as trading days).
     """
     day = as_date(trade_date, "trade_date")
     if closed := closed_reason(day):
         raise NotATradingDay(closed)
+    if warning := unconfirmed_holidays(day):
+        log.warning("%s", warning)
     profile = risk_profile or settings.risk_profile
     settings.limits(profile)  # an unknown profile fails here, before any work
     run_dir = run_dir_for(settings.data_dir, day, profile)
@@ -409,6 +418,7 @@ class RunOutcome:
     allocation_path: Path
     charts: list[Path]
     log_path: Path
+    warnings: list[str]
 
 
 def run_analysis(
@@ -424,13 +434,31 @@ def run_analysis(
 ) -> RunOutcome:
     """Analyze the (sub-)universe on one trade date; write the result JSONs, payoff PNGs and the run log, then store
     the run in the database (progress(symbol, symbols in all) as each symbol is done). Universe and allocations come
-    from the database (seeded from include/data/). A failed store is a DataError naming the JSON already written."""
+    from the database (seeded from include/data/). A failed store is a DataError naming the JSON already written.
+
+    The trade date (default: the latest trading day; from Dhan, the next session) is the session whose quotes the
+    run holds: Dhan quotes today's session, or the next one on a day without a session; the synthetic and snapshot
+    sources may analyse past dates, never one after the next session (InputError). Raises NotATradingDay for a
+    weekend or NSE holiday. A year whose holidays the calendar does not have is analysed (weekdays count as
+    trading days) with a warning, logged and in the outcome's `warnings`."""
     cfg = current_settings()
     cfg.limits(risk)  # an unknown risk profile fails before any work, and so does a directory it cannot write
     writable_dir(cfg.results_dir, "OPTIONSV4_RESULTS_DIR")
     writable_dir(cfg.data_dir / "snapshots", "OPTIONSV4_DATA_DIR")
-    day = as_date(trade_date, "date") if trade_date else latest_trading_day()
+    upcoming = current_or_next_trading_day()
+    day = as_date(trade_date, "date") if trade_date else upcoming if source == "dhan" else latest_trading_day()
+    if closed := closed_reason(day):
+        raise NotATradingDay(f"date: {closed}; there is no session to analyze")
+    if source == "dhan" and day != upcoming:
+        raise InputError(f"date: Dhan quotes the session of {upcoming} (today's, or the next one), not {day}; "
+                         "a run holds the quotes of its own session")
+    if day > upcoming:
+        raise InputError(f"date: {day} is after the next session {upcoming}; the {source} source analyses past "
+                         "sessions and the next one, never later ones")
     log_path = log_to_file(cfg.logs_dir, "main", day)
+    warnings = [warning] if (warning := unconfirmed_holidays(day)) else []
+    for text in warnings:
+        log.warning("%s", text)
     universe, allocations = stored_universe(cfg)
     universe = subset_universe(universe, symbols, first)
     market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir, settings=cfg)
@@ -453,7 +481,7 @@ def run_analysis(
         log.error("storing the run in the database failed: %s", exc)
         raise DataError(f"the analysis is written to {analysis_path}, but storing the run in the database failed: "
                         f"{exc}") from None
-    return RunOutcome(result, run_id, analysis_path, allocation_path, pngs, log_path)
+    return RunOutcome(result, run_id, analysis_path, allocation_path, pngs, log_path, warnings)
 
 
 def subset_universe(universe, symbols: list[str] | None, first: int | None):

@@ -4,9 +4,9 @@ Time to expiry, used everywhere in OptionsV4: ACT/365 calendar time, in years, f
 normal-market close (IST, from session_times.csv) on the expiry day. A naive datetime means IST.
 
 Reference data in include/data/, each row with its source:
-- nse_holidays.csv: weekday trading holidays, covering whole calendar years. A day outside those years
-  raises DataError, so a scheduler never trades on an unknown holiday. Only expiry projection goes beyond
-  them, assuming weekends only and logging a warning once per uncovered year.
+- nse_holidays.csv: weekday trading holidays, covering whole calendar years. Outside those years every weekday
+  counts as a trading day (trading days, sessions, expiries alike), with a warning logged once per uncovered
+  year that its holidays are unconfirmed (unconfirmed_holidays gives the sentence for a run's output).
 - session_times.csv: normal-market open and close per segment (FO, CM), effective-dated.
 - expiry_rules.csv: for each underlying (NIFTY, BANKNIFTY, FINNIFTY; STOCK for every other symbol) and
   kind (weekly, monthly), the expiry weekday for contracts expiring on or after effective_from. Monthly
@@ -123,11 +123,26 @@ def _as_date(value, field: str) -> date:
     raise InputError(f"{field}: expected a date, got {value!r}")
 
 
-def _check_covered(day: date, field: str) -> None:
+def unconfirmed_holidays(d: date) -> str | None:
+    """The warning for a day outside nse_holidays.csv's years (its weekdays count as trading days), else None."""
+    day = _as_date(d, "d")
     start, end = holiday_coverage()
-    if not start <= day <= end:
-        raise DataError(f"{field}: {day} is outside the NSE holiday calendar {HOLIDAYS_FILE.name}, which covers "
-                        f"{start.year}–{end.year}; add that year's trading holidays to use it")
+    if start <= day <= end:
+        return None
+    return (f"NSE trading holidays for {day.year} are not in {HOLIDAYS_FILE.name} (covers {start.year}–{end.year}): "
+            f"weekdays of {day.year} count as trading days and may be holidays")
+
+
+def _warn_uncovered(*days: date) -> None:
+    """Log unconfirmed_holidays once per uncovered year among `days` and the years between them."""
+    for year in range(min(days).year, max(days).year + 1):
+        _warn_year(year)
+
+
+@functools.cache
+def _warn_year(year: int) -> None:
+    if warning := unconfirmed_holidays(date(year, 1, 1)):
+        log.warning("%s", warning)
 
 
 # ---------------------------------------------------------------- trading days
@@ -136,17 +151,16 @@ def _check_covered(day: date, field: str) -> None:
 def is_trading_day(d: date) -> bool:
     """True if NSE's equity and F&O segments trade on d (a weekday that is not a trading holiday)."""
     day = _as_date(d, "d")
-    _check_covered(day, "d")
+    _warn_uncovered(day)
     return bool(np.is_busday(np.datetime64(day), busdaycal=_business_days()))
 
 
 def trading_days(start: date, end: date) -> list[date]:
     """Trading days from start to end, both inclusive."""
     first, last = _as_date(start, "start"), _as_date(end, "end")
-    _check_covered(first, "start")
-    _check_covered(last, "end")
     if first > last:
         raise InputError(f"start: {first} is after end {last}")
+    _warn_uncovered(first, last)
     days = np.arange(np.datetime64(first), np.datetime64(last) + 1)
     return days[np.is_busday(days, busdaycal=_business_days())].tolist()
 
@@ -154,25 +168,24 @@ def trading_days(start: date, end: date) -> list[date]:
 def previous_trading_day(d: date) -> date:
     """The last trading day strictly before d."""
     day = _as_date(d, "d")
-    _check_covered(day, "d")
     previous = np.busday_offset(np.datetime64(day) - 1, 0, roll="backward", busdaycal=_business_days()).item()
-    _check_covered(previous, "previous trading day")
+    _warn_uncovered(previous, day)
     return previous
 
 
 def next_trading_day(d: date) -> date:
     """The first trading day strictly after d."""
     day = _as_date(d, "d")
-    _check_covered(day, "d")
     following = np.busday_offset(np.datetime64(day) + 1, 0, roll="forward", busdaycal=_business_days()).item()
-    _check_covered(following, "next trading day")
+    _warn_uncovered(day, following)
     return following
 
 
 def holiday_name(d: date) -> str | None:
-    """The holiday's description if d is a weekday trading holiday, else None (weekends give None)."""
+    """The holiday's description if d is a weekday trading holiday, else None (weekends, and days outside
+    nse_holidays.csv's years, give None)."""
     day = _as_date(d, "d")
-    _check_covered(day, "d")
+    _warn_uncovered(day)
     return _holidays().get(day)
 
 
@@ -181,6 +194,13 @@ def closed_reason(d: date) -> str | None:
     if is_trading_day(d):
         return None
     return f"{d} is not an NSE trading day ({holiday_name(d) or 'weekend'})"
+
+
+def current_or_next_trading_day(today: date | None = None) -> date:
+    """`today` if it is a trading day, else the next one (default: today in IST): the session live quotes taken on
+    `today` are for."""
+    day = today or datetime.now(IST).date()
+    return day if is_trading_day(day) else next_trading_day(day)
 
 
 def latest_trading_day(today: date | None = None) -> date:
@@ -200,10 +220,16 @@ def session(d: date, segment: str = "FO") -> tuple[time, time]:
         raise InputError(f"segment: unknown segment {segment!r}; expected one of {sorted(_sessions())}")
     in_force = row_in_force(rows, day)
     if in_force is None:
-        raise DataError(f"d: no {segment} session times in {SESSIONS_FILE.name} in force on {day} "
-                        f"(first row {rows[0][0]})")
+        raise DataError(f"{SESSIONS_FILE.name}: no {segment} session times for {day}; the table covers "
+                        f"{rows[0][0]} onwards")
     _, open_at, close_at = in_force
     return open_at, close_at
+
+
+def previous_close(d: date) -> datetime:
+    """The F&O close (IST) of the trading day before d: quotes taken earlier are not d's session's."""
+    previous = previous_trading_day(d)
+    return datetime.combine(previous, session(previous, "FO")[1], tzinfo=IST)
 
 
 # ---------------------------------------------------------------- expiries
@@ -223,22 +249,15 @@ def _expiry_weekday(underlying: str, kind: str, day: date) -> int | None:
     rows = _expiry_rules().get((underlying, kind), [])
     in_force = row_in_force(rows, day)
     if in_force is None:
-        raise DataError(f"no {kind} expiry rule for {underlying} in force on {day} in {EXPIRY_RULES_FILE.name}")
+        covers = f"covers {underlying}'s contracts expiring from {rows[0][0]}" if rows else f"has no {underlying} rows"
+        raise DataError(f"{EXPIRY_RULES_FILE.name}: no {kind} expiry rule for {underlying} contracts expiring on "
+                        f"{day}; the table {covers}")
     return in_force[1]
 
 
-@functools.cache
-def _warn_weekends_only(year: int) -> None:
-    start, end = holiday_coverage()
-    log.warning("NSE trading holidays for %d are not in %s (covers %d–%d): expiries in %d are projected with "
-                "weekends only and may fall on a holiday", year, HOLIDAYS_FILE.name, start.year, end.year, year)
-
-
 def _roll_back_to_trading_day(day: date) -> date:
-    """day if it is a trading day, else the previous one; beyond the holiday file, weekends only."""
-    start, end = holiday_coverage()
-    if not start <= day <= end:
-        _warn_weekends_only(day.year)
+    """day if it is a trading day, else the previous one."""
+    _warn_uncovered(day)
     return np.busday_offset(np.datetime64(day), 0, roll="backward", busdaycal=_business_days()).item()
 
 

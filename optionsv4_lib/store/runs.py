@@ -59,9 +59,9 @@ _INTEGER = {"lot_size", "lots", "rank", "qty", "leg_no", "oi", "volume", "securi
             "n_selected", "n_strategies", "exit_no", "ordinal", "dhan_security_id"}
 _JSON = {"variant", "details", "indicators", "votes", "settings"}
 _ARRAY = {"breakevens", "explanation"}
-_DATE = {"expiry", "far_expiry", "trade_date", "as_of"}
+_DATE = {"expiry", "far_expiry", "trade_date", "history_date", "as_of"}
 
-_MARKET_COLUMNS = ("trade_date", "state", "direction", "direction_confidence", "vix", "vix_regime", "vix_percentile",
+_MARKET_COLUMNS = ("history_date", "state", "direction", "direction_confidence", "vix", "vix_regime", "vix_percentile",
                    "pcr_oi", "pcr_volume", "indicators", "votes", "explanation")
 _SECTOR_COLUMNS = ("sector", "weight_pct", "as_of", "note")
 _INDUSTRY_ALLOCATION_COLUMNS = ("industry", "sector", "weight_pct", "position_type", "as_of", "note")
@@ -220,6 +220,7 @@ def fetch_analysis(conn, trade_date: date, risk_profile: str) -> AnalysisResult:
 def _run_batches(result: AnalysisResult, quality: pd.DataFrame | None) -> list[tuple[str, tuple, list[tuple]]]:
     """(table, columns, rows) for every child table of a run, in load order, converted before any SQL runs."""
     market = pd.DataFrame([json.loads(result.market.model_dump_json())])  # NaN readings become null
+    market = market.assign(trade_date=result.trade_date)  # the run's; the state's own date is its history_date
     symbols = result.symbols.reset_index(drop=True).assign(ordinal=lambda f: f.index)
     industries = result.industries.reset_index(drop=True).assign(ordinal=lambda f: f.index)
     exits = result.exits.reset_index(drop=True)
@@ -227,7 +228,7 @@ def _run_batches(result: AnalysisResult, quality: pd.DataFrame | None) -> list[t
     quality = pd.DataFrame(columns=QUALITY_COLUMNS) if quality is None else quality.reset_index(drop=True)
     quality = quality.assign(trade_date=result.trade_date).rename(columns={"column": "column_name"})
     batches = [
-        ("market_conditions", _MARKET_COLUMNS, market),
+        ("market_conditions", ("trade_date", *_MARKET_COLUMNS), market),
         ("run_symbols", (*SYMBOL_COLUMNS, "ordinal"), symbols),
         ("run_industries", (*INDUSTRY_COLUMNS, "ordinal"), industries),
         ("strategies", STRATEGY_COLUMNS, result.strategies),
@@ -336,8 +337,8 @@ QUERIES: dict[str, Query] = {
               FROM strategies s JOIN latest USING (run_id)) ranked
         WHERE n <= 3
         ORDER BY industry, n""")),
-    "market-state": Query("Latest market state per trade date", dedent("""\
-        SELECT DISTINCT ON (m.trade_date) m.trade_date, m.state,
+    "market-state": Query("Latest market state per trade date (classified on the history up to history_date)", dedent("""\
+        SELECT DISTINCT ON (m.trade_date) m.trade_date, m.history_date, m.state,
                round(m.direction_confidence::numeric, 2) AS confidence, m.vix,
                round(m.vix_percentile::numeric) AS vix_percentile, round(m.pcr_oi::numeric, 2) AS pcr_oi
         FROM market_conditions m JOIN analysis_runs r USING (run_id)

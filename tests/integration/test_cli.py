@@ -3,16 +3,18 @@ dhanhq client over HTTP to the emulator), storing each run in a real PostgreSQL;
 that names the problem and never shows the access token."""
 
 import json
-from datetime import date
+from datetime import date, datetime
 
 import dhan_faults  # noqa: E402
 import pytest
+import time_machine
 from dhan_emulator import DhanEmulator  # noqa: E402
 from typer.testing import CliRunner
 
 from optionsv4_lib.cli.main import app
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
+from optionsv4_lib.reference.calendar import IST
 from optionsv4_lib.store import connect, fetch_analysis
 
 TRADE_DATE = date(2026, 11, 23)
@@ -34,6 +36,14 @@ def optionsv4(monkeypatch, tmp_path, store_url):
 
     yield run
     current_settings.cache_clear()
+
+
+@pytest.fixture
+def on_trade_date():
+    """The clock at TRADE_DATE's 09:15 open, held there: Dhan quotes only the current session, and its quotes then
+    carry the synthetic market's quote time."""
+    with time_machine.travel(datetime(2026, 11, 23, 9, 15, tzinfo=IST), tick=False):
+        yield
 
 
 def analyze_json(optionsv4, *extra: str) -> dict:
@@ -70,7 +80,7 @@ def test_a_replayed_snapshot_gives_the_same_strategies(optionsv4):
     assert ranked(recorded) and ranked(replayed) == ranked(recorded)
 
 
-def test_analyze_from_dhan_equals_the_market_the_emulator_served(optionsv4, monkeypatch):
+def test_analyze_from_dhan_equals_the_market_the_emulator_served(optionsv4, monkeypatch, on_trade_date):
     direct = analyze_json(optionsv4)
     with DhanEmulator(SyntheticMarket(42, TRADE_DATE), access_token=TOKEN) as emulator:
         monkeypatch.setenv("DHAN_CLIENT_ID", emulator.client_id)
@@ -83,7 +93,7 @@ def test_analyze_from_dhan_equals_the_market_the_emulator_served(optionsv4, monk
     assert {r.body["UnderlyingScrip"] for r in chains} >= {2885, 11536}  # RELIANCE, TCS (universe.csv)
 
 
-def test_dhan_faults_of_some_symbols_never_cost_the_others(optionsv4, monkeypatch, store_url, tmp_path):
+def test_dhan_faults_of_some_symbols_never_cost_the_others(optionsv4, monkeypatch, store_url, tmp_path, on_trade_date):
     """Nine symbols broken in nine ways, three that recover within the retry policy, two clean: one run, exit 0,
     each broken symbol with its own reason (JSON and database), every other one with ranked strategies, no
     traceback, and the token nowhere."""
@@ -113,7 +123,7 @@ def test_dhan_faults_of_some_symbols_never_cost_the_others(optionsv4, monkeypatc
     assert dhan_faults.TOKEN not in " ".join(stored.symbols["reason"].dropna())
 
 
-def test_a_wrong_token_exits_2_without_showing_it(optionsv4, monkeypatch):
+def test_a_wrong_token_exits_2_without_showing_it(optionsv4, monkeypatch, on_trade_date):
     with DhanEmulator(SyntheticMarket(42, TRADE_DATE), access_token="the-right-one") as emulator:
         monkeypatch.setenv("DHAN_CLIENT_ID", emulator.client_id)
         monkeypatch.setenv("DHAN_ACCESS_TOKEN", TOKEN)
@@ -129,7 +139,7 @@ def test_a_wrong_token_exits_2_without_showing_it(optionsv4, monkeypatch):
     (["--risk", "reckless"], "reckless"),
     (["--symbol", "NOSUCH"], "NOSUCH"),
 ])
-def test_bad_input_exits_2_naming_the_problem(optionsv4, monkeypatch, args, message):
+def test_bad_input_exits_2_naming_the_problem(optionsv4, monkeypatch, args, message, on_trade_date):
     for name in ("DHAN_CLIENT_ID", "DHAN_ACCESS_TOKEN", "OPTIONSV4_DHAN_CLIENT_ID", "OPTIONSV4_DHAN_ACCESS_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     ran = optionsv4("analyze", "--date", TRADE_DATE.isoformat(), *args)

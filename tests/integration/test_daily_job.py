@@ -76,6 +76,14 @@ def test_holiday_is_not_a_trading_day(tmp_path):
         daily.plan_run(date(2026, 11, 24), settings=Settings(data_dir=tmp_path), universe=load_universe(), allocations=load_allocations())
 
 
+def test_a_year_beyond_the_holiday_calendar_is_planned_with_a_warning(tmp_path, caplog):
+    """The DAG's plan follows the calendar's rule: Republic Day 2027 is not in the file, so it counts as a weekday."""
+    plan = daily.plan_run(date(2027, 1, 26), settings=Settings(data_dir=tmp_path), universe=load_universe().head(2),
+                          allocations=load_allocations())
+    assert plan["symbols"] == ["NIFTY", "BANKNIFTY"]
+    assert "NSE trading holidays for 2027 are not in nse_holidays.csv" in caplog.text
+
+
 def test_quality_load_report_and_final_check(tmp_path, store_url):
     from optionsv4_lib.jobs.daily import RunCheckFailed
     from optionsv4_lib.store import connect, fetch_analysis

@@ -3,7 +3,7 @@ idempotency; and `optionsv4 mark` / `optionsv4 unmark` through the CLI (interact
 
 import threading
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, time
 
 import pytest
 from typer import Typer
@@ -18,7 +18,7 @@ from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.execution.marking import latest_trading_day, mark, mark_best, mark_top, recent_strategies, unmark
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.reference.calendar import previous_trading_day
+from optionsv4_lib.reference.calendar import IST, previous_trading_day
 from optionsv4_lib.reference.universe import load_universe
 from optionsv4_lib.store import connect, store_analysis, transaction
 
@@ -258,7 +258,9 @@ def optionsv4(monkeypatch, store_url, tmp_path):
 def todays(db, result) -> list[int]:
     """`result` stored as the run of the latest trading day (the CLI judges staleness by today's date: the fixed
     clock's); its strategy ids, best first."""
-    store_analysis(db, replace(result, trade_date=latest_trading_day()))
+    today = latest_trading_day()
+    store_analysis(db, replace(result, trade_date=today, symbols=result.symbols.assign(
+        quoted_at=datetime.combine(today, time(9, 15), tzinfo=IST))))
     return recent_strategies(db)["strategy_id"].tolist()
 
 

@@ -54,7 +54,7 @@ def test_every_state_is_reachable(path, direction, vix_level, regime):
     state = classify_market(candles(path), vix_at(vix_level), None)
     assert (state.direction, state.vix_regime, state.vix) == (direction, regime, vix_level)
     assert state.state == f"{direction} / {regime} VIX"
-    assert state.trade_date.isoformat() == END
+    assert state.history_date.isoformat() == END
     assert state.direction_confidence == 1.0  # all four votes agree (or all abstain) and no PCR
 
 

@@ -36,7 +36,7 @@ EQUAL_WEIGHTS = RiskLimits(weights=ScoreWeights(**{name: 1.0 for name in FACTORS
 
 
 def market(direction="Neutral", regime="Normal", confidence=1.0) -> MarketState:
-    return MarketState(trade_date=date(2026, 11, 23), state=f"{direction} / {regime} VIX", direction=direction,
+    return MarketState(history_date=date(2026, 11, 23), state=f"{direction} / {regime} VIX", direction=direction,
                        direction_confidence=confidence, vix=15.0, vix_regime=regime, vix_percentile=50.0,
                        pcr_oi=None, pcr_volume=None, indicators={}, votes={}, explanation=[])
 

@@ -62,7 +62,7 @@ def real_chain(expiries=("2024-11-28", "2024-12-26")) -> pd.DataFrame:
 
 
 def state(direction="Neutral", confidence=0.5) -> MarketState:
-    return MarketState(trade_date=TRADE_DATE, state=f"{direction} / Normal VIX", direction=direction,
+    return MarketState(history_date=TRADE_DATE, state=f"{direction} / Normal VIX", direction=direction,
                        direction_confidence=confidence, vix=15.0, vix_regime="Normal", vix_percentile=50.0,
                        pcr_oi=1.0, pcr_volume=1.0, indicators={}, votes={}, explanation=[])
 

@@ -93,6 +93,18 @@ def test_stale_analysis(trade_date, moment, stale_since):
     assert stale_reason(trade_date, moment) == expected
 
 
+@pytest.mark.parametrize("trade_date, quoted_at, reason", [
+    (date(2026, 11, 23), datetime(2026, 11, 23, 8, 45, tzinfo=IST), None),  # pre-market quotes of Monday's run
+    (date(2026, 11, 23), datetime(2026, 11, 20, 15, 40, tzinfo=IST), None),  # Friday's close
+    (date(2026, 11, 23), datetime(2026, 11, 20, 15, 0, tzinfo=IST),
+     "stale analysis: its quotes were taken at 2026-11-20 15:00 IST, before the close of 2026-11-20 15:40 IST"),
+    (date(2026, 12, 21), datetime(2026, 11, 23, 9, 30, tzinfo=IST),
+     "future analysis: trade date 2026-12-21 is after the next session 2026-11-23"),
+])
+def test_freshness_is_judged_by_the_quote_time(trade_date, quoted_at, reason):
+    assert stale_reason(trade_date, MONDAY_10, quoted_at) == reason
+
+
 # ---------------------------------------------------------------- the checks over plans
 
 
@@ -107,6 +119,12 @@ def strategy(strategy_id: int, *, industry: str = "Power", risk: float = 200_000
 def context(*, mode: str = "live", now: datetime = MONDAY_10, kill_switch: bool = False, funds: float = 10_000_000,
             committed: dict | None = None) -> CheckContext:
     return CheckContext(now, mode, kill_switch, funds, committed or {}, PROFILES)
+
+
+def test_a_future_dated_run_is_blocked_live():
+    plans = [strategy(1, trade_date=date(2026, 12, 21))]
+    apply_checks(plans, context(mode="live"))
+    assert plans[0].reasons == ["future analysis: trade date 2026-12-21 is after the next session 2026-11-23"]
 
 
 def test_a_plan_within_every_limit_is_cleared():

@@ -57,19 +57,31 @@ def test_holiday_file_covers_2025_and_2026():
     assert cal.holiday_coverage() == (date(2025, 1, 1), date(2026, 12, 31))
 
 
-@pytest.mark.parametrize("day", [date(2027, 1, 4), date(2024, 12, 31)])
-def test_days_outside_the_holiday_file_raise_data_error_naming_file_and_years(day):
-    with pytest.raises(DataError, match=r"nse_holidays\.csv.*2025–2026"):
-        cal.is_trading_day(day)
-    with pytest.raises(DataError, match="nse_holidays.csv"):
-        cal.holiday_name(day)
+@pytest.mark.parametrize("day", [date(2027, 1, 26), date(2024, 12, 31)])  # Republic Day 2027 is not in the file
+def test_weekdays_outside_the_holiday_file_are_trading_days_with_a_warning(day, caplog):
+    cal._warn_year.cache_clear()
+    with caplog.at_level(logging.WARNING, logger=cal.__name__):
+        assert cal.is_trading_day(day) and cal.closed_reason(day) is None and cal.holiday_name(day) is None
+    warning = (f"NSE trading holidays for {day.year} are not in nse_holidays.csv (covers 2025–2026): weekdays of "
+               f"{day.year} count as trading days and may be holidays")
+    assert cal.unconfirmed_holidays(day) == warning and [r.getMessage() for r in caplog.records] == [warning]
+    assert cal.unconfirmed_holidays(date(2026, 12, 31)) is None
 
 
-def test_stepping_out_of_the_covered_years_raises():
-    with pytest.raises(DataError, match="2024-12-31"):
-        cal.previous_trading_day(date(2025, 1, 1))
-    with pytest.raises(DataError, match="2027"):
-        cal.trading_days(date(2026, 12, 1), date(2027, 1, 8))
+def test_stepping_out_of_the_covered_years_counts_weekdays():
+    assert cal.previous_trading_day(date(2025, 1, 1)) == date(2024, 12, 31)
+    assert cal.next_trading_day(date(2026, 12, 31)) == date(2027, 1, 1)
+    assert cal.trading_days(date(2026, 12, 24), date(2027, 1, 5)) == [
+        date(2026, 12, 24), date(2026, 12, 28), date(2026, 12, 29), date(2026, 12, 30), date(2026, 12, 31),
+        date(2027, 1, 1), date(2027, 1, 4), date(2027, 1, 5)]  # Christmas 2026 is in the file
+    assert cal.closed_reason(date(2027, 1, 30)) == "2027-01-30 is not an NSE trading day (weekend)"
+    assert cal.latest_trading_day(date(2027, 1, 31)) == date(2027, 1, 29)
+
+
+def test_current_or_next_trading_day():
+    assert cal.current_or_next_trading_day(date(2026, 11, 23)) == date(2026, 11, 23)
+    assert cal.current_or_next_trading_day(date(2026, 11, 24)) == date(2026, 11, 25)  # Gurpurb
+    assert cal.current_or_next_trading_day(date(2026, 11, 28)) == date(2026, 11, 30)  # Saturday
 
 
 def test_bad_day_inputs_raise_input_error():
@@ -96,8 +108,9 @@ def test_cash_market_keeps_0915_to_1530():
 def test_session_errors():
     with pytest.raises(InputError, match="segment"):
         cal.session(date(2026, 8, 3), "CDS")
-    with pytest.raises(DataError, match="session_times.csv"):
-        cal.session(date(2023, 12, 29))  # before the table's first row (2024-01-01)
+    with pytest.raises(DataError, match=r"^session_times\.csv: no FO session times for 2023-12-29; the table covers "
+                                        r"2024-01-01 onwards$"):
+        cal.session(date(2023, 12, 29))  # before the table's first row
 
 
 # ---------------------------------------------------------------- expiries
@@ -164,12 +177,13 @@ def test_is_monthly_expiry():
 
 
 def test_projection_beyond_the_holiday_file_uses_weekends_and_warns(caplog):
+    cal._warn_year.cache_clear()
     with caplog.at_level(logging.WARNING, logger="optionsv4_lib.reference.calendar"):
         assert cal.monthly_expiry("NIFTY", 2028, 2) == date(2028, 2, 29)  # leap day, a Tuesday
         cal.monthly_expiry("NIFTY", 2028, 3)
     warnings = [record for record in caplog.records if "2028" in record.getMessage()]
     assert len(warnings) == 1
-    assert "weekends only" in warnings[0].getMessage()
+    assert "weekdays of 2028 count as trading days" in warnings[0].getMessage()
 
 
 def test_far_monthly_projection_keeps_weekend_rule():
@@ -184,7 +198,8 @@ def test_expiry_input_errors():
         cal.monthly_expiry(" ", 2026, 3)
     with pytest.raises(InputError, match="months_ahead"):
         cal.expiries("NIFTY", date(2026, 11, 1), months_ahead=0)
-    with pytest.raises(DataError, match="expiry_rules.csv"):
+    with pytest.raises(DataError, match=r"^expiry_rules\.csv: no monthly expiry rule for NIFTY contracts expiring on "
+                                        r"2024-12-31; the table covers NIFTY's contracts expiring from 2025-01-01$"):
         cal.monthly_expiry("NIFTY", 2024, 12)
 
 

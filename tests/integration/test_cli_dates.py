@@ -1,0 +1,79 @@
+"""`optionsv4 analyze` and the dates it may analyse (issue 19): non-trading days are refused with the reason, years
+beyond the holiday calendar are analysed with a warning, and a date the reference tables do not cover names the
+table. Exit codes and messages through the real entry point, never a traceback."""
+
+import pytest
+import time_machine
+from typer.testing import CliRunner
+
+from optionsv4_lib.cli.main import app
+from optionsv4_lib.config import settings as current_settings
+from optionsv4_lib.store import connect, transaction
+
+
+@pytest.fixture
+def optionsv4(monkeypatch, tmp_path, store_url):
+    """Run the CLI with its database, data, results and logs in this test's own places."""
+    monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)
+    for name in ("data", "results", "logs"):
+        monkeypatch.setenv(f"OPTIONSV4_{name.upper()}_DIR", str(tmp_path / name))
+
+    def run(*args: str):
+        current_settings.cache_clear()
+        return CliRunner().invoke(app, list(args))
+
+    yield run
+    current_settings.cache_clear()
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def stored_dates(store_url: str) -> set:
+    conn = connect(store_url)
+    try:
+        with transaction(conn) as cur:
+            cur.execute("SELECT trade_date::text FROM analysis_runs")
+            return {row[0] for row in cur.fetchall()}
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("day, reason", [
+    ("2025-01-25", "weekend"),
+    ("2026-11-24", "Prakash Gurpurb Sri Guru Nanak Dev"),
+])
+def test_analyze_refuses_a_day_without_a_session(optionsv4, store_url, day, reason):
+    ran = optionsv4("analyze", "--date", day, "--symbol", "TCS", "--charts", "0")
+    assert ran.exit_code == 2, ran.output
+    assert flat(ran.output) == f"error: date: {day} is not an NSE trading day ({reason}); there is no session to analyze"
+    assert "Traceback" not in ran.output and day not in stored_dates(store_url)
+
+
+def test_a_year_beyond_the_holiday_calendar_is_analysed_with_a_warning(optionsv4, store_url, tmp_path):
+    with time_machine.travel("2027-01-26T08:30:00+05:30", tick=True):  # Republic Day, not in the 2025–2026 file
+        ran = optionsv4("analyze", "--date", "2027-01-26", "--symbol", "TCS", "--charts", "0")
+    assert ran.exit_code == 0, ran.output
+    warning = ("warning: NSE trading holidays for 2027 are not in nse_holidays.csv (covers 2025–2026): weekdays of 2027 "
+               "count as trading days and may be holidays")
+    assert warning in flat(ran.output) and "Traceback" not in ran.output
+    assert "2027-01-26" in stored_dates(store_url)
+    log = (tmp_path / "logs" / "options_v4_main_20270126.log").read_text()
+    assert "NSE trading holidays for 2027 are not in nse_holidays.csv" in log
+
+
+def test_a_date_before_the_expiry_rules_names_the_table_and_its_dates(optionsv4):
+    ran = optionsv4("analyze", "--date", "2024-06-03", "--symbol", "TCS", "--charts", "0")
+    assert "Traceback" not in ran.output and "d: no" not in ran.output
+    assert ("expiry_rules.csv: no monthly expiry rule for STOCK contracts expiring on 2024-06-30; the table covers "
+            "STOCK's contracts expiring from 2025-01-01") in flat(ran.output), ran.output
+
+
+def test_market_state_query_lists_a_run_under_its_trade_date(optionsv4, store_url):
+    """The synthetic run of Monday 23 Nov 2026 is classified on the history up to Friday's close."""
+    assert optionsv4("analyze", "--date", "2026-11-23", "--symbol", "TCS", "--charts", "0").exit_code == 0
+    ran = optionsv4("db", "queries", "market-state")
+    assert ran.exit_code == 0 and "Traceback" not in ran.output, ran.output
+    rows = [line.split("│")[1:3] for line in ran.output.splitlines() if line.startswith("│ 2026")]
+    assert [[cell.strip() for cell in row] for row in rows] == [["2026-11-23", "2026-11-20"]], ran.output
