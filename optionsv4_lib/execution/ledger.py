@@ -16,6 +16,7 @@ import pandas as pd
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.execution.broker import BrokerOrder, Mode, OrderRequest, Position
 from optionsv4_lib.store.db import transaction, writing
+from optionsv4_lib.store.runs import latest_revision
 
 STRATEGY_STATUSES = ("marked", "placing", "open", "partially_filled", "exiting", "closed", "rejected", "failed",
                      "cancelled")
@@ -222,16 +223,17 @@ def record_marks(conn, marked: pd.DataFrame, now: datetime) -> int:
 
 
 def recent_strategies(conn, risk_profile: str | None, limit: int | None) -> pd.DataFrame:
-    """The strategies of the latest trade date's run(s) with their execution status (see marking.recent_strategies)."""
+    """The strategies of the latest trade date's run(s), their latest revisions, with their execution status (see
+    marking.recent_strategies)."""
     with transaction(conn) as cur:
         cur.execute(
-            """SELECT s.strategy_id, r.trade_date, r.risk_profile, s.symbol, s.industry, s.family, s.strategy, s.lots,
+            f"""SELECT s.strategy_id, r.trade_date, r.risk_profile, s.symbol, s.industry, s.family, s.strategy, s.lots,
                       s.lot_size, s.score, s.pop, s.max_profit, s.max_loss, s.capital_at_risk, e.status, e.mode
                FROM strategies s JOIN analysis_runs r USING (run_id)
                LEFT JOIN strategy_execution_status e USING (strategy_id)
                WHERE r.trade_date = (SELECT max(trade_date) FROM analysis_runs
                                      WHERE %(profile)s::text IS NULL OR risk_profile = %(profile)s)
-                 AND (%(profile)s::text IS NULL OR r.risk_profile = %(profile)s)
+                 AND (%(profile)s::text IS NULL OR r.risk_profile = %(profile)s) AND {latest_revision("r")}
                ORDER BY s.score DESC, s.candidate_id, r.risk_profile
                LIMIT %(limit)s""",
             {"profile": risk_profile, "limit": limit},
@@ -240,10 +242,11 @@ def recent_strategies(conn, risk_profile: str | None, limit: int | None) -> pd.D
 
 
 def latest_run(cur, risk_profile: str | None) -> tuple | None:
-    """(run_id, trade_date, risk_profile) of the latest run of `risk_profile` (of any when None), or None."""
-    cur.execute("""SELECT run_id, trade_date, risk_profile FROM analysis_runs
-                   WHERE %(profile)s::text IS NULL OR risk_profile = %(profile)s
-                   ORDER BY trade_date DESC, loaded_at DESC LIMIT 1""", {"profile": risk_profile})
+    """(run_id, trade_date, risk_profile) of the latest run of `risk_profile` (of any when None), its latest
+    revision, or None."""
+    cur.execute(f"""SELECT run_id, trade_date, risk_profile FROM analysis_runs r
+                    WHERE (%(profile)s::text IS NULL OR risk_profile = %(profile)s) AND {latest_revision("r")}
+                    ORDER BY trade_date DESC, loaded_at DESC LIMIT 1""", {"profile": risk_profile})
     return cur.fetchone()
 
 
