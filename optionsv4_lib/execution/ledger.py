@@ -21,7 +21,7 @@ from optionsv4_lib.store.runs import latest_revision
 STRATEGY_STATUSES = ("marked", "placing", "open", "partially_filled", "exiting", "closed", "rejected", "failed",
                      "cancelled")
 HOLDING_STATUSES = ("placing", "open", "partially_filled", "exiting")  # strategies that hold (or may hold) positions
-_LOCK_NAMESPACE = 731_645  # first key of pg_try_advisory_lock(int, int); the second is the strategy id
+LOCK_NAMESPACE = 731_645  # first key of pg_try_advisory_lock(int, int); the second is the strategy id
 _INT4_MAX = 2**31 - 1
 
 _COLUMNS = ("correlation_id", "strategy_id", "leg_no", "purpose", "attempt", "mode", "security_id",
@@ -181,18 +181,18 @@ def strategy_lock(conn, strategy_id: int) -> Iterator[bool]:
     if not 0 < strategy_id <= _INT4_MAX:
         raise InputError(f"strategy_id: expected 1…{_INT4_MAX}, got {strategy_id}")
     with transaction(conn) as cur:
-        cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_NAMESPACE, strategy_id))
+        cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, strategy_id))
         held = bool(cur.fetchone()[0])
     try:
         yield held
     finally:
         if held and not conn.closed:
             with transaction(conn) as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_NAMESPACE, strategy_id))
+                cur.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, strategy_id))
 
 
 def _select(conn, where: str, params: tuple) -> list[LedgerOrder]:
-    with transaction(conn) as cur:
+    with writing(conn, "orders") as cur:  # a lost connection is a DataError naming the table
         cur.execute(f"SELECT {', '.join(_COLUMNS)} FROM orders {where}", params)
         return [LedgerOrder(*row) for row in cur.fetchall()]
 
