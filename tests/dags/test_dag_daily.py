@@ -176,6 +176,27 @@ def test_a_rerun_of_a_marked_day_loads_the_next_revision_and_mark_offers_it(dagb
     assert status.exit_code == 0 and str(marked_id) in status.output and str(newest) in status.output
 
 
+def test_a_load_the_database_refuses_fails_at_once_naming_the_constraint(dagbag, dag_env, store_url, monkeypatch,
+                                                                         capfd):
+    """Issue 19.19: a refusal that a retry cannot change fails `load` on its first try, with the reason."""
+    import optionsv4_lib.store as store
+
+    real = store.store_analysis
+
+    def zero_lots(conn, result, **options):  # a result the strategies table refuses
+        result.strategies.loc[0, "lots"] = 0
+        return real(conn, result, **options)
+
+    monkeypatch.setattr(store, "store_analysis", zero_lots)
+    day = date(2026, 11, 23)
+    run, states = run_daily(dagbag, day, symbols=3, min_success_share=0.5)
+    assert states["load"] == ["failed"] and str(run.state) == "failed", states
+    assert [ti.try_number for ti in run.get_task_instances() if ti.task_id == "load"] == [1]
+    logged = capfd.readouterr()
+    assert "violates constraint strategies_lots_check" in logged.out + logged.err
+    assert stored(store_url, "SELECT count(*) AS n FROM analysis_runs WHERE trade_date = %s", (day,))["n"][0] == 0
+
+
 def test_an_nse_holiday_skips_the_run_with_its_name(dagbag, dag_env, store_url, capfd):
     day = date(2026, 11, 24)  # Prakash Gurpurb Sri Guru Nanak Dev
     run, states = run_daily(dagbag, day)
