@@ -147,10 +147,11 @@ def test_dhan_faults_of_some_symbols_never_cost_the_others(dagbag, dag_env, stor
     assert not any(dhan_faults.TOKEN.encode() in content for content in written)  # … never the token
 
 
-def test_a_rerun_of_a_marked_day_loads_the_next_revision_and_mark_offers_it(dagbag, dag_env, store_url):
+def test_a_rerun_of_a_marked_day_loads_the_next_revision_and_mark_offers_it(dagbag, dag_env, store_url, db):
     """Issue 19.23: after a strategy of the day was marked, the daily DAG of that day runs through; its analysis is
-    revision 2 beside the marked revision 1, and mark, report and status offer revision 2."""
-    day = date(2026, 11, 23)
+    revision 2 beside the marked revision 1, and mark, report and status offer revision 2. (A day no other test
+    runs: the run it leaves marked would make theirs a new revision.)"""
+    day = date(2026, 11, 26)
     first, states = run_daily(dagbag, day, symbols=5)
     assert str(first.state) == "success", states
     marked = optionsv4("mark", "--top", "1", "--force")  # the day is past: stale without --force
@@ -188,7 +189,7 @@ def test_a_load_the_database_refuses_fails_at_once_naming_the_constraint(dagbag,
         return real(conn, result, **options)
 
     monkeypatch.setattr(store, "store_analysis", zero_lots)
-    day = date(2026, 11, 23)
+    day = date(2026, 11, 27)  # a day no other test runs
     run, states = run_daily(dagbag, day, symbols=3, min_success_share=0.5)
     assert states["load"] == ["failed"] and str(run.state) == "failed", states
     assert [ti.try_number for ti in run.get_task_instances() if ti.task_id == "load"] == [1]
