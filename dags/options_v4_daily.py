@@ -147,7 +147,8 @@ with DAG(
 
         from optionsv4_lib.jobs import daily
 
-        return daily.load(run_dir, result_dir, run_settings())
+        with task_outcome():
+            return daily.load(run_dir, result_dir, run_settings())
 
     @task
     def report(run_dir: str, result_dir: str, stored_run: int) -> dict:

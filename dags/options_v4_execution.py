@@ -5,8 +5,8 @@ No schedule: trigger it from the UI form or `airflow dags trigger options_v4_exe
 default to no: without `confirm` the run records the plan and stops.
 
 1. `load_marked` — the strategies marked for execution in this mode (`optionsv4 mark [--mode live]`), or the
-   `strategy_ids` given (each must be marked for it), at most `max_strategies`; strategies left mid-placement by a
-   crashed run are picked up again.
+   `strategy_ids` given (each must be marked for it; one whose execution already finished is logged and left out),
+   at most `max_strategies`; strategies left mid-placement by a crashed run are picked up again.
 2. `pre_trade_checks` — the full order plan (legs as LIMIT orders, buys before sells, units, limit prices, costs,
    margin) with every check: kill switch, market hours, stale analysis, per-trade budget, industry and total caps,
    margin against funds. Paper: market hours and staleness only warn.

@@ -49,6 +49,7 @@ FAIL_WHEN = (
     "optionsv4_lib.execution.mode.LiveTradingRefused",  # a key to live orders is missing
     "optionsv4_lib.jobs.execution.ExecutionFailed",  # a strategy failed or was left with open legs
     "optionsv4_lib.jobs.daily.RunCheckFailed",  # too few symbols succeeded, or a critical expectation failed
+    "optionsv4_lib.store.db.Refused",  # the database refused the rows themselves: the same rows are refused again
 )
 """Library exceptions that end a task as skipped, or failed without a retry (by dotted path: imported when raised)."""
 

@@ -69,9 +69,14 @@ def execute(
 
 
 def print_plan(plan: ExecutionPlan) -> None:
-    """One table of orders per strategy, its reasons and warnings, then the totals of what is cleared."""
+    """The strategies already finished, one table of orders per strategy, its reasons and warnings, then the
+    totals of what is cleared."""
+    for done in plan.finished:
+        console.print(f"#{done.strategy_id} {done.symbol} {done.strategy}: already {done.status}, nothing to place",
+                      highlight=False)
     if not plan.strategies:
-        console.print("No strategy is marked for execution (mark some with `optionsv4 mark`).")
+        if not plan.finished:
+            console.print("No strategy is marked for execution (mark some with `optionsv4 mark`).")
         return
     console.print(f"[bold]Order plan[/bold] · {plan.mode} · {plan.created_at:%Y-%m-%d %H:%M:%S} IST")
     for strategy_plan in plan.strategies:
@@ -114,7 +119,7 @@ def print_outcomes(outcomes: list[StrategyOutcome]) -> None:
     table = Table(title="Execution")
     for column in ("Strategy", "Status", "Entry value", "Orders", "Seconds", "Reason"):
         table.add_column(column)
-    colours = {"open": "green", "blocked": "yellow", "skipped": "yellow"}
+    colours = {"open": "green", "done": "green", "blocked": "yellow", "skipped": "yellow"}
     for outcome in outcomes:
         colour = colours.get(outcome.status, "red")
         table.add_row(str(outcome.strategy_id), f"[{colour}]{outcome.status}[/{colour}]",

@@ -185,7 +185,7 @@ def _print_strategies(report: ExecutionStatus, title: str) -> None:
     for row in report.strategies.itertuples(index=False):
         table.add_row(str(row.strategy_id), str(row.trade_date), row.symbol, row.strategy, row.status, row.mode,
                       str(row.lots), money_cell(row.entry_value), money_cell(row.realized_pnl), money_cell(row.unrealized_pnl),
-                      escape(_text(row.note)))
+                      escape(_note(row)))
     console.print(table)
 
 
@@ -241,6 +241,14 @@ def _quantity(value) -> str:
 
 def _price(value: float) -> str:
     return "" if pd.isna(value) else f"{value:,.2f}"
+
+
+def _note(row) -> str:
+    """The strategy's note, led by what to do when its placement was interrupted."""
+    if not row.interrupted:
+        return _text(row.note)
+    rerun = f"optionsv4 execute --confirm{' --live' if row.mode == 'live' else ''} {row.strategy_id}"
+    return "; ".join(filter(None, [f"interrupted mid-placement: `{rerun}` resumes it", _text(row.note)]))
 
 
 def _text(value) -> str:

@@ -38,6 +38,7 @@ from optionsv4_lib.execution.plan import (
     PricePolicy,
     StrategyPlan,
     correlation_id,
+    finished_strategies,
     leg_orders,
     limit_price,
     marked_strategies,
@@ -48,7 +49,8 @@ from optionsv4_lib.reference.calendar import IST
 
 log = logging.getLogger(__name__)
 
-OutcomeStatus = Literal["open", "failed", "partially_filled", "blocked", "skipped", "interrupted"]
+OutcomeStatus = Literal["open", "failed", "partially_filled", "blocked", "skipped", "interrupted", "done"]
+"""How executing a strategy ended; "done": its execution had finished before this run (the reason says how)."""
 
 
 @dataclass(frozen=True)
@@ -113,23 +115,29 @@ def plan_execution(conn, broker: Broker, settings: Settings, *, strategy_ids: Se
     context = check_context(conn, broker, settings.profiles, now=moment,
                             exclude=tuple(s.strategy_id for s in strategies))
     apply_checks(plans, context)
-    return ExecutionPlan(broker.mode, moment, plans)
+    return ExecutionPlan(broker.mode, moment, plans, finished_strategies(conn, strategy_ids or (), broker.mode))
 
 
 def execute_plan(conn, broker: Broker, plan: ExecutionPlan, *, quotes: QuoteSource | None = None,
                  policy: ExecutionPolicy = ExecutionPolicy(), hook: Hook | None = None) -> list[StrategyOutcome]:
-    """Execute the plan's strategies in order (blocked ones are reported, not placed). An unexpected broker or data
-    error interrupts the run: that strategy stays 'placing' (a re-run resumes it) and later ones are not started."""
+    """Report the plan's finished strategies as done, then execute its strategies in order (blocked ones are
+    reported, not placed). An unexpected broker or data error interrupts the run: that strategy stays 'placing' with
+    the orders it recorded (a re-run resumes it) and later ones are not started."""
     if plan.mode != broker.mode:
         raise InputError(f"plan: made for {plan.mode} mode, broker is {broker.mode}")
     executor = Executor(conn, broker, quotes=quotes, policy=policy, hook=hook)
-    outcomes = []
+    outcomes = [StrategyOutcome(s.strategy_id, "done", f"already {s.status}{f' ({s.note})' if s.note else ''}; "
+                                "nothing placed", orders=ledger.orders_of(conn, s.strategy_id))
+                for s in plan.finished]
     for strategy_plan in plan.strategies:
         try:
             outcomes.append(executor.execute(strategy_plan))
         except OptionsV4Error as exc:
-            log.error("strategy %d: interrupted: %s", strategy_plan.strategy.strategy_id, exc)
-            outcomes.append(StrategyOutcome(strategy_plan.strategy.strategy_id, "interrupted", str(exc)))
+            sid = strategy_plan.strategy.strategy_id
+            reason = f"interrupted: {exc}; it stays placing with its orders as recorded, and a rerun resumes it"
+            log.error("strategy %d: %s", sid, reason)
+            outcomes.append(StrategyOutcome(sid, "interrupted", reason,
+                                            orders=ledger.orders_of(conn, sid, strategy_plan.attempt)))
             break
     return outcomes
 

@@ -16,11 +16,12 @@ import pandas as pd
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.execution.broker import BrokerOrder, Mode, OrderRequest, Position
 from optionsv4_lib.store.db import transaction, writing
+from optionsv4_lib.store.runs import latest_revision
 
 STRATEGY_STATUSES = ("marked", "placing", "open", "partially_filled", "exiting", "closed", "rejected", "failed",
                      "cancelled")
 HOLDING_STATUSES = ("placing", "open", "partially_filled", "exiting")  # strategies that hold (or may hold) positions
-_LOCK_NAMESPACE = 731_645  # first key of pg_try_advisory_lock(int, int); the second is the strategy id
+LOCK_NAMESPACE = 731_645  # first key of pg_try_advisory_lock(int, int); the second is the strategy id
 _INT4_MAX = 2**31 - 1
 
 _COLUMNS = ("correlation_id", "strategy_id", "leg_no", "purpose", "attempt", "mode", "security_id",
@@ -180,18 +181,18 @@ def strategy_lock(conn, strategy_id: int) -> Iterator[bool]:
     if not 0 < strategy_id <= _INT4_MAX:
         raise InputError(f"strategy_id: expected 1…{_INT4_MAX}, got {strategy_id}")
     with transaction(conn) as cur:
-        cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_NAMESPACE, strategy_id))
+        cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, strategy_id))
         held = bool(cur.fetchone()[0])
     try:
         yield held
     finally:
         if held and not conn.closed:
             with transaction(conn) as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_NAMESPACE, strategy_id))
+                cur.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, strategy_id))
 
 
 def _select(conn, where: str, params: tuple) -> list[LedgerOrder]:
-    with transaction(conn) as cur:
+    with writing(conn, "orders") as cur:  # a lost connection is a DataError naming the table
         cur.execute(f"SELECT {', '.join(_COLUMNS)} FROM orders {where}", params)
         return [LedgerOrder(*row) for row in cur.fetchall()]
 
@@ -222,16 +223,17 @@ def record_marks(conn, marked: pd.DataFrame, now: datetime) -> int:
 
 
 def recent_strategies(conn, risk_profile: str | None, limit: int | None) -> pd.DataFrame:
-    """The strategies of the latest trade date's run(s) with their execution status (see marking.recent_strategies)."""
+    """The strategies of the latest trade date's run(s), their latest revisions, with their execution status (see
+    marking.recent_strategies)."""
     with transaction(conn) as cur:
         cur.execute(
-            """SELECT s.strategy_id, r.trade_date, r.risk_profile, s.symbol, s.industry, s.family, s.strategy, s.lots,
+            f"""SELECT s.strategy_id, r.trade_date, r.risk_profile, s.symbol, s.industry, s.family, s.strategy, s.lots,
                       s.lot_size, s.score, s.pop, s.max_profit, s.max_loss, s.capital_at_risk, e.status, e.mode
                FROM strategies s JOIN analysis_runs r USING (run_id)
                LEFT JOIN strategy_execution_status e USING (strategy_id)
                WHERE r.trade_date = (SELECT max(trade_date) FROM analysis_runs
                                      WHERE %(profile)s::text IS NULL OR risk_profile = %(profile)s)
-                 AND (%(profile)s::text IS NULL OR r.risk_profile = %(profile)s)
+                 AND (%(profile)s::text IS NULL OR r.risk_profile = %(profile)s) AND {latest_revision("r")}
                ORDER BY s.score DESC, s.candidate_id, r.risk_profile
                LIMIT %(limit)s""",
             {"profile": risk_profile, "limit": limit},
@@ -245,9 +247,11 @@ _QUOTED_AT = "(SELECT max(q.quoted_at) FROM run_symbols q WHERE q.run_id = r.run
 
 def latest_run(cur, risk_profile: str | None, until: date) -> tuple | None:
     """(run_id, trade_date, risk_profile, latest quote time or None) of the run of `risk_profile` (of any when None)
-    dated up to `until` whose quotes were taken last (then the latest trade date and load), or None."""
+    dated up to `until` whose quotes were taken last (then the latest trade date and load), its latest revision, or
+    None."""
     cur.execute(f"""SELECT r.run_id, r.trade_date, r.risk_profile, {_QUOTED_AT} AS quoted_at FROM analysis_runs r
                     WHERE (%(profile)s::text IS NULL OR r.risk_profile = %(profile)s) AND r.trade_date <= %(until)s
+                      AND {latest_revision("r")}
                     ORDER BY quoted_at DESC NULLS LAST, r.trade_date DESC, r.loaded_at DESC LIMIT 1""",
                 {"profile": risk_profile, "until": until})
     return cur.fetchone()

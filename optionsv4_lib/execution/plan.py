@@ -193,11 +193,13 @@ class StrategyPlan:
 
 @dataclass
 class ExecutionPlan:
-    """The plans of the strategies asked for, in execution order, for one mode."""
+    """The plans of the strategies asked for, in execution order, for one mode; `finished`: those asked for by id
+    whose execution had already finished (finished_strategies), reported and not planned."""
 
     mode: Mode
     created_at: datetime
     strategies: list[StrategyPlan]
+    finished: list[MarkedStrategy] = field(default_factory=list)
 
     @property
     def cleared(self) -> list[StrategyPlan]:
@@ -206,16 +208,32 @@ class ExecutionPlan:
     def to_document(self) -> dict[str, Any]:
         return {"mode": self.mode, "created_at": self.created_at.isoformat(),
                 "cleared": [plan.strategy.strategy_id for plan in self.cleared],
-                "strategies": [plan.to_document() for plan in self.strategies]}
+                "strategies": [plan.to_document() for plan in self.strategies],
+                "finished": [{"strategy_id": s.strategy_id, "status": s.status, "note": s.note} for s in self.finished]}
 
 
 def marked_strategies(conn, strategy_ids: Sequence[int] | None = None, max_strategies: int | None = None,
                       mode: Mode | None = None) -> list[MarkedStrategy]:
     """Strategies marked for execution (in `mode`, if given) or left mid-placement ('placing'), oldest mark first;
     only `strategy_ids` (in that order) when given — InputError naming any that is not marked, or marked for the
-    other mode — and at most `max_strategies`."""
+    other mode; those whose execution already finished are left out (finished_strategies) — and at most
+    `max_strategies`."""
     if max_strategies is not None and (not isinstance(max_strategies, int) or max_strategies < 1):
         raise InputError(f"max_strategies: expected a whole number ≥ 1, got {max_strategies!r}")
+    chosen = [s for s in _asked(conn, strategy_ids, mode) if s.status in ("marked", "placing")]
+    return chosen[:max_strategies] if max_strategies else chosen
+
+
+def finished_strategies(conn, strategy_ids: Sequence[int], mode: Mode | None = None) -> list[MarkedStrategy]:
+    """Those of `strategy_ids` whose execution already finished (any status past 'placing': open, failed, closed,
+    …), in that order: a rerun after a crash reports them and executes the rest. InputError as marked_strategies."""
+    return [s for s in _asked(conn, strategy_ids, mode) if s.status not in ("marked", "placing")] \
+        if strategy_ids else []
+
+
+def _asked(conn, strategy_ids: Sequence[int] | None, mode: Mode | None) -> list[MarkedStrategy]:
+    """Every marked or placing strategy (of `mode`), or `strategy_ids` whatever their status past marking, in that
+    order; InputError naming an id never marked, or marked for the other mode."""
     ids = [int(i) for i in strategy_ids or ()]
     found = {}
     for *head, capital_at_risk, max_loss, net_premium, analysed_lots, quoted_at in ledger.marked_rows(conn, ids):
@@ -223,20 +241,16 @@ def marked_strategies(conn, strategy_ids: Sequence[int] | None = None, max_strat
         found[head[0]] = MarkedStrategy(*head, capital_at_risk * scale, max_loss * scale, net_premium * scale,
                                         quoted_at)
     if not ids:
-        chosen = [s for s in found.values() if mode is None or s.mode == mode]
-        return chosen[:max_strategies] if max_strategies else chosen
+        return [s for s in found.values() if mode is None or s.mode == mode]
     problems = []
     for i in ids:
         if i not in found:
             problems.append(f"strategy {i}: not marked for execution")
-        elif found[i].status not in ("marked", "placing"):
-            problems.append(f"strategy {i}: status {found[i].status}, not marked for execution")
         elif mode is not None and found[i].mode != mode:
             problems.append(f"strategy {i}: marked for {found[i].mode} execution, not {mode}")
     if problems:
         raise InputError("; ".join(problems))
-    chosen = [found[i] for i in dict.fromkeys(ids)]
-    return chosen[:max_strategies] if max_strategies else chosen
+    return [found[i] for i in dict.fromkeys(ids)]
 
 
 def plan_strategy(conn, broker: Broker, strategy: MarkedStrategy, quotes: QuoteSource, *, today: date,

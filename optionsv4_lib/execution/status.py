@@ -30,6 +30,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from optionsv4_lib.execution import ledger
 from optionsv4_lib.reference.calendar import IST
 from optionsv4_lib.store.db import transaction
 
@@ -43,8 +44,8 @@ GROUPS = {"strategy": "Strategy", "family": "Family", "industry": "Industry"}
 @dataclass(frozen=True)
 class ExecutionStatus:
     """`strategies`: one row per strategy with a status row (status, mode, lots executed and run lots, entry_value,
-    exit_value, note, timestamps, max_loss and capital_at_risk ₹ for the run's lots, realized_pnl, unrealized_pnl,
-    total_pnl ₹, filled units). `legs`: one row per leg (planned side, strike, expiry, qty units and entry_price
+    exit_value, note, timestamps, max_loss and capital_at_risk ₹ for the run's lots, interrupted — placing with no
+    executor at work on it, so a rerun resumes it —, realized_pnl, unrealized_pnl, total_pnl ₹, filled units). `legs`: one row per leg (planned side, strike, expiry, qty units and entry_price
     ₹/unit; orders, entry_status, exit_status, bought/sold units at buy_avg/sell_avg ₹, net_qty units, broker_qty and
     ltp from the latest snapshot, realized_pnl and unrealized_pnl ₹)."""
 
@@ -76,11 +77,15 @@ def load_status(conn, ids: Sequence[int] | None = None, mode: str | None = None)
         strategies = _frame(cur, """
             SELECT e.strategy_id, r.trade_date, r.risk_profile, s.symbol, s.industry, s.family, s.strategy,
                    e.status, e.mode, coalesce(e.lots, s.lots) AS lots, s.lots AS run_lots, s.lot_size, s.max_loss,
-                   s.capital_at_risk, e.entry_value, e.exit_value, e.note, e.marked_at, e.updated_at
+                   s.capital_at_risk, e.entry_value, e.exit_value, e.note, e.marked_at, e.updated_at,
+                   e.status = 'placing' AND NOT EXISTS (
+                       SELECT FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                         AND l.classid = %(lock)s::oid AND l.objid = e.strategy_id::oid) AS interrupted
             FROM strategy_execution_status e JOIN strategies s USING (strategy_id) JOIN analysis_runs r USING (run_id)
             WHERE (%(ids)s::bigint[] IS NULL OR e.strategy_id = ANY(%(ids)s::bigint[]))
               AND (%(mode)s::text IS NULL OR e.mode = %(mode)s)
-            ORDER BY e.marked_at, e.strategy_id""", {"ids": ids, "mode": mode})
+            ORDER BY e.marked_at, e.strategy_id""", {"ids": ids, "mode": mode, "lock": ledger.LOCK_NAMESPACE})
         key = {"ids": strategies["strategy_id"].tolist()}
         legs = _frame(cur, """
             SELECT s.strategy_id, d.leg_no, d.instrument, d.side, d.strike, d.expiry, d.qty, d.entry_price,

@@ -7,6 +7,7 @@ or not anything is placed), preview.txt (the same as text) and summary.json (wha
 
 import itertools
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -18,12 +19,14 @@ from optionsv4_lib.config import Settings
 from optionsv4_lib.core.errors import OptionsV4Error
 from optionsv4_lib.execution.executor import ExecutionPolicy, execute_strategy, plan_execution
 from optionsv4_lib.execution.mode import resolve_mode
-from optionsv4_lib.execution.plan import marked_strategies
+from optionsv4_lib.execution.plan import finished_strategies, marked_strategies
 from optionsv4_lib.execution.reconcile import reconcile as reconcile_account
 from optionsv4_lib.execution.slicing import describe
 from optionsv4_lib.jobs.venues import open_venue
 from optionsv4_lib.reference.calendar import IST
 from optionsv4_lib.store import open_store
+
+log = logging.getLogger(__name__)
 
 BAD_OUTCOMES = ("failed", "partially_filled", "interrupted")
 
@@ -43,9 +46,12 @@ def execution_dir(data_dir: Path | str, run_name: str) -> Path:
 
 def load_marked(settings: Settings, mode: str, strategy_ids: Sequence[int] = (),
                 max_strategies: int | None = None) -> list[int]:
-    """Ids of the strategies to execute in `mode`: `strategy_ids` (each must be marked for it), else every one."""
+    """Ids of the strategies to execute in `mode`: `strategy_ids` (each must be marked for it; those whose
+    execution already finished are logged and left out), else every one."""
     conn = open_store(settings)
     try:
+        for done in finished_strategies(conn, strategy_ids, mode):
+            log.info("strategy %d: already %s; nothing to place", done.strategy_id, done.status)
         return [s.strategy_id for s in marked_strategies(conn, list(strategy_ids) or None, max_strategies, mode)]
     finally:
         conn.close()

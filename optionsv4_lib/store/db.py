@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 import psycopg2
+import psycopg2.errors
 from psycopg2.extensions import parse_dsn
 
 from optionsv4_lib.config import Settings
@@ -150,16 +151,26 @@ def writing(conn, table: str | Callable[[], str]) -> Iterator:
         raise as_data_error(exc, table() if callable(table) else table) from exc
 
 
+class Refused(DataError):
+    """The database refused the rows themselves (a CHECK or NOT NULL constraint, a value it cannot hold): the same
+    rows are refused again, so a retry cannot help."""
+
+
+_REFUSALS = (psycopg2.errors.CheckViolation, psycopg2.errors.NotNullViolation, psycopg2.DataError)
+
+
 def as_data_error(exc: psycopg2.Error, table: str) -> DataError:
-    """A DataError for a failed statement on `table`: the violated constraint and its table, or libpq's reason."""
+    """A DataError for a failed statement on `table`: the violated constraint and its table, or libpq's reason;
+    Refused when the rows themselves were refused."""
     diag = exc.diag
     reason = (diag.message_primary or str(exc)).strip().splitlines()[0]
+    kind = Refused if isinstance(exc, _REFUSALS) else DataError
     if diag.constraint_name:
         detail = f" ({diag.message_detail[:300]})" if diag.message_detail else ""
-        return DataError(f"{diag.table_name or table}: violates constraint {diag.constraint_name}: {reason}{detail}")
+        return kind(f"{diag.table_name or table}: violates constraint {diag.constraint_name}: {reason}{detail}")
     if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
         return DataError(f"{table}: database connection lost ({reason}); the transaction was rolled back")
-    return DataError(f"{table}: {reason}")
+    return kind(f"{table}: {reason}")
 
 
 # ---------------------------------------------------------------- migrations

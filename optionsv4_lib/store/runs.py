@@ -1,10 +1,12 @@
 """Loads and queries: reference data, analysis runs, and the checks and example queries of `optionsv4 db`.
 
-An analysis run is stored in ONE transaction with bulk inserts (psycopg2 execute_values): the run row is upserted on
-its natural key (trade_date, risk_profile), keeping its run_id, and its market conditions, symbols, industries,
-strategies, legs, exits and data-quality results are deleted and inserted again. Re-running a date and profile thus
-replaces its rows and never duplicates them; any failure (a constraint, a lost connection) rolls the whole load
-back and leaves the previous state as it was. Values: NaN, NA and NaT are stored as NULL; ±inf stays ±Infinity
+An analysis run is stored in ONE transaction with bulk inserts (psycopg2 execute_values). The run of a (trade_date,
+risk_profile) is its latest revision: a load replaces that revision in place, keeping its run_id (its market
+conditions, symbols, industries, strategies, legs, exits and data-quality results are deleted and inserted again),
+unless its strategies were marked for execution or traded; then the load is stored as the next revision beside it,
+and the traded revision stays as it is. Re-running a date and profile thus never duplicates rows, and two re-runs of
+a traded day give one new revision; any failure (a constraint, a lost connection) rolls the whole load back and
+leaves the previous state as it was. Values: NaN, NA and NaT are stored as NULL; ±inf stays ±Infinity
 (max_profit, max_loss); breakevens are double precision[]; variant, settings and details are jsonb.
 """
 
@@ -66,6 +68,13 @@ _MARKET_COLUMNS = ("history_date", "state", "direction", "direction_confidence",
 _SECTOR_COLUMNS = ("sector", "weight_pct", "as_of", "note")
 _INDUSTRY_ALLOCATION_COLUMNS = ("industry", "sector", "weight_pct", "position_type", "as_of", "note")
 _SEED_LOCK = 7_316_442_002  # pg_advisory_xact_lock key: one seeding at a time per database
+_LOAD_LOCK = 731_644  # first key of pg_advisory_xact_lock(int, int): one load at a time per date and profile
+
+
+def latest_revision(alias: str) -> str:
+    """SQL condition: the analysis_runs row `alias` is the latest revision of its trade date and risk profile."""
+    return (f"NOT EXISTS (SELECT FROM analysis_runs later WHERE later.trade_date = {alias}.trade_date "
+            f"AND later.risk_profile = {alias}.risk_profile AND later.revision > {alias}.revision)")
 
 
 # ---------------------------------------------------------------- reference data
@@ -153,8 +162,8 @@ def store_analysis(conn, result: AnalysisResult, *, quality: pd.DataFrame | None
                    on_batch: Callable[[str], None] | None = None) -> int:
     """Store `result` (and its data-quality results, QUALITY_COLUMNS) in one transaction; return its run_id.
 
-    A stored run with the same (trade_date, risk_profile) is replaced and keeps its run_id. Refused (DataError)
-    when that run's strategies were marked for execution or traded. `on_batch(table)` is called after each
+    The latest revision of (trade_date, risk_profile) is replaced and keeps its run_id; when its strategies were
+    marked for execution or traded, `result` becomes the next revision instead. `on_batch(table)` is called after each
     table's rows are sent, inside the transaction (progress reporting; tests use it to break a load midway).
     Raises InputError for a frame missing a contract column and DataError naming the table (and the violated
     constraint) when the database refuses the load; nothing is then changed.
@@ -162,8 +171,7 @@ def store_analysis(conn, result: AnalysisResult, *, quality: pd.DataFrame | None
     batches = _run_batches(result, quality)
     table = "analysis_runs"  # the table being written, named by an error (the lambda reads it when one happens)
     with writing(conn, lambda: table) as cur:
-        run_id = _upsert_run(cur, result)
-        _refuse_if_executed(cur, run_id, result)
+        run_id = _run_row(cur, result)
         for child in ("strategies", "market_conditions", "run_symbols", "run_industries", "data_quality_results",
                       "smile_fits"):  # strategies cascade to legs and exits, smile fits to their quotes
             cur.execute(f"DELETE FROM {child} WHERE run_id = %s", (run_id,))
@@ -175,14 +183,15 @@ def store_analysis(conn, result: AnalysisResult, *, quality: pd.DataFrame | None
 
 
 def fetch_analysis(conn, trade_date: date, risk_profile: str) -> AnalysisResult:
-    """The stored run of (trade_date, risk_profile) as an AnalysisResult (one consistent snapshot).
+    """The stored run of (trade_date, risk_profile), its latest revision, as an AnalysisResult (one consistent
+    snapshot).
 
     Date columns come back as datetime64, NULLs as NaN/None. Raises DataError if there is no such run.
     """
     with transaction(conn) as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        runs = _frame(cur, "SELECT * FROM analysis_runs WHERE trade_date = %s AND risk_profile = %s",
-                      (trade_date, risk_profile))
+        runs = _frame(cur, "SELECT * FROM analysis_runs WHERE trade_date = %s AND risk_profile = %s "
+                           "ORDER BY revision DESC LIMIT 1", (trade_date, risk_profile))
         if runs.empty:
             raise DataError(f"analysis_runs: no run for trade date {trade_date} and risk profile {risk_profile!r}")
         run = runs.iloc[0]
@@ -242,39 +251,46 @@ def _run_batches(result: AnalysisResult, quality: pd.DataFrame | None) -> list[t
     return [(table, columns, _rows(frame, columns, table)) for table, columns, frame in batches]
 
 
-def _upsert_run(cur, result: AnalysisResult) -> int:
+def _run_row(cur, result: AnalysisResult) -> int:
+    """The run_id `result` is loaded into: the latest revision's, its row updated, unless that revision was marked
+    or traded; else a new revision's. Loads of one date and profile wait for each other, and the strategies of the
+    revision being replaced are locked against marking until the load commits."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                (_LOAD_LOCK, f"{result.trade_date}/{result.risk_profile}"))
+    cur.execute("""SELECT run_id, revision FROM analysis_runs WHERE trade_date = %s AND risk_profile = %s
+                   ORDER BY revision DESC LIMIT 1""", (result.trade_date, result.risk_profile))
+    latest = cur.fetchone()
     strategies = result.strategies
-    capital_at_risk = float(strategies["capital_at_risk"].sum()) if len(strategies) else 0.0
-    settings = _json_text(result.settings, "analysis_runs.settings")
+    values = (result.source, float(result.capital), result.started_at, result.finished_at, len(result.symbols),
+              int((result.symbols["status"] == "ok").sum()), len(strategies),
+              float(strategies["capital_at_risk"].sum()) if len(strategies) else 0.0,
+              _json_text(result.settings, "analysis_runs.settings"))
+    if latest is not None and not _traded(cur, latest[0]):
+        cur.execute("""UPDATE analysis_runs SET source = %s, capital = %s, started_at = %s, finished_at = %s,
+                              symbols_total = %s, symbols_ok = %s, n_strategies = %s, capital_at_risk = %s,
+                              settings = %s, loaded_at = now()
+                       WHERE run_id = %s""", (*values, latest[0]))
+        return latest[0]
     cur.execute(
-        """INSERT INTO analysis_runs (trade_date, risk_profile, source, capital, started_at, finished_at,
-                                      symbols_total, symbols_ok, n_strategies, capital_at_risk, settings)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (trade_date, risk_profile) DO UPDATE SET
-               source = EXCLUDED.source, capital = EXCLUDED.capital, started_at = EXCLUDED.started_at,
-               finished_at = EXCLUDED.finished_at, symbols_total = EXCLUDED.symbols_total,
-               symbols_ok = EXCLUDED.symbols_ok, n_strategies = EXCLUDED.n_strategies,
-               capital_at_risk = EXCLUDED.capital_at_risk, settings = EXCLUDED.settings, loaded_at = now()
-           RETURNING run_id""",
-        (result.trade_date, result.risk_profile, result.source, float(result.capital), result.started_at,
-         result.finished_at, len(result.symbols), int((result.symbols["status"] == "ok").sum()), len(strategies),
-         capital_at_risk, settings),
-    )
+        """INSERT INTO analysis_runs (source, capital, started_at, finished_at, symbols_total, symbols_ok,
+                                      n_strategies, capital_at_risk, settings, trade_date, risk_profile, revision)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING run_id""",
+        (*values, result.trade_date, result.risk_profile, 1 if latest is None else latest[1] + 1))
     return cur.fetchone()[0]
 
 
-def _refuse_if_executed(cur, run_id: int, result: AnalysisResult) -> None:
+def _traded(cur, run_id: int) -> bool:
+    """Whether a strategy of the run was marked for execution or traded; its strategies stay locked (FOR UPDATE
+    conflicts with the key-share lock a new status row takes), so none is marked until the transaction ends."""
+    cur.execute("SELECT FROM strategies WHERE run_id = %s FOR UPDATE", (run_id,))
     cur.execute(
-        """SELECT count(*) FROM strategies s WHERE s.run_id = %s AND (
+        """SELECT EXISTS (SELECT FROM strategies s WHERE s.run_id = %s AND (
                EXISTS (SELECT FROM strategy_execution_status e WHERE e.strategy_id = s.strategy_id)
                OR EXISTS (SELECT FROM orders o WHERE o.strategy_id = s.strategy_id)
-               OR EXISTS (SELECT FROM positions_snapshots p WHERE p.strategy_id = s.strategy_id))""",
+               OR EXISTS (SELECT FROM positions_snapshots p WHERE p.strategy_id = s.strategy_id)))""",
         (run_id,),
     )
-    executed = cur.fetchone()[0]
-    if executed:
-        raise DataError(f"analysis_runs: the run of {result.trade_date} ({result.risk_profile}) has {executed} "
-                        "strategies marked for execution or traded; a re-run cannot replace it")
+    return cur.fetchone()[0]
 
 
 def _children_sql(table: str, columns: Sequence[str], order: str) -> str:
@@ -310,13 +326,14 @@ def atm_iv_history(conn, before: date) -> pd.DataFrame:
 
 
 def failed_expectations(conn, trade_date: date | None) -> list[tuple]:
-    """The failed expectations stored for `trade_date` (default: the latest with results): trade_date, suite, subject,
-    expectation, column_name, severity, observed, unexpected_count — critical first."""
+    """The failed expectations stored for `trade_date` (default: the latest with results), of the latest revision
+    of each run and of no run: trade_date, suite, subject, expectation, column_name, severity, observed,
+    unexpected_count — critical first."""
     with transaction(conn) as cur:
-        cur.execute("""SELECT q.trade_date, q.suite, q.subject, q.expectation, q.column_name, q.severity, q.observed,
+        cur.execute(f"""SELECT q.trade_date, q.suite, q.subject, q.expectation, q.column_name, q.severity, q.observed,
                               q.unexpected_count
-                       FROM data_quality_results q
-                       WHERE NOT q.success
+                       FROM data_quality_results q LEFT JOIN analysis_runs r USING (run_id)
+                       WHERE NOT q.success AND (q.run_id IS NULL OR {latest_revision("r")})
                          AND q.trade_date = COALESCE(%s, (SELECT max(trade_date) FROM data_quality_results))
                        ORDER BY q.severity, q.suite, q.subject, q.expectation""", (trade_date,))
         return cur.fetchall()
@@ -395,12 +412,13 @@ def orphan_counts(conn) -> dict[str, int]:
 
 
 def latest_run(conn) -> dict[str, Any] | None:
-    """The most recently loaded run: trade_date, risk_profile, source, symbols_ok, symbols_total, n_strategies,
-    capital_at_risk (₹), loaded_at; None when no run is stored."""
+    """The most recently loaded run, a latest revision: trade_date, risk_profile, revision, source, symbols_ok,
+    symbols_total, n_strategies, capital_at_risk (₹), loaded_at; None when no run is stored."""
     with transaction(conn) as cur:
-        frame = _frame(cur, """SELECT trade_date, risk_profile, source, symbols_ok, symbols_total, n_strategies,
-                                      capital_at_risk, loaded_at
-                               FROM analysis_runs ORDER BY loaded_at DESC LIMIT 1""", ())
+        frame = _frame(cur, f"""SELECT trade_date, risk_profile, revision, source, symbols_ok, symbols_total,
+                                       n_strategies, capital_at_risk, loaded_at
+                                FROM analysis_runs r WHERE {latest_revision("r")}
+                                ORDER BY loaded_at DESC LIMIT 1""", ())
     return None if frame.empty else frame.iloc[0].to_dict()
 
 

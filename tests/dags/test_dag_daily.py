@@ -147,6 +147,57 @@ def test_dhan_faults_of_some_symbols_never_cost_the_others(dagbag, dag_env, stor
     assert not any(dhan_faults.TOKEN.encode() in content for content in written)  # … never the token
 
 
+def test_a_rerun_of_a_marked_day_loads_the_next_revision_and_mark_offers_it(dagbag, dag_env, store_url, db):
+    """Issue 19.23: after a strategy of the day was marked, the daily DAG of that day runs through; its analysis is
+    revision 2 beside the marked revision 1, and mark, report and status offer revision 2. (A day no other test
+    runs: the run it leaves marked would make theirs a new revision.)"""
+    day = date(2026, 11, 26)
+    first, states = run_daily(dagbag, day, symbols=5)
+    assert str(first.state) == "success", states
+    marked = optionsv4("mark", "--top", "1", "--force")  # the day is past: stale without --force
+    assert marked.exit_code == 0 and "marked (paper)" in marked.output, marked.output
+    [marked_id] = stored(store_url, "SELECT strategy_id FROM strategy_execution_status", ())["strategy_id"]
+
+    again, states = run_daily(dagbag, day, symbols=5)
+    assert str(again.state) == "success", states
+    assert states["load"] == ["success"] and [ti.try_number for ti in again.get_task_instances()
+                                              if ti.task_id == "load"] == [1]
+    runs = stored(store_url, "SELECT run_id, revision, (SELECT count(*) FROM strategies s WHERE s.run_id = r.run_id) "
+                             "AS n FROM analysis_runs r WHERE trade_date = %s ORDER BY revision", (day,))
+    assert runs["revision"].tolist() == [1, 2] and (runs["n"] > 0).all()
+    listed = optionsv4("mark", "--list-recent", "--limit", "50")
+    assert listed.exit_code == 0 and "not marked" in listed.output and "marked (paper)" not in listed.output
+    newest = stored(store_url, "SELECT strategy_id FROM strategies WHERE run_id = %s ORDER BY score DESC, "
+                               "candidate_id LIMIT 1", (int(runs["run_id"][1]),))["strategy_id"][0]
+    again_top = optionsv4("mark", "--top", "1", "--force")
+    assert again_top.exit_code == 0 and f"marked (paper): {newest}" in again_top.output, again_top.output
+    reported = optionsv4("report", "--date", day.isoformat())
+    assert reported.exit_code == 0 and "Traceback" not in reported.output, reported.output
+    status = optionsv4("status")
+    assert status.exit_code == 0 and str(marked_id) in status.output and str(newest) in status.output
+
+
+def test_a_load_the_database_refuses_fails_at_once_naming_the_constraint(dagbag, dag_env, store_url, monkeypatch,
+                                                                         capfd):
+    """Issue 19.19: a refusal that a retry cannot change fails `load` on its first try, with the reason."""
+    import optionsv4_lib.store as store
+
+    real = store.store_analysis
+
+    def zero_lots(conn, result, **options):  # a result the strategies table refuses
+        result.strategies.loc[0, "lots"] = 0
+        return real(conn, result, **options)
+
+    monkeypatch.setattr(store, "store_analysis", zero_lots)
+    day = date(2026, 11, 27)  # a day no other test runs
+    run, states = run_daily(dagbag, day, symbols=3, min_success_share=0.5)
+    assert states["load"] == ["failed"] and str(run.state) == "failed", states
+    assert [ti.try_number for ti in run.get_task_instances() if ti.task_id == "load"] == [1]
+    logged = capfd.readouterr()
+    assert "violates constraint strategies_lots_check" in logged.out + logged.err
+    assert stored(store_url, "SELECT count(*) AS n FROM analysis_runs WHERE trade_date = %s", (day,))["n"][0] == 0
+
+
 def test_an_nse_holiday_skips_the_run_with_its_name(dagbag, dag_env, store_url, capfd):
     day = date(2026, 11, 24)  # Prakash Gurpurb Sri Guru Nanak Dev
     run, states = run_daily(dagbag, day)

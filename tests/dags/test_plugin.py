@@ -37,11 +37,13 @@ def test_library_exceptions_become_skipped_or_failed_tasks(plugin):
     from optionsv4_lib.execution.mode import LiveTradingRefused
     from optionsv4_lib.jobs.daily import NotATradingDay, RunCheckFailed
     from optionsv4_lib.jobs.execution import ExecutionFailed, PreviewOnly
+    from optionsv4_lib.store.db import Refused
 
     for exc, outcome in ((NotATradingDay("holiday"), AirflowSkipException), (PreviewOnly("no confirm"),
                          AirflowSkipException), (LiveTradingRefused("no flag"), AirflowFailException),
                          (ExecutionFailed("leg failed"), AirflowFailException),
-                         (RunCheckFailed("too few"), AirflowFailException)):
+                         (RunCheckFailed("too few"), AirflowFailException),
+                         (Refused("strategies: violates constraint strategies_lots_check"), AirflowFailException)):
         with pytest.raises(outcome, match=str(exc)):
             with plugin.task_outcome():
                 raise exc

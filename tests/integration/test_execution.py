@@ -30,6 +30,7 @@ from optionsv4_lib.core.errors import InputError
 from optionsv4_lib.execution import execute_plan, execute_strategy, marked_strategies, plan_execution, reconcile
 from optionsv4_lib.execution.ledger import orders_of, strategy_lock
 from optionsv4_lib.execution.paper import PaperBroker
+from optionsv4_lib.execution.plan import finished_strategies
 from optionsv4_lib.execution.quotes import latest_snapshot_quotes
 from optionsv4_lib.jobs.venues import open_venue
 from optionsv4_lib.marketdata.snapshots import SnapshotRecorder
@@ -407,6 +408,18 @@ def test_marked_strategies_in_mark_order_with_a_maximum_and_named_errors(db):
         marked_strategies(db, [sids[0], 999])
     with pytest.raises(InputError, match=r"max_strategies: expected a whole number ≥ 1, got 0"):
         marked_strategies(db, max_strategies=0)
+
+
+def test_ids_whose_execution_finished_are_left_out_of_the_marked_and_listed_as_finished(db):
+    """Issue 19.16: a rerun naming a strategy that opened before the crash executes the others."""
+    sids = store_and_mark(db, CONDOR, "HCLTECH:iron-condor:3")
+    with transaction(db) as cur:
+        cur.execute("UPDATE strategy_execution_status SET status = 'open' WHERE strategy_id = %s", (sids[0],))
+    assert [s.strategy_id for s in marked_strategies(db, sids)] == [sids[1]]
+    assert [(s.strategy_id, s.status) for s in finished_strategies(db, sids)] == [(sids[0], "open")]
+    with pytest.raises(InputError, match=rf"strategy {sids[0]}: marked for paper execution, not live"):
+        finished_strategies(db, sids, mode="live")
+    assert finished_strategies(db, []) == []
 
 
 def test_each_mode_executes_the_strategies_marked_for_it(db, emulator):

@@ -226,12 +226,21 @@ def test_unmarking_a_strategy_marked_again_keeps_its_record_as_cancelled(db, ran
         assert cur.fetchone() == ("cancelled", "unmarked (marked again after failed)")
 
 
-def test_unmarking_everything_lets_the_run_be_replaced_again(db, result, ranked):
+def test_a_rerun_after_marking_is_offered_and_the_marked_revision_kept(db, result, ranked):
+    """Issue 19.23: the day's new revision is what --top, --best and the list offer; the marked strategies stay."""
     mark_top(db, 2, today=TODAY)
-    with pytest.raises(DataError, match="marked for execution or traded"):
-        store_analysis(db, result)
+    store_analysis(db, replace(result, capital=result.capital * 2))
+    recent = recent_strategies(db)
+    assert len(recent) == len(ranked) and not set(recent["strategy_id"]) & set(ranked)
+    assert recent["status"].isna().all()
+    assert mark_top(db, 1, today=TODAY).done == [recent["strategy_id"].iloc[0]]
+    assert set(status_rows(db)) == {*ranked[:2], recent["strategy_id"].iloc[0]}
     unmark(db, ranked[:2])
-    store_analysis(db, result)  # no trace left
+    assert unmark(db, [recent["strategy_id"].iloc[0]]).done == [recent["strategy_id"].iloc[0]]
+    store_analysis(db, result)  # the untouched latest revision is replaced in place: no third revision
+    with transaction(db) as cur:
+        cur.execute("SELECT revision FROM analysis_runs ORDER BY revision")
+        assert [row[0] for row in cur.fetchall()] == [1, 2]
 
 
 # ---------------------------------------------------------------- CLI

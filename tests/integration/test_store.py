@@ -45,7 +45,7 @@ from optionsv4_lib.store import (
 )
 from optionsv4_lib.store.db import MIGRATIONS_DIR, read_migrations
 from optionsv4_lib.store.instruments import option_security_id
-from optionsv4_lib.store.runs import QUERIES, RUN_TABLES, TABLES, run_query, table_counts
+from optionsv4_lib.store.runs import QUERIES, RUN_TABLES, TABLES, failed_expectations, run_query, table_counts
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 TRADE_DATE = date(2026, 11, 23)
@@ -281,14 +281,45 @@ def test_bad_frames_are_rejected_before_the_database(db, result):
     assert table_counts(db)["analysis_runs"] == 0
 
 
-def test_a_run_with_marked_strategies_cannot_be_replaced(db, result):
+def revisions(conn) -> list[tuple]:
+    """(run_id, trade_date, risk_profile, revision, strategies) of every stored run, oldest revision first."""
+    with transaction(conn) as cur:
+        cur.execute("""SELECT r.run_id, r.trade_date, r.risk_profile, r.revision, count(s.strategy_id)
+                       FROM analysis_runs r LEFT JOIN strategies s USING (run_id)
+                       GROUP BY 1 ORDER BY r.trade_date, r.risk_profile, r.revision""")
+        return cur.fetchall()
+
+
+def test_a_rerun_of_a_traded_run_is_the_next_revision_beside_it(db, result):
+    """Issue 19.23: the marked revision stays (its status row references it); the rerun is stored beside it, read
+    as the run of the date, and a second rerun replaces the new revision in place."""
     run_id = store_analysis(db, result)
     with transaction(db) as cur:
         cur.execute("INSERT INTO strategy_execution_status (strategy_id, status, mode) "
                     "SELECT min(strategy_id), 'marked', 'paper' FROM strategies WHERE run_id = %s", (run_id,))
-    with pytest.raises(DataError, match="1 strategies marked for execution or traded"):
-        store_analysis(db, result)
-    assert run_counts(db) == expected_counts(result)
+    rerun = copy_result(result, capital=result.capital * 2)
+    second = store_analysis(db, rerun)
+    n = len(result.strategies)
+    assert second != run_id
+    assert revisions(db) == [(run_id, TRADE_DATE, result.risk_profile, 1, n),
+                             (second, TRADE_DATE, result.risk_profile, 2, n)]
+    assert fetch_analysis(db, TRADE_DATE, result.risk_profile).capital == rerun.capital
+    assert store_analysis(db, rerun) == second  # idempotent: no third revision
+    assert [row[3] for row in revisions(db)] == [1, 2]
+    other = store_analysis(db, copy_result(result, risk_profile="aggressive"))  # its own revision 1
+    assert revisions(db)[0] == (other, TRADE_DATE, "aggressive", 1, n)
+
+
+def test_quality_failures_of_a_date_are_those_of_its_latest_revision(db, result):
+    quality = pd.DataFrame({"suite": ["option_chain"], "subject": ["NIFTY"], "expectation": ["between"],
+                            "column": ["iv"], "severity": ["warning"], "success": [False], "observed": ["3 rows"],
+                            "unexpected_count": [3], "details": [{}]})
+    run_id = store_analysis(db, result, quality=quality)
+    with transaction(db) as cur:
+        cur.execute("INSERT INTO strategy_execution_status (strategy_id, status, mode) "
+                    "SELECT min(strategy_id), 'marked', 'paper' FROM strategies WHERE run_id = %s", (run_id,))
+    store_analysis(db, result, quality=quality.assign(subject="BANKNIFTY"))
+    assert [row[2] for row in failed_expectations(db, TRADE_DATE)] == ["BANKNIFTY"]
 
 
 def test_quality_results_are_stored_with_the_run(db, result):
