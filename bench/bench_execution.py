@@ -5,7 +5,7 @@ every order. Each run starts from a freshly marked strategy (and a fresh emulato
 read at once, then waits of 20 ms doubling. The emulator moves an order one step per read (TRANSIT → PENDING →
 TRADED), so an order costs a look-up, a placement and two reads.
 
-Two sizes: 20 lots (one order a leg), and 450 lots — 10× the 45 lots of TATAPOWER's quantity freeze (65,250 units
+Two sizes: 12 lots (one order a leg), and 450 lots — 10× the 45 lots of TATAPOWER's quantity freeze (65,250 units
 in include/data/freeze_quantities.csv), so each leg goes out as 10 slices: 40 orders, buys first. (The synthetic
 market's stored analyses hold no NIFTY iron condor, hence TATAPOWER.)
 
@@ -41,10 +41,10 @@ from execution_support import (  # noqa: E402
 
 TASK = "place a 4-leg iron condor"
 SLICED_TASK = "place a 4-leg iron condor at 10× the freeze (40 slices)"
-PLAIN = {"name": "plain", "lots": None, "runs": 20, "orders": 4}  # lots as the analysis sized it: 20
+PLAIN = {"name": "plain", "lots": None, "runs": 20, "orders": 4}  # lots as the analysis sized it: 12
 SLICED = {"name": "sliced", "lots": 450, "runs": 3, "orders": 40}
-# Wide enough for a ₹55 lakh condor: the pre-trade checks are not what is measured.
-SLICED_SETTINGS = Settings(profiles={"conservative": RiskLimits(max_loss_per_trade=0.3, max_industry=0.3,
+# Wide enough for a ₹1.1 crore condor: the pre-trade checks are not what is measured.
+SLICED_SETTINGS = Settings(profiles={"conservative": RiskLimits(max_loss_per_trade=0.4, max_industry=0.4,
                                                                 max_total=0.6)})
 
 
