@@ -42,12 +42,13 @@ def store_rows(home: Path) -> list[dict]:
     finally:
         conn.close()
         server.stop()
-    rows = len(result.strategies) + len(result.legs) + len(result.exits) + len(result.symbols)
+    rows = (len(result.strategies) + len(result.legs) + len(result.exits) + len(result.symbols)
+            + len(result.smiles) + len(result.smile_quotes))
     return [{"task": "store a whole-universe run", "implementation": "optionsv4 store_analysis (PostgreSQL 18)",
              "n": rows, "seconds": best, "per_item_us": best / rows * 1e6,
              "note": f"one transaction: run, market state, {len(result.symbols)} symbols, {len(result.strategies)} "
-                     f"strategies, {len(result.legs)} legs, {len(result.exits)} exits (n = rows); rerun replaces; "
-                     f"best of {RUNS}"}]
+                     f"strategies, {len(result.legs)} legs, {len(result.exits)} exits, {len(result.smiles)} smile "
+                     f"fits, {len(result.smile_quotes)} smile quotes (n = rows); rerun replaces; best of {RUNS}"}]
 
 
 def dag_rows(home: Path) -> list[dict]:

@@ -63,8 +63,11 @@ class QuoteGrid:
 
     @property
     def atm_iv(self) -> float:
-        """Mean IV of the ATM call and put (whichever are known), decimal."""
-        return float(np.nanmean(self.iv[:, self.atm]))
+        """Mean IV (decimal) of the call and put at the strike nearest the spot that has one; NaN without any."""
+        known = np.flatnonzero(np.isfinite(self.iv).any(axis=0))
+        if not len(known):
+            return float("nan")
+        return float(np.nanmean(self.iv[:, known[np.argmin(np.abs(known - self.atm))]]))
 
 
 @dataclass
