@@ -113,7 +113,8 @@ with DAG(
         from optionsv4_lib.jobs import daily
 
         state = daily.market_state(run_dir, run_settings())
-        print("\n".join([f"Market state: {state.state} (confidence {state.direction_confidence:.0%})", *state.explanation]))
+        print("\n".join([f"Market state: {state.state} (confidence {state.direction_confidence:.0%})",
+                         *state.explanation]))
         return state.state
 
     @task(map_index_template="{{ symbol }}", **DATA_RETRIES)

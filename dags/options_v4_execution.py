@@ -103,7 +103,9 @@ with DAG(
         context = get_current_context()
         context["strategy_id"] = strategy_id
         params = context["params"]
-        outcome = execution.place(run_settings(), params["mode"], strategy_id, confirmation=params["confirmation"])
+        with task_outcome():  # a refused live gate fails at once, not after the retries
+            outcome = execution.place(run_settings(), params["mode"], strategy_id,
+                                      confirmation=params["confirmation"])
         print(f"strategy {strategy_id}: {outcome['status']} {outcome['reason'] or ''}")
         return outcome
 

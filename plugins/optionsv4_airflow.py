@@ -3,7 +3,7 @@ date of a run, the retry policy, and the table that turns library exceptions int
 
 optionsv4_lib imports nothing from Airflow; this module is the one place where Airflow meets it. Airflow puts the
 plugins folder on sys.path, so DAG files import it as `optionsv4_airflow`. It imports only light library modules
-(config, errors): DAG files stay quick to parse.
+(config, errors, the calendar's IST): DAG files stay quick to parse.
 """
 
 from __future__ import annotations

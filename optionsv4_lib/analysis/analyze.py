@@ -138,7 +138,7 @@ def analyze_symbol(
         detail = "; ".join(f"{n} × {reason}" for reason, n in reasons.head(3).items())
         raise DataError(f"no candidate passes the {len(table)}-candidate screen ({detail})")
     top = top.assign(rationale=top["rationale"].str.rstrip(".") + "; " + valued.view_text
-                     + "; edge over the market " + money_indian(top["edge"]).to_numpy() + ".")
+                     + "; edge over the market " + money_indian(top["edge"]).to_numpy() + " a strategy lot.")
     smiles, smile_quotes = valued.smile_rows(symbol)
     return SymbolAnalysis(
         symbol, cset.spot, valuation.near.atm_vol, rank, len(table), top.reset_index(drop=True),

@@ -1,5 +1,6 @@
-"""The backtest job over a range of trade dates (backtest.spec): the run the CLI does (every entry date analyzed, then one carry
-over all positions), and the steps of the options_v4_backtest DAG (plan → simulate one entry date → report).
+"""The backtest job over a range of trade dates (backtest.spec): the run the CLI does (every entry date analyzed,
+then one carry over all positions), and the steps of the options_v4_backtest DAG (plan → simulate one entry date →
+report).
 
 Each entry date is analyzed on the market of that date (the synthetic market, or the snapshots recorded that day;
 Dhan has no historical chains) and its positions are carried by backtest.engine.carry. Positions are independent, so
@@ -149,9 +150,10 @@ def plan_backtest(spec: BacktestSpec, *, settings: Settings, universe: pd.DataFr
     return {"backtest_dir": str(directory), "days": [d.isoformat() for d in days]}
 
 
-def plan(start, end, *, settings: Settings, risk_profile: str | None = None,
-                         source: str = "synthetic", top: int = 10, first: int = 0) -> dict[str, Any]:
-    """The DAG's `plan`: plan_backtest over the universe and allocations stored in the database (the first `first` symbols; 0 = all)."""
+def plan(start, end, *, settings: Settings, risk_profile: str | None = None, source: str = "synthetic", top: int = 10,
+         first: int = 0) -> dict[str, Any]:
+    """The DAG's `plan`: plan_backtest over the universe and allocations stored in the database (the first `first`
+    symbols; 0 = all)."""
     universe, allocations = stored_universe(settings)
     universe = universe.head(first) if first else universe
     spec = make_spec(start, end, settings=settings, universe=universe, risk_profile=risk_profile, source=source,
@@ -160,7 +162,8 @@ def plan(start, end, *, settings: Settings, risk_profile: str | None = None,
 
 
 def simulate(backtest_dir: str, day: str, settings: Settings) -> str:
-    """The DAG's `simulate`: enter `day` and carry its positions to their exits; write its trades and entry.json; return its directory."""
+    """The DAG's `simulate`: enter `day` and carry its positions to their exits; write its trades and entry.json;
+    return its directory."""
     directory = Path(backtest_dir)
     spec = BacktestSpec.from_json(json.loads((directory / "spec.json").read_text()))
     universe = pd.read_parquet(directory / "universe.parquet")

@@ -127,7 +127,7 @@ def plan_run(
 
 
 def plan(trade_date: date | str, *, settings: Settings, risk_profile: str | None = None,
-                    source: str = "synthetic", first: int = 0) -> dict:
+         source: str = "synthetic", first: int = 0) -> dict:
     """plan_run over the universe, allocations and ATM IV history stored in the database (the first `first`
     symbols; 0 = all)."""
     universe, allocations = stored_universe(settings)
@@ -256,7 +256,8 @@ def _write_dq(run_dir: str, suite: str, reports) -> None:
 
 
 def validate_chains(run_dir: str, settings: Settings) -> dict[str, str]:
-    """Validate every recorded chain in one GX run; return {symbol: reason} for chains with critical failures."""
+    """Validate every recorded chain in one GX run; return {symbol: reason} for chains with critical failures. A far
+    chain the fetch left out is not a failure (the analysis drops the multi-expiry strategies and says so)."""
     from optionsv4_lib.quality import suites as quality
 
     spec = RunSpec.read(run_dir)
@@ -265,14 +266,26 @@ def validate_chains(run_dir: str, settings: Settings) -> dict[str, str]:
         if _outcome_path(run_dir, symbol).exists():
             continue  # failed while fetching: its reason is already written
         try:
-            expiries = choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates)
-            chains[symbol] = pd.concat([source.option_chain(symbol, e) for e in expiries], ignore_index=True)
+            near, *far = choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates)
+            chains[symbol] = pd.concat([source.option_chain(symbol, near), *_recorded(source, symbol, far)],
+                                       ignore_index=True)
         except DataError as exc:  # e.g. its fetch task failed without recording a reason
             unreadable[symbol] = f"fetch: no usable recorded chain ({exc})"
     reports = quality.validate_chains(chains, run_name=_run_name(spec)) if chains else {}
     _write_dq(run_dir, "option_chain", reports.values())
     failed = {symbol: f"data quality: {report.summary()}" for symbol, report in reports.items() if not report.success}
     return unreadable | failed
+
+
+def _recorded(source: MarketDataSource, symbol: str, expiries: list[date]) -> list[pd.DataFrame]:
+    """The chains of `expiries` the snapshot holds (a far chain may have been left out)."""
+    chains = []
+    for expiry in expiries:
+        try:
+            chains.append(source.option_chain(symbol, expiry))
+        except DataError:
+            continue
+    return chains
 
 
 def validate_context(run_dir: str) -> bool:
@@ -296,7 +309,8 @@ def validate_strategies(run_dir: str, result_dir: str, settings: Settings) -> bo
 
     spec, result = RunSpec.read(run_dir), read_result(result_dir)
     budget = settings.limits(spec.risk_profile).max_loss_per_trade * settings.capital
-    report = quality.validate_strategies(result.strategies, result.legs, max_loss_per_trade=budget, run_name=_run_name(spec))
+    report = quality.validate_strategies(result.strategies, result.legs, max_loss_per_trade=budget,
+                                         run_name=_run_name(spec))
     _write_dq(run_dir, "strategies", [report])
     return report.success
 
@@ -313,8 +327,6 @@ def quality_results(run_dir: str) -> pd.DataFrame:
 
 def load(run_dir: str, result_dir: str, settings: Settings) -> int:
     """Store the result and its data-quality rows in PostgreSQL in one transaction; returns the run id."""
-    from optionsv4_lib.store import open_store, store_analysis
-
     conn = open_store(settings)
     try:
         return store_analysis(conn, read_result(result_dir), quality=quality_results(run_dir))
@@ -325,7 +337,7 @@ def load(run_dir: str, result_dir: str, settings: Settings) -> int:
 def report(run_dir: str, result_dir: str, settings: Settings) -> dict:
     """Result JSONs, payoff charts and the Data Docs of this run; returns their paths and a text summary."""
     from optionsv4_lib.quality import suites as quality
-    from optionsv4_lib.reporting.analysis_files import payoff_charts, summary_lines, write_results
+    from optionsv4_lib.reporting.analysis_files import summary_lines
 
     spec, result = RunSpec.read(run_dir), read_result(result_dir)
     analysis_path, allocation_path = write_results(result, settings.results_dir)

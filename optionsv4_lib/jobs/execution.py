@@ -1,5 +1,5 @@
-"""The execution job: the steps of the options_v4_execution DAG, each named as the task that calls it. Each step opens its own
-database connection (tasks run in separate processes) and hands the next step ids, paths or small dicts.
+"""The execution job: the steps of the options_v4_execution DAG, each named as the task that calls it. Each step opens
+its own database connection (tasks run in separate processes) and hands the next step ids, paths or small dicts.
 
 Files, under the data dir: executions/<run name>/plan.json (the plan with every check's findings, written whether
 or not anything is placed), preview.txt (the same as text) and summary.json (what was placed and how it ended).

@@ -1,6 +1,6 @@
 """Per-expiry volatility smiles: our implied vols from quotes, an arbitrage-free SVI fit, calendar checks.
 
-Conventions (as optionsv4_lib.pricing): strikes, forwards and prices in ₹; `years` to expiry ACT/365; `rate`
+Conventions (as optionsv4_lib.pricing.black_scholes): strikes, forwards and prices in ₹; `years` to expiry ACT/365; `rate`
 continuously compounded decimal; vols decimal (0.14 = 14 %); k = ln(K/F) is log forward moneyness; total implied
 variance w = σ²·T (decimal² × years).
 

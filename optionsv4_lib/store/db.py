@@ -314,10 +314,10 @@ class EmbeddedPostgres:
     def start(self) -> str:
         """Start the server unless it runs already (initialising the cluster the first time); return `url()`."""
         socket = self.socket_dir / f".s.PGSQL.{self.PORT}"
-        if len(os.fsencode(socket)) > _SOCKET_PATH_MAX:
-            raise DataError(f"embedded PostgreSQL: socket path {socket} is too long for a Unix socket; use a "
-                            "shorter home directory")
-        with self._locked():
+        with self._locked():  # first: a home it cannot write is the more basic problem
+            if len(os.fsencode(socket)) > _SOCKET_PATH_MAX:
+                raise DataError(f"embedded PostgreSQL: socket path {socket} is too long for a Unix socket; use a "
+                                "shorter home directory")
             if self._postmaster() is None:
                 self._launch()
             self._ensure_database()

@@ -84,7 +84,9 @@ class Legs:
 class LognormalView:
     """The view: S_T lognormal with E[S_T] = spot·e^{drift·years}, volatility sigma; P&L discounted at rate.
 
-    spot ₹, sigma and drift (annual decimals): scalars or (N,) per position. years: ACT/365. rate: cont. comp.
+    spot ₹ (the level the drift moves from: the valuation passes the expiry's forward, so that drift is the view's
+    excess over the forward's own), sigma and drift (annual decimals): scalars or (N,) per position. years: ACT/365.
+    rate: cont. comp.
     """
 
     spot: np.ndarray | float

@@ -149,7 +149,8 @@ def position_costs(pos: Positions, trade_date: date) -> np.ndarray:
     real = pos.kind != NONE
     instrument = np.where(pos.kind[real] == STK, "STOCK", "OPTION")
     side = np.where(pos.qty[real] > 0, "BUY", "SELL")
-    per_leg = round_trip_costs(instrument, side, pos.premium[real], pos.premium[real], np.abs(pos.qty[real]), trade_date).total
+    per_leg = round_trip_costs(instrument, side, pos.premium[real], pos.premium[real], np.abs(pos.qty[real]),
+                               trade_date).total
     return np.bincount(np.nonzero(real)[0], weights=per_leg, minlength=len(pos.kind))
 
 
@@ -220,7 +221,8 @@ def value_positions(pos: Positions, valuation: Valuation, costs: np.ndarray,
 def _far_anchor(pos: Positions, far_leg: np.ndarray, valuation: Valuation) -> np.ndarray:
     """(N,) ₹: Σ over far legs of qty × (the far smile's price today − the near smile's expectation of the leg's
     discounted value at the near expiry, as calendar_metrics values it). Added to a calendar's E[P&L] so that under
-    the market a far leg is worth its own smile's price, not what the sticky-strike approximation makes of it."""
+    the market a far leg is worth its own smile's price, not what the sticky-strike approximation makes of it; the
+    view gets the same correction, so the edge is the two laws' difference at T1 alone."""
     near, far = valuation.near, valuation.far
     anchor = np.zeros(len(pos.kind))
     for column in range(pos.kind.shape[1]):  # one far leg at a time: one unit of it, expected at T1

@@ -180,15 +180,15 @@ def test_a_rerun_of_a_marked_day_loads_the_next_revision_and_mark_offers_it(dagb
 def test_a_load_the_database_refuses_fails_at_once_naming_the_constraint(dagbag, dag_env, store_url, monkeypatch,
                                                                          capfd):
     """Issue 19.19: a refusal that a retry cannot change fails `load` on its first try, with the reason."""
-    import optionsv4_lib.store as store
+    from optionsv4_lib.jobs import daily
 
-    real = store.store_analysis
+    real = daily.store_analysis
 
     def zero_lots(conn, result, **options):  # a result the strategies table refuses
         result.strategies.loc[0, "lots"] = 0
         return real(conn, result, **options)
 
-    monkeypatch.setattr(store, "store_analysis", zero_lots)
+    monkeypatch.setattr(daily, "store_analysis", zero_lots)
     day = date(2026, 11, 27)  # a day no other test runs
     run, states = run_daily(dagbag, day, symbols=3, min_success_share=0.5)
     assert states["load"] == ["failed"] and str(run.state) == "failed", states
