@@ -279,9 +279,10 @@ def symbol_outcome(cur, run_id: int, symbol: str) -> tuple[str, str | None] | No
 
 
 def marking_rows(cur, ids: Sequence[int]) -> dict[int, tuple]:
-    """strategy_id → (lots, trade_date, risk_profile, the run's latest quote time or None, execution status or None)
-    of the strategies that exist."""
-    cur.execute(f"""SELECT s.strategy_id, s.lots, r.trade_date, r.risk_profile, {_QUOTED_AT}, e.status
+    """strategy_id → (lots, trade_date, risk_profile, the run's latest quote time or None, execution status or None,
+    whether its run is the latest revision of its day) of the strategies that exist."""
+    cur.execute(f"""SELECT s.strategy_id, s.lots, r.trade_date, r.risk_profile, {_QUOTED_AT}, e.status,
+                          {latest_revision("r")}
                    FROM strategies s JOIN analysis_runs r USING (run_id)
                    LEFT JOIN strategy_execution_status e USING (strategy_id)
                    WHERE s.strategy_id = ANY(%s)""", (list(ids),))

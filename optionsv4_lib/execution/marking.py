@@ -11,7 +11,8 @@ Rules:
   its row goes back to 'marked' (the note keeps the earlier outcome) and the executor starts a new attempt.
 - A strategy of a run that is not current is refused unless `force` is given: a run dated after the next session
   (a run holds the quotes of its own session), before the latest NSE trading day, or whose latest quotes were taken
-  before the close of the session preceding the latest trading day (run_symbols.quoted_at).
+  before the close of the session preceding the latest trading day (run_symbols.quoted_at); and a strategy of a run
+  superseded by a later revision of its day (a re-run after marking).
 - `mark_top` and `mark_best` choose from the latest run (of a risk profile, or of any): of the runs dated up to the
   next session, the one whose quotes were taken last; a strategy of theirs that is already marked or executed counts
   as chosen and is skipped, so running them twice changes nothing.
@@ -161,8 +162,10 @@ def _mark(cur, ids: Sequence[int], mode: Mode, force: bool, today: date, *, agai
         if strategy_id not in found:
             outcome.refused[strategy_id] = "no such strategy"
             continue
-        lots, trade_date, risk_profile, quoted_at, status = found[strategy_id]
-        stale = None if force else _stale(trade_date, risk_profile, quoted_at, today)
+        lots, trade_date, risk_profile, quoted_at, status, latest = found[strategy_id]
+        stale = None if force else _stale(trade_date, risk_profile, quoted_at, today) or (
+            None if latest else f"its run of {trade_date} ({risk_profile}) was superseded by a later revision of "
+                                "that day: mark the new revision's strategies, or force it")
         if status is not None and not (again and status in MARK_AGAIN):
             outcome.already[strategy_id] = status
         elif stale:

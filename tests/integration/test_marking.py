@@ -243,6 +243,15 @@ def test_a_rerun_after_marking_is_offered_and_the_marked_revision_kept(db, resul
         assert [row[0] for row in cur.fetchall()] == [1, 2]
 
 
+def test_a_strategy_of_a_superseded_revision_is_refused_by_id_unless_forced(db, result, ranked):
+    """A re-run of a marked day supersedes its run: the old run's other strategies are no longer offered by id."""
+    mark(db, ranked[:1], today=TODAY)
+    store_analysis(db, replace(result, capital=result.capital * 2))  # revision 2 of the day
+    refused = mark(db, [ranked[1]], today=TODAY)
+    assert refused.done == [] and "superseded by a later revision" in refused.refused[ranked[1]]
+    assert mark(db, [ranked[1]], today=TODAY, force=True).done == [ranked[1]]
+
+
 # ---------------------------------------------------------------- CLI
 
 
