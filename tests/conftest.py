@@ -191,3 +191,24 @@ def dagbag(airflow_home):
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=os.path.join(PROJECT_DIR, "dags"))
+
+
+@pytest.fixture
+def optionsv4(monkeypatch, tmp_path, store_url):
+    """Run the CLI (`optionsv4 …` args) with its database, data, results and logs in this test's own places; a test
+    module may define its own variant."""
+    from typer.testing import CliRunner
+
+    from optionsv4_lib.cli.main import app
+    from optionsv4_lib.config import settings as current_settings
+
+    monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)
+    for name in ("data", "results", "logs"):
+        monkeypatch.setenv(f"OPTIONSV4_{name.upper()}_DIR", str(tmp_path / name))
+
+    def run(*args: str):
+        current_settings.cache_clear()
+        return CliRunner().invoke(app, list(args))
+
+    yield run
+    current_settings.cache_clear()

@@ -66,20 +66,43 @@ def market_hours_reason(now: datetime) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Staleness:
+    """Why a run is not current: `kind` 'future' (dated after `session`, the next session), 'old' (dated before
+    `session`, the latest trading day) or 'quotes' (its latest quotes, `quoted_at`, before `cutoff`, the close of the
+    session preceding the latest trading day)."""
+
+    kind: str
+    session: date
+    quoted_at: datetime | None = None
+    cutoff: datetime | None = None
+
+
+def staleness(trade_date: date, quoted_at: datetime | None, today: date) -> Staleness | None:
+    """The one rule of a run's currency on `today`, for marking and the pre-trade checks; None when current."""
+    current, upcoming = latest_trading_day(today), current_or_next_trading_day(today)
+    if trade_date > upcoming:
+        return Staleness("future", upcoming)
+    if trade_date < current:
+        return Staleness("old", current)
+    cutoff = previous_close(current)
+    if quoted_at is not None and quoted_at < cutoff:
+        return Staleness("quotes", current, quoted_at, cutoff)
+    return None
+
+
 def stale_reason(trade_date: date, now: datetime, quoted_at: datetime | None = None) -> str | None:
     """Why an analysis of `trade_date`, its latest quotes taken at `quoted_at` (None: not stored), is not for trading
     at `now`, or None."""
-    today = now.astimezone(IST).date()
-    current, upcoming = latest_trading_day(today), current_or_next_trading_day(today)
-    if trade_date > upcoming:
-        return f"future analysis: trade date {trade_date} is after the next session {upcoming}"
-    if trade_date < current:
-        return f"stale analysis: trade date {trade_date} is older than today's trading day {current}"
-    cutoff = previous_close(current)
-    if quoted_at is not None and quoted_at < cutoff:
-        return (f"stale analysis: its quotes were taken at {quoted_at.astimezone(IST):%Y-%m-%d %H:%M} IST, before "
-                f"the close of {cutoff:%Y-%m-%d %H:%M} IST")
-    return None
+    found = staleness(trade_date, quoted_at, now.astimezone(IST).date())
+    if found is None:
+        return None
+    if found.kind == "future":
+        return f"future analysis: trade date {trade_date} is after the next session {found.session}"
+    if found.kind == "old":
+        return f"stale analysis: trade date {trade_date} is older than today's trading day {found.session}"
+    return (f"stale analysis: its quotes were taken at {found.quoted_at.astimezone(IST):%Y-%m-%d %H:%M} IST, before "
+            f"the close of {found.cutoff:%Y-%m-%d %H:%M} IST")
 
 
 def apply_checks(plans: list[StrategyPlan], context: CheckContext) -> None:

@@ -32,7 +32,8 @@ import pandas as pd
 from optionsv4_lib.core.domain import RISK_PROFILES
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.execution import ledger
-from optionsv4_lib.reference.calendar import IST, current_or_next_trading_day, latest_trading_day, previous_close
+from optionsv4_lib.execution.checks import staleness
+from optionsv4_lib.reference.calendar import IST, current_or_next_trading_day
 from optionsv4_lib.store.db import writing
 
 Mode = Literal["paper", "live"]
@@ -195,19 +196,18 @@ def _latest_run(cur, risk_profile: str | None, today: date, force: bool) -> _Run
 
 def _stale(trade_date: date, risk_profile: str, quoted_at: datetime | None, today: date) -> str | None:
     """Why the run of `trade_date`, its latest quotes taken at `quoted_at`, is not current on `today` (see the module
-    rules), or None."""
-    latest, upcoming = latest_trading_day(today), current_or_next_trading_day(today)
+    rules and checks.staleness), or None."""
+    found = staleness(trade_date, quoted_at, today)
+    if found is None:
+        return None
     name = f"the run of {trade_date} ({risk_profile})"
-    if trade_date > upcoming:
-        return (f"{name} is dated after the next session {upcoming}: a run holds the quotes of its own session; "
+    if found.kind == "future":
+        return (f"{name} is dated after the next session {found.session}: a run holds the quotes of its own session; "
                 "re-run the analysis, or force it")
-    if trade_date < latest:
-        return f"{name} is stale: the latest trading day is {latest}; re-run the analysis, or force it"
-    cutoff = previous_close(latest)
-    if quoted_at is not None and quoted_at < cutoff:
-        return (f"{name} is stale: its quotes were taken at {quoted_at.astimezone(IST):%Y-%m-%d %H:%M} IST, "
-                f"before the close of {cutoff:%Y-%m-%d %H:%M} IST; re-run the analysis, or force it")
-    return None
+    if found.kind == "old":
+        return f"{name} is stale: the latest trading day is {found.session}; re-run the analysis, or force it"
+    return (f"{name} is stale: its quotes were taken at {found.quoted_at.astimezone(IST):%Y-%m-%d %H:%M} IST, "
+            f"before the close of {found.cutoff:%Y-%m-%d %H:%M} IST; re-run the analysis, or force it")
 
 
 def _ids(ids: Iterable[int]) -> list[int]:

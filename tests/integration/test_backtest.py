@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from optionsv4_lib.analysis.allocation import load_allocations
 from optionsv4_lib.analysis.analyze import analyze_portfolio
@@ -26,9 +25,7 @@ from optionsv4_lib.backtest.engine import (
     max_drawdown,
     trade_stats,
 )
-from optionsv4_lib.cli.main import app
 from optionsv4_lib.config import Settings
-from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.jobs.backtest import make_spec, run_backtest
 from optionsv4_lib.marketdata.snapshots import SnapshotRecorder
@@ -268,20 +265,6 @@ def test_a_replay_of_recorded_snapshots_marks_recorded_days_and_leaves_the_rest_
 
 # ---------------------------------------------------------------- the command line
 
-
-@pytest.fixture
-def optionsv4(monkeypatch, tmp_path, store_url):
-    """The CLI with its database, data, results and logs in this test's own places."""
-    monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)
-    for name in ("data", "results", "logs"):
-        monkeypatch.setenv(f"OPTIONSV4_{name.upper()}_DIR", str(tmp_path / name))
-
-    def run(*args: str):
-        current_settings.cache_clear()
-        return CliRunner().invoke(app, list(args))
-
-    yield run
-    current_settings.cache_clear()
 
 
 RANGE = ("--from", "2026-11-20", "--to", "2026-11-24")  # entry days 20 and 23 Nov; 21–22 a weekend, 24 a holiday

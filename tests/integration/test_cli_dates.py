@@ -4,26 +4,8 @@ table. Exit codes and messages through the real entry point, never a traceback."
 
 import pytest
 import time_machine
-from typer.testing import CliRunner
 
-from optionsv4_lib.cli.main import app
-from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.store import connect, transaction
-
-
-@pytest.fixture
-def optionsv4(monkeypatch, tmp_path, store_url):
-    """Run the CLI with its database, data, results and logs in this test's own places."""
-    monkeypatch.setenv("OPTIONSV4_DATABASE_URL", store_url)
-    for name in ("data", "results", "logs"):
-        monkeypatch.setenv(f"OPTIONSV4_{name.upper()}_DIR", str(tmp_path / name))
-
-    def run(*args: str):
-        current_settings.cache_clear()
-        return CliRunner().invoke(app, list(args))
-
-    yield run
-    current_settings.cache_clear()
 
 
 def flat(text: str) -> str:

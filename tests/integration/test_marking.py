@@ -16,9 +16,9 @@ from optionsv4_lib.cli.trade import unmark as unmark_command
 from optionsv4_lib.config import Settings
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.core.errors import DataError, InputError
-from optionsv4_lib.execution.marking import latest_trading_day, mark, mark_best, mark_top, recent_strategies, unmark
+from optionsv4_lib.execution.marking import mark, mark_best, mark_top, recent_strategies, unmark
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.reference.calendar import IST, previous_trading_day
+from optionsv4_lib.reference.calendar import IST, latest_trading_day, previous_trading_day
 from optionsv4_lib.reference.universe import load_universe
 from optionsv4_lib.store import connect, store_analysis, transaction
 
