@@ -26,6 +26,9 @@ OPTION_CHAIN: tuple[Column, ...] = (
     Column("volume", "int64", "units", "traded volume of the day"),
     Column("underlying_price", "float64", "₹", "spot (last price) of the underlying when the chain was taken"),
     Column("security_id", "Int64", "", "broker security id of the contract, when known", required=False),
+    Column("lot_size", "Int64", "units", "market lot of this contract (lots belong to contracts: after a revision two "
+           "lots coexist until the older contracts expire); missing: the lot table's for the symbol and expiry",
+           required=False),
     Column("quoted_at", "datetime64[us, UTC]", "instant", "when the quotes were taken (time to expiry runs from "
            "here); missing: the F&O open of the trade date", required=False),
 )

@@ -103,7 +103,7 @@ def test_every_frame_is_conformed(market):
     pd.testing.assert_frame_equal(candles, conform(candles, CANDLES, "candles"))
     chain = market.option_chain("NIFTY", market.expiries("NIFTY")[0])
     pd.testing.assert_frame_equal(chain, conform(chain, OPTION_CHAIN, "chain"))
-    assert not chain.drop(columns="security_id").isna().any().any()  # iv is NaN only for expired contracts
+    assert not chain.drop(columns=["security_id", "lot_size"]).isna().any().any()  # iv is NaN only for expired contracts
 
 
 # ---------------------------------------------------------------- histories
