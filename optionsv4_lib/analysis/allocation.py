@@ -10,17 +10,26 @@ industry_budget / (number of its symbols in the universe given). Symbols of an i
 get no budget (no row).
 
 Sizing is greedy in score order: strategies are taken by descending score (ties by ascending candidate_id), and
-each gets the most whole strategy lots that fit what the strategies before it left:
-    lots = min(floor(min(symbol room, per-trade cap, industry room, total room) / capital_at_risk), max_lots)
-with, all in ₹ and `capital` the total capital:
-    symbol room   = symbol_budget − capital already used on the symbol
-    per-trade cap = max_loss_per_trade × capital
-    industry room = min(max_industry × capital, industry_budget) − capital already used in the industry
-    total room    = max_total × capital − capital already used in the portfolio
+each gets the most whole strategy lots that every limit allows after the strategies before it:
+    lots = min(floor(room_c / need_c) over the limits c, max_lots)
+with, all in ₹ and `capital` the total capital, the capital-at-risk limits (need = capital_at_risk per lot: |max
+loss| for defined risk, the stress loss for undefined risk — never a loss at a price of 0)
+    symbol_budget  = symbol_budget − capital already used on the symbol
+    per_trade      = max_loss_per_trade × capital
+    industry       = min(max_industry × capital, industry_budget) − capital already used in the industry
+    total          = max_total × capital − capital already used in the portfolio
+    strategy_share = max_strategy_share × max_total × capital − capital already used by the same strategy type
+the funds limit (need = margin per lot, what a broker blocks)
+    margin         = max_margin × capital − margin already blocked
+and, when per-lot stress P&Ls are given, the book's stress limit: in every scenario s the book's P&L B_s plus
+lots × p_s must stay ≥ −max_stress_loss × capital, so lots ≤ (B_s + max_stress_loss × capital) / −p_s where p_s < 0.
+Margins add up strategy by strategy here, which overstates a book whose positions hedge each other (the book's own
+margin is reported separately): conservative by construction.
 A better-scored strategy is never cut to make room for a worse one; the result is predictable, not the optimum of
 the knapsack problem. A strategy that cannot get one lot is kept with lots 0 and a skip_reason. With the equal split
 an industry's budget is the sum of its symbols' budgets, so at industry level it is max_industry that binds; the
-budget is still enforced, for budgets frames built otherwise.
+budget is still enforced, for budgets frames built otherwise. `sizable` applies the same limits to one lot on an
+empty book, so that ranking can choose among candidates that can be traded at all.
 """
 
 import logging
@@ -46,16 +55,18 @@ INDUSTRY_FILE = DATA_DIR / "industry_allocations.csv"
 POSITION_TYPES: tuple[PositionType, ...] = get_args(PositionType)
 WEIGHT_TOLERANCE = 1e-6  # percentage points allowed over a sum limit (rounding in hand-typed tables)
 LISTED = 10  # problems, and rows of one problem, an error message lists; the rest are counted
+_UNLIMITED = 10**9  # lots allowed by a limit that a strategy does not draw on
 
-BindingLimit = Literal["symbol_budget", "per_trade", "industry", "total", "max_lots"]
+BindingLimit = Literal["symbol_budget", "per_trade", "industry", "total", "strategy_share", "margin", "stress",
+                       "max_lots"]
 """The limit that stopped a strategy's lots; among equal rooms the first of this order is named."""
 
 SECTOR_COLUMNS = ("sector", "weight_pct", "as_of", "note")
 INDUSTRY_COLUMNS = ("industry", "sector", "weight_pct", "position_type", "as_of", "note")
 BUDGET_COLUMNS = ("symbol", "sector", "industry", "position_type", "weight_pct", "industry_budget", "symbol_budget")
-SELECTED_COLUMNS = ("candidate_id", "symbol", "score", "capital_at_risk", "lot_size")
-SIZED_COLUMNS = ("sector", "industry", "position_type", "lots", "quantity", "capital_used", "budget_binding",
-                 "skip_reason")
+SELECTED_COLUMNS = ("candidate_id", "symbol", "strategy", "score", "capital_at_risk", "margin", "lot_size")
+SIZED_COLUMNS = ("sector", "industry", "position_type", "lots", "quantity", "capital_used", "margin_used",
+                 "budget_binding", "skip_reason")
 INDUSTRY_SUMMARY_COLUMNS = ("industry", "sector", "position_type", "budget", "used", "utilisation", "n_strategies")
 
 
@@ -144,20 +155,22 @@ def budgets(universe: pd.DataFrame, alloc: Allocations, capital: float) -> pd.Da
 # ---------------------------------------------------------------- sizing
 
 
-def size_portfolio(selected: pd.DataFrame, budgets: pd.DataFrame, capital: float,
-                   limits: RiskLimits) -> tuple[pd.DataFrame, pd.DataFrame]:
+def size_portfolio(selected: pd.DataFrame, budgets: pd.DataFrame, capital: float, limits: RiskLimits,
+                   stress: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Size the chosen strategies in whole strategy lots, greedily by score (see the module docstring).
 
-    selected: one row per strategy with at least SELECTED_COLUMNS; capital_at_risk is ₹ per ONE strategy lot (> 0):
-    |max loss| for defined risk, the margin estimate for undefined risk. budgets: the frame of `budgets()` (at least
-    symbol, sector, industry, industry_budget, symbol_budget; position_type if known). capital: total capital, ₹.
+    selected: one row per strategy with at least SELECTED_COLUMNS; capital_at_risk (> 0) and margin (≥ 0) are ₹ per
+    ONE strategy lot. budgets: the frame of `budgets()` (at least symbol, sector, industry, industry_budget,
+    symbol_budget; position_type if known). capital: total capital, ₹. stress: (len(selected), S) ₹ P&L of one
+    strategy lot in each stress scenario, rows as `selected`'s (None: no stress limit).
 
     Returns (sized, industries). sized: `selected`'s rows in processing order with its columns plus sector, industry
     and position_type (from `budgets`), lots (int ≥ 0), quantity (lots × lot_size, units), capital_used (lots ×
-    capital_at_risk, ₹), budget_binding (a BindingLimit: "max_lots" when lots reached the cap, otherwise the limit
-    with the least room) and skip_reason (for lots 0, else missing). industries: one row per industry of `budgets`
-    (INDUSTRY_SUMMARY_COLUMNS): budget (industry_budget, ₹), used (₹), utilisation (used / budget, 0 for a zero
-    budget) and n_strategies (strategies with lots ≥ 1). An empty selection gives empty sizes and zero use.
+    capital_at_risk, ₹), margin_used (lots × margin, ₹), budget_binding (a BindingLimit: "max_lots" when lots
+    reached the cap, otherwise the limit allowing the fewest lots) and skip_reason (for lots 0, else missing).
+    industries: one row per industry of `budgets` (INDUSTRY_SUMMARY_COLUMNS): budget (industry_budget, ₹), used (₹),
+    utilisation (used / budget, 0 for a zero budget) and n_strategies (strategies with lots ≥ 1). An empty selection
+    gives empty sizes and zero use.
     """
     _check_capital(capital)
     table = _selected(selected)
@@ -165,41 +178,114 @@ def size_portfolio(selected: pd.DataFrame, budgets: pd.DataFrame, capital: float
     unknown = sorted(set(table["symbol"]) - set(plan.index))
     if unknown:
         raise InputError(f"selected.symbol: no budget row for {', '.join(map(repr, unknown))}")
-    table = table.sort_values(["score", "candidate_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    stress = _stress(stress, len(table))
+    order = np.lexsort((table["candidate_id"].to_numpy(str), -table["score"].to_numpy(float)))
+    table, stress = table.iloc[order].reset_index(drop=True), stress[order]
     for column in ("sector", "industry", "position_type"):
         table[column] = table["symbol"].map(plan[column])
 
-    per_trade = limits.max_loss_per_trade * capital
-    total_room = limits.max_total * capital
     symbol_room = plan["symbol_budget"].to_dict()
-    industry_cap = limits.max_industry * capital
-    industry_room = plan.groupby("industry")["industry_budget"].first().clip(upper=industry_cap).to_dict()
+    industry_room = plan.groupby("industry")["industry_budget"].first().clip(upper=limits.max_industry * capital)
+    industry_room = industry_room.to_dict()
+    strategy_room: dict[str, float] = {}
+    total_room = limits.max_total * capital
+    margin_room = limits.max_margin * capital
+    book = np.zeros(stress.shape[1])  # the book's P&L in each stress scenario, ₹
+    stress_floor = limits.max_stress_loss * capital
     lots, binding, skip = [], [], []
     # A loop, not arrays: each strategy's room depends on the lots given to every better-scored strategy that shares
-    # its symbol, its industry or the portfolio total. The selection is a few hundred rows at most.
-    for symbol, industry, risk in zip(table["symbol"], table["industry"], table["capital_at_risk"]):
-        rooms: dict[BindingLimit, float] = {"symbol_budget": symbol_room[symbol], "per_trade": per_trade,
-                                            "industry": industry_room[industry], "total": total_room}
-        tightest = min(rooms, key=rooms.__getitem__)  # the first of equal rooms
-        room = rooms[tightest]
-        ratio = room / risk
-        n = limits.max_lots if ratio >= limits.max_lots + 1 else min(math.floor(ratio), limits.max_lots)
-        if n * risk > room:  # the division rounded up to a whole number
-            n -= 1
-        used = n * risk
-        symbol_room[symbol] -= used
-        industry_room[industry] -= used
-        total_room -= used
+    # its symbol, its industry, its strategy type or the portfolio. The selection is a few hundred rows at most.
+    for i, row in enumerate(table.itertuples(index=False)):
+        risk, margin = row.capital_at_risk, row.margin
+        strategy_room.setdefault(row.strategy, limits.max_strategy_share * limits.max_total * capital)
+        rooms: dict[BindingLimit, tuple[float, float]] = {
+            "symbol_budget": (symbol_room[row.symbol], risk), "per_trade": (limits.max_loss_per_trade * capital, risk),
+            "industry": (industry_room[row.industry], risk), "total": (total_room, risk),
+            "strategy_share": (strategy_room[row.strategy], risk), "margin": (margin_room, margin)}
+        allowed = {name: _lots_within(room, need) for name, (room, need) in rooms.items()}
+        allowed["stress"] = _stress_lots(book, stress[i], stress_floor)
+        tightest = min(allowed, key=lambda name: allowed[name][1])  # the least room in lots; the first of equals
+        n = min(min(whole for whole, _ in allowed.values()), limits.max_lots)
+        symbol_room[row.symbol] -= n * risk
+        industry_room[row.industry] -= n * risk
+        strategy_room[row.strategy] -= n * risk
+        total_room -= n * risk
+        margin_room -= n * margin
+        book += n * stress[i]
         lots.append(n)
         binding.append("max_lots" if n == limits.max_lots else tightest)
-        skip.append(None if n else f"no room for one lot: {tightest} room ₹{room:,.2f} < capital at risk "
-                                   f"₹{risk:,.2f} per lot")
+        skip.append(None if n else _no_room(tightest, rooms, stress_floor))
     table["lots"] = np.array(lots, dtype="int64")
     table["quantity"] = table["lots"] * table["lot_size"]
     table["capital_used"] = table["lots"] * table["capital_at_risk"]
+    table["margin_used"] = table["lots"] * table["margin"]
     table["budget_binding"] = pd.Series(binding, index=table.index, dtype="string")
     table["skip_reason"] = pd.Series(skip, index=table.index, dtype="string")
     return table, _industry_summary(table, plan)
+
+
+def sizable(table: pd.DataFrame, capital: float, limits: RiskLimits, *, symbol_budget: float,
+            industry_budget: float, stress: np.ndarray | None = None) -> pd.Series:
+    """Why one strategy lot of each row could not be sized on an empty book (None where it could), by the limits of
+    size_portfolio. table: capital_at_risk and margin, ₹ per strategy lot; budgets of the rows' symbol, ₹; stress as
+    for size_portfolio. The ranking chooses among rows with None, so an unsizable candidate is never ranked."""
+    risk = table["capital_at_risk"].to_numpy(float)
+    margin = table["margin"].to_numpy(float)
+    worst = _stress(stress, len(table)).min(axis=1, initial=0.0)
+    checks = (
+        (risk > symbol_budget, "symbol budget", risk, symbol_budget, "capital at risk"),
+        (risk > limits.max_loss_per_trade * capital, "per-trade limit", risk, limits.max_loss_per_trade * capital,
+         "capital at risk"),
+        (risk > min(limits.max_industry * capital, industry_budget), "industry limit", risk,
+         min(limits.max_industry * capital, industry_budget), "capital at risk"),
+        (risk > limits.max_strategy_share * limits.max_total * capital, "strategy-type share", risk,
+         limits.max_strategy_share * limits.max_total * capital, "capital at risk"),
+        (margin > limits.max_margin * capital, "margin limit", margin, limits.max_margin * capital, "margin"),
+        (-worst > limits.max_stress_loss * capital, "stress limit", -worst, limits.max_stress_loss * capital,
+         "worst stress loss"),
+    )
+    reasons = np.full(len(table), None, dtype=object)
+    for failed, limit, need, room, what in reversed(checks):  # the first failing check names the reason
+        for i in np.flatnonzero(failed):
+            reasons[i] = f"one lot exceeds the {limit}: {what} ₹{need[i]:,.0f} > ₹{room:,.0f}"
+    return pd.Series(reasons, index=table.index, dtype="object")
+
+
+def _lots_within(room: float, need: float) -> tuple[int, float]:
+    """(the most whole lots of `need` ₹ each within `room` ₹, room / need); unlimited when a lot needs nothing."""
+    if need <= 0:
+        return _UNLIMITED, np.inf
+    ratio = room / need
+    if ratio < 1:
+        return 0, ratio
+    n = min(math.floor(ratio), _UNLIMITED)
+    return (n - 1 if n * need > room else n), ratio  # the division may round up to a whole number
+
+
+def _stress_lots(book: np.ndarray, per_lot: np.ndarray, floor: float) -> tuple[int, float]:
+    """As _lots_within, for keeping book + lots × per_lot ≥ −floor in every scenario (₹)."""
+    limits = [_lots_within(book[s] + floor, -per_lot[s]) for s in np.flatnonzero(per_lot < 0)]
+    return min(limits, key=lambda limit: limit[1], default=(_UNLIMITED, np.inf))
+
+
+def _no_room(limit: BindingLimit, rooms: dict[BindingLimit, tuple[float, float]], stress_floor: float) -> str:
+    if limit == "stress":
+        return f"no room for one lot: the book's worst stress loss would exceed ₹{stress_floor:,.2f}"
+    room, need = rooms[limit]
+    what = "margin" if limit == "margin" else "capital at risk"
+    return f"no room for one lot: {limit} room ₹{room:,.2f} < {what} ₹{need:,.2f} per lot"
+
+
+def _stress(stress: np.ndarray | None, rows: int) -> np.ndarray:
+    """(rows, S) per-lot stress P&Ls, checked finite; (rows, 0) when there are none."""
+    if stress is None:
+        return np.zeros((rows, 0))
+    stress = np.asarray(stress, dtype=float)
+    if stress.ndim != 2 or stress.shape[0] != rows:
+        raise InputError(f"stress: must be (strategies, scenarios) = ({rows}, S), got shape {stress.shape}")
+    if not np.isfinite(stress).all():
+        raise InputError("stress: every scenario P&L must be a finite number of ₹")
+    return stress
 
 
 def _industry_summary(sized: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
@@ -308,18 +394,20 @@ def _selected(selected: pd.DataFrame) -> pd.DataFrame:
     repeated = table["candidate_id"][table["candidate_id"].duplicated()]
     if len(repeated):
         raise InputError(f"selected.candidate_id: repeated {', '.join(map(repr, repeated.unique()[:5]))}")
-    for column in ("score", "capital_at_risk", "lot_size"):
+    for column in ("score", "capital_at_risk", "margin", "lot_size"):
         values = pd.to_numeric(table[column], errors="coerce").astype("float64")
         finite = np.isfinite(values.to_numpy())
         filled = np.where(finite, values.to_numpy(), 1.0)
         bad = ~finite
-        if column != "score":
+        if column in ("capital_at_risk", "lot_size"):
             bad |= filled <= 0
+        if column == "margin":
+            bad |= filled < 0
         if column == "lot_size":
             bad |= filled % 1 != 0
         if bad.any():
             need = {"score": "a finite number", "capital_at_risk": "a finite number > 0 (₹ per strategy lot)",
-                    "lot_size": "a whole number ≥ 1"}[column]
+                    "margin": "a finite number ≥ 0 (₹ per strategy lot)", "lot_size": "a whole number ≥ 1"}[column]
             ids = ", ".join(map(repr, table["candidate_id"][bad].head(5)))
             raise InputError(f"selected.{column}: must be {need}; not so for candidate_id {ids}")
         table[column] = values.astype("int64") if column == "lot_size" else values

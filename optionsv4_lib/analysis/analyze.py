@@ -328,7 +328,8 @@ def _at_size(rows: pd.DataFrame, legs: pd.DataFrame, valuation: Valuation, as_of
     final = positions_from_legs(legs, as_of, list(rows["candidate_id"])).scaled(rows["lots"].to_numpy())
     costs = position_costs(final, as_of.date())
     metrics = evaluate_positions(final, rows["spot"].to_numpy(float), rows["atm_iv"].to_numpy(float),
-                                 settings.risk_free_rate, 0.0, costs=costs, stress_move=settings.stress_move)
+                                 settings.risk_free_rate, 0.0, costs=costs, stress_move=settings.stress_move,
+                                 defined_risk=(rows["risk_type"] == "defined").to_numpy())
     ids = list(rows["candidate_id"])
     metrics |= value_positions(final, valuation, costs, leg_quotes(legs[legs["candidate_id"].isin(ids)], ids,
                                                                    final.kind.shape[1]))

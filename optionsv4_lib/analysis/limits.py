@@ -38,6 +38,11 @@ class RiskLimits(BaseModel):
     max_loss_per_trade: float = Field(0.02, gt=0, le=1, description="capital at risk of one trade, share of capital")
     max_industry: float = Field(0.15, gt=0, le=1, description="capital at risk in one industry, share of capital")
     max_total: float = Field(0.60, gt=0, le=1, description="capital at risk across the portfolio, share of capital")
+    max_strategy_share: float = Field(0.35, gt=0, le=1, description="capital at risk in one strategy type (e.g. "
+                                      "Short Strangle), share of the portfolio limit max_total")
+    max_margin: float = Field(0.60, gt=0, le=1, description="margin the book may block, share of capital (the funds)")
+    max_stress_loss: float = Field(0.10, gt=0, le=1, description="the book's worst stress-scenario loss, share of "
+                                   "capital")
     max_lots: int = Field(50, ge=1, description="most strategy lots in one trade")
     top_n: int = Field(3, ge=1, description="strategies kept per symbol after ranking")
     weights: ScoreWeights = ScoreWeights()
@@ -52,12 +57,14 @@ class RiskLimits(BaseModel):
 DEFAULT_PROFILES: dict[RiskProfile, RiskLimits] = {
     "conservative": RiskLimits(
         families=("directional", "neutral", "income"), allow_undefined_risk=False, min_pop=0.55,
-        max_loss_per_trade=0.01, max_industry=0.08, max_total=0.40, max_lots=20, top_n=2,
+        max_loss_per_trade=0.01, max_industry=0.08, max_total=0.40, max_strategy_share=0.30, max_margin=0.40,
+        max_stress_loss=0.05, max_lots=20, top_n=2,
         weights=ScoreWeights(pop=0.30, return_on_risk=0.10, reward_risk=0.05, market_fit=0.25, liquidity=0.15),
     ),
     "moderate": RiskLimits(),
     "aggressive": RiskLimits(
-        min_pop=0.35, max_loss_per_trade=0.03, max_industry=0.20, max_total=0.80, max_lots=100, top_n=5,
+        min_pop=0.35, max_loss_per_trade=0.03, max_industry=0.20, max_total=0.80, max_strategy_share=0.50,
+        max_margin=0.80, max_stress_loss=0.20, max_lots=100, top_n=5,
         weights=ScoreWeights(pop=0.10, return_on_risk=0.25, reward_risk=0.15),
     ),
 }

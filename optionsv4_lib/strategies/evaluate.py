@@ -332,13 +332,16 @@ def evaluate_positions(
     drift: np.ndarray | float | None = None,
     costs: np.ndarray | None = None,
     stress_move: float = 0.15,
+    defined_risk: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """All metrics of N positions as arrays keyed by name (₹ for the whole position unless said otherwise).
 
     spot (N,) ₹ and sigma (N,) decimal: the underlying and the volatility of its terminal distribution.
     drift: μ of that distribution, default risk-neutral r − q. costs: (N,) ₹ round-trip costs; when given,
-    the *_net metrics are added. stress_move: the ±price move (decimal) whose worst loss is the margin
-    estimate used as capital at risk when the loss is unbounded.
+    the *_net metrics are added. stress_move: the ±price move (decimal) whose worst loss is the capital at risk
+    of an undefined-risk position. defined_risk: (N,) bool, the catalog's verdict per position (default: a finite
+    max loss); capital at risk is |max loss| for defined risk, the stress loss otherwise — so a 1×2 put ratio
+    spread, whose finite max loss sits at a price of 0, is sized by its stress loss.
     Keys: net_premium, max_profit, max_loss, unbounded_profit, unbounded_loss, breakevens (N, K; NaN-padded),
     pop, expected_pnl, capital_at_risk, reward_risk, return_on_risk, delta, gamma, vega, theta,
     touch (N, L: probability that each short option leg's strike is touched before the horizon; NaN elsewhere).
@@ -347,7 +350,9 @@ def evaluate_positions(
     mu = np.broadcast_to(np.asarray(r - q if drift is None else drift, dtype=float), years.shape)
     profile = horizon_profile(pos, spot, sigma, r, q)
     gross = profile_metrics(profile, spot, sigma, years, mu)
-    capital = np.where(np.isfinite(gross.max_loss), -gross.max_loss, -stress_loss(profile, spot, stress_move))
+    defined = np.isfinite(gross.max_loss) if defined_risk is None else np.asarray(defined_risk, bool)
+    capital = np.where(defined & np.isfinite(gross.max_loss), -gross.max_loss,
+                       -stress_loss(profile, spot, stress_move))
     greeks = position_greeks(pos, spot, r, q)
     short_option = pos.is_option & (pos.qty < 0)
     barrier = np.where(short_option, pos.strike, spot[:, None])

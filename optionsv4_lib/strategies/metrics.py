@@ -279,8 +279,9 @@ def evaluate_candidates(cset: CandidateSet, r: float, q: float, trade_date: date
     the legs table with each short leg's touch probability. Breakevens are lists."""
     pos = cset.positions
     costs = position_costs(pos, trade_date)
+    defined = (cset.meta["risk_type"] == "defined").to_numpy()
     metrics = evaluate_positions(pos, np.full(len(cset.meta), cset.spot), cset.sigma, r, q, costs=costs,
-                                 stress_move=stress_move)
+                                 stress_move=stress_move, defined_risk=defined)
     ids = list(cset.meta["candidate_id"])
     metrics |= value_positions(pos, valuation, costs, leg_quotes(cset.legs, ids, pos.kind.shape[1]))
     metrics["return_on_risk"] = over_capital(metrics["expected_pnl"], metrics["capital_at_risk"])

@@ -16,6 +16,7 @@ from optionsv4_lib.analysis.allocation import (
     budgets,
     load_allocations,
     size_portfolio,
+    sizable,
     validate_allocations,
 )
 from optionsv4_lib.analysis.limits import RiskLimits
@@ -247,7 +248,7 @@ HAND_SELECTED = pd.DataFrame(
     [("s5", "Y", 0.5, 2_500), ("s1", "X", 0.9, 7_000), ("s8", "Z", 0.3, 7_000), ("s3", "X", 0.7, 3_000),
      ("s6", "Z", 0.4, 100), ("s2", "X", 0.8, 9_000), ("s7", "Z", 0.3, 6_000), ("s4", "Y", 0.6, 5_000)],
     columns=["candidate_id", "symbol", "score", "capital_at_risk"],
-).assign(lot_size=50)
+).assign(lot_size=50, margin=0.0, strategy=lambda f: f["candidate_id"])  # no margin or type limit here
 # In score order (rooms: symbol, per trade, industry, total → lots):
 # s1 X 7,000: 40,000  20,000  50,000  80,000 → 2 (per trade)
 # s2 X 9,000: 26,000  20,000  36,000  66,000 → 2 (per trade)
@@ -304,8 +305,8 @@ def test_a_division_that_rounds_up_to_a_whole_lot_does_not_overspend():
     assert room / risk == 33.0 and 33 * risk > room
     plan = pd.DataFrame({"symbol": ["X"], "sector": ["S"], "industry": ["A"], "industry_budget": [1e7],
                          "symbol_budget": [room]})
-    selected = pd.DataFrame({"candidate_id": ["c"], "symbol": ["X"], "score": [1.0], "capital_at_risk": [risk],
-                             "lot_size": [1]})
+    selected = pd.DataFrame({"candidate_id": ["c"], "symbol": ["X"], "strategy": ["Iron Condor"], "score": [1.0],
+                             "capital_at_risk": [risk], "margin": [0.0], "lot_size": [1]})
     sized, _ = size_portfolio(selected, plan, 1e8, RiskLimits())
     assert sized["lots"].item() == 32 and sized["capital_used"].item() <= room
     assert sized["budget_binding"].item() == "symbol_budget"
@@ -322,6 +323,7 @@ BAD_SELECTIONS = {
     "capital_at_risk zero": (dict(capital_at_risk=0.0), r"selected.capital_at_risk: must be .*'s1'"),
     "capital_at_risk negative": (dict(capital_at_risk=-5.0), "selected.capital_at_risk"),
     "capital_at_risk NaN": (dict(capital_at_risk=np.nan), "selected.capital_at_risk"),
+    "margin negative": (dict(margin=-1.0), r"selected.margin: must be a finite number ≥ 0 .*'s1'"),
     "score NaN": (dict(score=np.nan), r"selected.score: must be a finite number; not so for candidate_id 's1'"),
     "lot_size fractional": (dict(lot_size=2.5), "selected.lot_size: must be a whole number"),
     "symbol without budget": (dict(symbol="NOPE"), r"selected.symbol: no budget row for 'NOPE'"),
@@ -387,14 +389,17 @@ def portfolios(draw):
     capital = draw(st.floats(1e5, 1e8))
     trade, industry, total = sorted(draw(st.floats(0.001, 1)) for _ in range(3))
     limits = RiskLimits(max_loss_per_trade=trade, max_industry=industry, max_total=total,
+                        max_strategy_share=draw(st.floats(0.05, 1)), max_margin=draw(st.floats(0.01, 1)),
                         max_lots=draw(st.integers(1, 20)))
     plan = budgets(universe, alloc, capital)
     n = draw(st.integers(0, 25))
     selected = pd.DataFrame({
         "candidate_id": [f"c{k:02d}" for k in range(n)],
         "symbol": [draw(st.sampled_from(plan["symbol"].to_list())) for _ in range(n)],
+        "strategy": [draw(st.sampled_from(["Iron Condor", "Short Strangle"])) for _ in range(n)],
         "score": [float(draw(st.integers(0, 4))) for _ in range(n)],
         "capital_at_risk": [draw(st.floats(1e-4, 0.2)) * capital for _ in range(n)],
+        "margin": [draw(st.sampled_from([0.0, draw(st.floats(1e-4, 0.3)) * capital])) for _ in range(n)],
         "lot_size": [draw(st.integers(1, 100)) for _ in range(n)],
     })
     return selected, plan, capital, limits, draw(st.randoms(use_true_random=False))
@@ -418,31 +423,40 @@ def test_sizing_respects_every_limit_and_is_greedy_in_score_order(case):
     by_industry = sized.groupby("industry")["capital_used"].sum()
     assert (by_industry <= industry_cap[by_industry.index] + tol).all()
     assert sized["capital_used"].sum() <= limits.max_total * capital + tol
+    by_type = sized.groupby("strategy")["capital_used"].sum()
+    assert (by_type <= limits.max_strategy_share * limits.max_total * capital + tol).all()
+    assert sized["margin_used"].sum() <= limits.max_margin * capital + tol
 
     # Replay the greedy walk independently: in (−score, candidate_id) order, each strategy's room is what the
     # strategies before it left; a skipped one had no room for one lot, a sized one could not take one lot more.
     order = sorted(range(len(selected)), key=lambda k: (-selected["score"][k], selected["candidate_id"][k]))
     assert sized["candidate_id"].to_list() == [selected["candidate_id"][k] for k in order]
-    used_symbol, used_industry, used_total = {}, {}, 0.0
+    used_symbol, used_industry, used_type, used_total, used_margin = {}, {}, {}, 0.0, 0.0
     for row in sized.itertuples():
         industry = budget.loc[row.symbol, "industry"]
-        rooms = {
-            "symbol_budget": budget.loc[row.symbol, "symbol_budget"] - used_symbol.get(row.symbol, 0.0),
+        rooms = {  # lots each limit allows
+            "symbol_budget": (budget.loc[row.symbol, "symbol_budget"] - used_symbol.get(row.symbol, 0.0)),
             "per_trade": limits.max_loss_per_trade * capital,
             "industry": industry_cap[industry] - used_industry.get(industry, 0.0),
             "total": limits.max_total * capital - used_total,
+            "strategy_share": limits.max_strategy_share * limits.max_total * capital - used_type.get(row.strategy, 0),
         }
-        room = min(rooms.values())
-        assert row.lots * row.capital_at_risk <= room + tol
+        allowed = {name: room / row.capital_at_risk for name, room in rooms.items()}
+        margin_room = limits.max_margin * capital - used_margin
+        allowed["margin"] = margin_room / row.margin if row.margin > 0 else np.inf
+        fewest = min(allowed.values())
+        assert row.lots <= fewest + 1e-9
         if row.lots < limits.max_lots:
-            assert (row.lots + 1) * row.capital_at_risk > room - tol
-            assert rooms[row.budget_binding] == pytest.approx(room, abs=tol)
+            assert row.lots + 1 > fewest - 1e-9
+            assert allowed[row.budget_binding] == pytest.approx(fewest, rel=1e-9)
         else:
             assert row.budget_binding == "max_lots"
         assert pd.isna(row.skip_reason) == (row.lots > 0)
         used_symbol[row.symbol] = used_symbol.get(row.symbol, 0.0) + row.capital_used
         used_industry[industry] = used_industry.get(industry, 0.0) + row.capital_used
+        used_type[row.strategy] = used_type.get(row.strategy, 0.0) + row.capital_used
         used_total += row.capital_used
+        used_margin += row.margin_used
 
     summary = industries.set_index("industry")
     assert summary["used"].to_dict() == pytest.approx(by_industry.reindex(summary.index, fill_value=0).to_dict())
@@ -454,3 +468,66 @@ def test_sizing_respects_every_limit_and_is_greedy_in_score_order(case):
     again, again_industries = size_portfolio(shuffled, plan, capital, limits)
     pd.testing.assert_frame_equal(again, sized)
     pd.testing.assert_frame_equal(again_industries, industries)
+
+
+# ---------------------------------------------------------------- margin, strategy type and stress limits by hand
+
+ONE_SYMBOL = pd.DataFrame({"symbol": ["X"], "sector": ["S"], "industry": ["A"], "industry_budget": [1e9],
+                           "symbol_budget": [1e9]})
+WIDE = RiskLimits(max_loss_per_trade=0.5, max_industry=0.9, max_total=1.0, max_strategy_share=1.0, max_margin=1.0,
+                  max_stress_loss=1.0, max_lots=1000)
+
+
+def _one_symbol(rows):
+    return pd.DataFrame(rows, columns=["candidate_id", "strategy", "score", "capital_at_risk", "margin"]).assign(
+        symbol="X", lot_size=75)
+
+
+def test_margin_against_funds_limits_lots():
+    # funds ₹10 lakh × 0.30 = ₹3,00,000 of margin; a strangle blocks ₹1,10,000 a lot, a condor ₹30,000.
+    limits = WIDE.model_copy(update={"max_margin": 0.30})
+    selected = _one_symbol([("a", "Short Strangle", 2.0, 20_000, 110_000), ("b", "Iron Condor", 1.0, 9_000, 30_000)])
+    sized, _ = size_portfolio(selected, ONE_SYMBOL, 10_00_000, limits)
+    assert sized[["lots", "budget_binding"]].values.tolist() == [[2, "margin"], [2, "margin"]]
+    assert sized["margin_used"].tolist() == [220_000, 60_000]  # ₹80,000 left, then ₹20,000
+    assert sized["capital_used"].tolist() == [40_000, 18_000]  # both shown
+
+
+def test_one_strategy_type_takes_at_most_its_share_of_the_book():
+    # max_total ₹5,00,000 × 0.4 = ₹2,00,000 of capital at risk per strategy type
+    limits = WIDE.model_copy(update={"max_total": 0.5, "max_strategy_share": 0.4})
+    selected = _one_symbol([("a", "Short Strangle", 3.0, 60_000, 0), ("b", "Short Strangle", 2.0, 50_000, 0),
+                            ("c", "Iron Condor", 1.0, 50_000, 0)])
+    sized, _ = size_portfolio(selected, ONE_SYMBOL, 10_00_000, limits)
+    assert sized[["candidate_id", "lots", "budget_binding"]].values.tolist() == [
+        ["a", 3, "strategy_share"], ["b", 0, "strategy_share"], ["c", 4, "strategy_share"]]
+    assert sized.loc[1, "skip_reason"] == ("no room for one lot: strategy_share room ₹20,000.00 < capital at risk "
+                                           "₹50,000.00 per lot")
+
+
+def test_the_book_stress_loss_stays_within_its_limit_and_hedges_count():
+    # floor ₹1,00,000 (10 % of ₹10 lakh). Scenarios: (down, up). A short put loses 30,000 down, gains 5,000 up;
+    # a short call the mirror. After 3 puts (−90,000 down), a call's up-loss meets the book's +15,000 up: 3 lots
+    # put the up scenario at −75,000 and the down at −75,000; a 4th call would make it −105,000 up.
+    limits = WIDE.model_copy(update={"max_stress_loss": 0.10})
+    selected = _one_symbol([("put", "Short Put", 2.0, 1_000, 0), ("call", "Short Call", 1.0, 1_000, 0)])
+    stress = np.array([[-30_000.0, 5_000.0], [5_000.0, -30_000.0]])
+    sized, _ = size_portfolio(selected, ONE_SYMBOL, 10_00_000, limits, stress=stress)
+    assert sized[["lots", "budget_binding"]].values.tolist() == [[3, "stress"], [3, "stress"]]
+    book = sized["lots"].to_numpy() @ stress
+    assert (book >= -100_000).all() and book.tolist() == [-75_000, -75_000]
+
+
+def test_sizable_names_the_first_limit_one_lot_breaks():
+    limits = RiskLimits(max_loss_per_trade=0.02, max_industry=0.10, max_total=0.5, max_strategy_share=0.5,
+                        max_margin=0.3, max_stress_loss=0.05)
+    table = pd.DataFrame({"capital_at_risk": [10_000.0, 30_000.0, 10_000.0, 10_000.0],
+                          "margin": [50_000.0, 50_000.0, 400_000.0, 50_000.0]})
+    stress = np.array([[-40_000.0], [-40_000.0], [-40_000.0], [-60_000.0]])
+    reasons = sizable(table, 10_00_000, limits, symbol_budget=1e9, industry_budget=1e9, stress=stress)
+    assert reasons[0] is None
+    assert reasons[1] == "one lot exceeds the per-trade limit: capital at risk ₹30,000 > ₹20,000"
+    assert reasons[2] == "one lot exceeds the margin limit: margin ₹400,000 > ₹300,000"
+    assert reasons[3] == "one lot exceeds the stress limit: worst stress loss ₹60,000 > ₹50,000"
+    assert sizable(table, 10_00_000, limits, symbol_budget=5_000, industry_budget=1e9)[0] == (
+        "one lot exceeds the symbol budget: capital at risk ₹10,000 > ₹5,000")
