@@ -27,6 +27,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from optionsv4_lib.core.errors import InputError
+from optionsv4_lib.marketdata.span_file import RiskArrays
 from optionsv4_lib.pricing.black_scholes import bs_greeks, bs_price
 from optionsv4_lib.reference.calendar import DAYS_PER_YEAR
 from optionsv4_lib.reference.margin_parameters import MarginParameters
@@ -54,17 +55,6 @@ class MarginBreakdown:
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame({name: getattr(self, name) for name in COMPONENTS})
-
-
-@dataclass(frozen=True)
-class RiskArrays:
-    """Per leg (N, L) from a SPAN file: the 16 losses per long unit (N, L, 16; ₹, extremes weighted), the composite
-    delta and the price (₹/unit); `covered` (N,) marks positions whose every non-pad leg the file lists."""
-
-    losses: np.ndarray
-    delta: np.ndarray
-    price: np.ndarray
-    covered: np.ndarray
 
 
 def strategy_margin(strike: ArrayLike, is_call: ArrayLike, quantity: ArrayLike, years: ArrayLike, vol: ArrayLike,
