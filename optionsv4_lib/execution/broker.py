@@ -142,8 +142,9 @@ class Broker(Protocol):
         """₹ available for new positions."""
         ...
 
-    def margin(self, requests: Sequence[OrderRequest]) -> float | None:
-        """₹ of margin the orders need, or None when the broker cannot tell (use the strategy's capital at risk)."""
+    def basket_margin(self, requests: Sequence[OrderRequest]) -> float | None:
+        """₹ of margin the orders need together, as one basket (hedges offset), or None when the broker cannot tell
+        (the strategy's capital at risk stands in)."""
         ...
 
     def kill_switch_active(self) -> bool:

@@ -7,7 +7,8 @@ recorded snapshot — else the quote the order was priced from, i.e. the analyse
   (the quotes of a paper market do not move) until cancelled. No two-sided quote → REJECTED.
 Orders live in the `orders` table (mode 'paper'; broker order id "PAPER-<correlation id>"), so the book survives a
 restart and the executor's idempotency works as it does with Dhan. Funds are the configured capital less the capital
-at risk of paper strategies that hold positions; there is no kill switch and no margin calculator.
+at risk of paper strategies that hold positions; there is no kill switch. Margin is our SPAN-style basket estimate
+(execution.margin_estimate) when the quote source has the strategy's chain, else none (capital at risk stands in).
 """
 
 import math
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.execution import ledger
 from optionsv4_lib.execution.broker import BrokerOrder, Mode, OrderRequest, Position, Quote
+from optionsv4_lib.execution.margin_estimate import estimate_basket_margin
 from optionsv4_lib.execution.plan import limit_price
 from optionsv4_lib.execution.quotes import NoQuotes, QuoteSource
 
@@ -26,17 +28,18 @@ class PaperBroker:
     """Paper trading over `conn` (see the module docstring).
 
     quotes: where fills are priced. slippage: share of the half-spread paid beyond the mid (0 = fills at the mid,
-    1 = at the touch). capital: ₹ of paper funds.
+    1 = at the touch). capital: ₹ of paper funds. rate: the risk-free rate of the margin estimate (decimal).
     """
 
     mode: Mode = "paper"
 
-    def __init__(self, conn, *, capital: float, quotes: QuoteSource | None = None, slippage: float = 0.5):
+    def __init__(self, conn, *, capital: float, quotes: QuoteSource | None = None, slippage: float = 0.5,
+                 rate: float):
         if not (isinstance(slippage, (int, float)) and 0 <= slippage < math.inf):
             raise InputError(f"slippage: expected a share of the half-spread ≥ 0, got {slippage!r}")
         if not (isinstance(capital, (int, float)) and 0 < capital < math.inf):
             raise InputError(f"capital: expected ₹ > 0, got {capital!r}")
-        self.conn, self.capital, self.slippage = conn, float(capital), float(slippage)
+        self.conn, self.capital, self.slippage, self.rate = conn, float(capital), float(slippage), float(rate)
         self.quotes = quotes or NoQuotes()
 
     def __repr__(self) -> str:
@@ -84,8 +87,14 @@ class PaperBroker:
     def available_funds(self) -> float:
         return self.capital - sum(ledger.committed_capital(self.conn, self.mode).values())
 
-    def margin(self, requests: Sequence[OrderRequest]) -> float | None:
-        return None
+    def basket_margin(self, requests: Sequence[OrderRequest]) -> float | None:
+        """Our SPAN + exposure estimate for the orders together (execution.margin_estimate), on the underlying's
+        price and time of the quotes; None when the quote source has no chain for the first order's contract."""
+        underlying = self.quotes.underlying(requests[0].contract) if requests else None
+        if underlying is None:
+            return None
+        spot, quoted_at = underlying
+        return estimate_basket_margin(requests, spot=spot, as_of=quoted_at, rate=self.rate)
 
     def kill_switch_active(self) -> bool:
         return False

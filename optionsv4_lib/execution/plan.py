@@ -148,7 +148,7 @@ class StrategyPlan:
     attempt: int
     resume: bool
     orders: list[PlannedOrder]
-    margin: float | None = None  # ₹ from the broker's calculator; None: the capital at risk stands in
+    margin: float | None = None  # ₹ from the broker's basket calculator; None: the capital at risk stands in
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -279,7 +279,7 @@ def plan_strategy(conn, broker: Broker, strategy: MarkedStrategy, quotes: QuoteS
                                  f"{strategy.trade_date}")
     if not plan.reasons:
         try:
-            plan.margin = broker.margin([order.request for order in plan.orders])
+            plan.margin = broker.basket_margin([order.request for order in plan.orders])
         except OptionsV4Error as exc:
             plan.reasons.append(f"margin: {exc}")
     return plan

@@ -7,7 +7,7 @@ have gives None, and the caller falls back to the bid and ask stored with the an
 
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +30,10 @@ class QuoteSource(Protocol):
         """The contract's broker security id, or None when this source does not know it."""
         ...
 
+    def underlying(self, contract: Contract) -> tuple[float, datetime] | None:
+        """(₹ price of the contract's underlying, the moment it was quoted), or None when this source has none."""
+        ...
+
 
 class NoQuotes:
     """A source with no quotes: prices come from the stored legs."""
@@ -41,6 +45,9 @@ class NoQuotes:
         return None
 
     def security_id(self, contract: Contract) -> int | None:
+        return None
+
+    def underlying(self, contract: Contract) -> tuple[float, datetime] | None:
         return None
 
 
@@ -63,6 +70,11 @@ class ChainQuotes:
         """The contract's broker security id when the chain carries one (Dhan's chain since API v2.5)."""
         row = self._row(contract)
         return None if row is None or pd.isna(row["security_id"]) else int(row["security_id"])
+
+    def underlying(self, contract: Contract) -> tuple[float, datetime] | None:
+        """The underlying's price and quote time carried by the contract's chain."""
+        row = self._row(contract)
+        return None if row is None else (float(row["underlying_price"]), pd.Timestamp(row["quoted_at"]).to_pydatetime())
 
     def _row(self, contract: Contract) -> pd.Series | None:
         chain = self._chain(contract.symbol, contract.expiry)

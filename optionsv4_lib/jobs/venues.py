@@ -46,7 +46,7 @@ def open_venue(mode: Mode, conn, settings: Settings, *, today: date | None = Non
     Live: DhanBroker on the configured account (Settings.dhan_*), quoting from Dhan's option chain."""
     if mode == "paper":
         quotes = latest_snapshot_quotes(settings.data_dir)
-        return Venue(PaperBroker(conn, capital=settings.capital, quotes=quotes), quotes)
+        return Venue(PaperBroker(conn, capital=settings.capital, quotes=quotes, rate=settings.risk_free_rate), quotes)
     if mode == "live":
         market = DhanMarketData.from_settings(settings, today or datetime.now(IST).date())
         return Venue(DhanBroker(market.client), ChainQuotes(market, max_age=LIVE_QUOTE_MAX_AGE))

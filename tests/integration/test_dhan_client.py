@@ -293,9 +293,9 @@ def test_order_calls_through_the_client(emulator):
     assert client.kill_switch_active() is False
     funds = client.fund_limits()
     assert funds["availabelBalance"] == emulator.balance
-    margin = client.margin(security_id=security_id, exchange_segment="NSE_FNO", transaction_type="SELL",
-                           quantity=65, product_type="MARGIN", price=80.0)
-    assert margin["totalMargin"] > 80.0 * 65
+    margin = client.basket_margin([{"securityId": security_id, "exchangeSegment": "NSE_FNO", "transactionType": "SELL",
+                                    "quantity": 65, "productType": "MARGIN", "price": 80.0}])
+    assert margin > 80.0 * 65
     placed = client.place_order(security_id=security_id, exchange_segment="NSE_FNO", transaction_type="SELL",
                                 quantity=65, order_type="LIMIT", product_type="MARGIN", price=80.0,
                                 correlation_id="s1-l1-a1")
@@ -352,3 +352,20 @@ def test_the_access_token_never_appears_in_logs_messages_or_reprs(emulator, capl
     assert any(record.levelno == logging.WARNING for record in caplog.records)  # retries were logged
     leaked = [text for text in texts + [record.getMessage() for record in caplog.records] if TOKEN in text]
     assert leaked == []
+
+
+def test_basket_margin_reads_both_documented_answer_shapes_and_refuses_others(emulator):
+    client = make_client(emulator)
+    leg = {"securityId": str(emulator.security_id("NIFTY", date(2026, 12, 1), 26200.0, "CE")),
+           "exchangeSegment": "NSE_FNO", "transactionType": "SELL", "quantity": 65, "productType": "MARGIN",
+           "price": 0.0}
+    camel = client.basket_margin([leg])
+    emulator.tamper_next("margincalculator_multi", lambda p: {
+        "total_margin": f"{p['totalMargin']:.2f}", "span_margin": "0", "hedge_benefit": "0"})
+    before = requests_to(emulator, "margincalculator_multi")
+    assert client.basket_margin([leg]) == pytest.approx(camel, abs=0.01)
+    assert requests_to(emulator, "margincalculator_multi") == before + 1  # answered at once, in the snake_case shape
+    for body in ({"spanMargin": 1.0}, {"totalMargin": "n/a"}, {"totalMargin": -5.0}):
+        emulator.tamper_next("margincalculator_multi", lambda p, body=body: body)
+        with pytest.raises(DataError, match="basket margin of 1 leg"):
+            client.basket_margin([leg])

@@ -1,6 +1,7 @@
 """The Dhan emulator through the raw dhanhq 2.3.0 client: documented shapes, the order lifecycle and its outcomes,
 positions, funds, margin, kill switch, faults — and what dhanhq itself hides (the reason DhanClient exists)."""
 
+import math
 import re
 import time
 from datetime import date, datetime
@@ -346,3 +347,24 @@ def test_unknown_paths_answer_404(emulator):
 
     answer = requests.get(emulator.url + "/nosuch", headers={"access-token": emulator.access_token}, timeout=5)
     assert answer.status_code == 404 and set(answer.json()) == {"timestamp", "status", "error", "path"}
+
+
+CONDOR = [(25_600.0, "PE", "BUY"), (25_800.0, "PE", "SELL"), (26_400.0, "CE", "SELL"), (26_600.0, "CE", "BUY")]
+
+
+def test_basket_margin_is_our_span_estimate_of_the_legs_together(emulator, dhan, market):
+    legs = [{"securityId": contract_id(emulator, strike, kind), "exchangeSegment": "NSE_FNO", "transactionType": side,
+             "quantity": LOT, "productType": "MARGIN", "price": 0.0} for strike, kind, side in CONDOR]
+    answer = dhan.margin_calculator_multi(legs)
+    assert answer["status"] == "success", answer
+    basket = answer["data"]["totalMargin"]
+    # Hand: at ±1 price scan range (9.28 % of 26,067) one 200-point spread is fully in the money: 200 × e^{-rT} ×
+    # 65 ≈ ₹12,990 to close; exposure 2 % × 26,067.05 × 130 short units = ₹67,774; ≈ ₹80,760.
+    years = 8.5 / 365  # 23-Nov 09:15 to 1-Dec 15:40 IST
+    hand = 200 * math.exp(-0.065 * years) * LOT + 0.02 * market.spot("NIFTY") * 2 * LOT
+    assert basket == pytest.approx(hand, rel=0.10)
+    alone = [dhan.margin_calculator_multi([leg])["data"]["totalMargin"] for leg in legs]
+    assert basket < 0.5 * sum(alone) and answer["data"]["hedgeBenefit"] > 0
+    assert emulator.requests[-1].endpoint == "margincalculator_multi"
+    refused = dhan.margin_calculator_multi([{**legs[0], "securityId": "1"}])
+    assert refused["status"] == "failure"

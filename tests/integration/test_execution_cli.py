@@ -80,7 +80,7 @@ def test_live_with_every_key_asks_dhan_and_is_blocked_by_a_stale_analysis(option
         asked = {request.endpoint for request in emulator.requests}
         sent = placed(emulator)
     assert TOKEN not in ran.output
-    assert {"killswitch_status", "fundlimit", "margincalculator"} <= asked  # the checks asked Dhan
+    assert {"killswitch_status", "fundlimit", "margincalculator_multi"} <= asked  # the checks asked Dhan
     assert "blocked: stale analysis: trade date 2026-11-23 is older than today's trading day" in ran.output
     assert sent == [] and status_of(db, sid)[0] == "marked"  # live refuses an analysis of a past day
 

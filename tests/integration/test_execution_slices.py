@@ -69,7 +69,7 @@ def marked_on(conn, emulator, venue: str, lots: int) -> tuple[int, DhanBroker | 
 
 
 def paper_broker(conn) -> PaperBroker:
-    return PaperBroker(conn, capital=SETTINGS.capital, quotes=ChainQuotes(market()))
+    return PaperBroker(conn, capital=SETTINGS.capital, quotes=ChainQuotes(market()), rate=SETTINGS.risk_free_rate)
 
 
 def run(conn, broker, hook=None):

@@ -17,6 +17,8 @@ Endpoints (shapes from /work/shared/reference/dhan-api.md), each with a name use
   positions         GET /positions                  [position record, …] built from fills
   fundlimit         GET /fundlimit                  {"availabelBalance" (sic), "sodLimit", "utilizedAmount", …}
   margincalculator  POST /margincalculator          {"totalMargin", "spanMargin", "exposureMargin", …}
+  margincalculator_multi  POST /margincalculator/multi  {"totalMargin", "spanMargin", "exposure", "foMargin", …}:
+                    our SPAN-style estimate of the legs as one basket (optionsv4_lib.execution.margin_estimate)
   killswitch_status GET /killswitch                 {"dhanClientId", "killSwitchStatus": "ACTIVATE"|"DEACTIVATE"}
   killswitch        POST /killswitch?killSwitchStatus=ACTIVATE|DEACTIVATE
 
@@ -57,6 +59,8 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pandas as pd
 
+from optionsv4_lib.execution.broker import Contract as BrokerContract
+from optionsv4_lib.execution.margin_estimate import estimate_basket_margin
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.reference.calendar import IST
 from optionsv4_lib.reference.freeze_quantities import freeze_quantity
@@ -103,6 +107,7 @@ ROUTES = (  # (method, path pattern under /v2, endpoint name)
     ("GET", r"/positions", "positions"),
     ("GET", r"/fundlimit", "fundlimit"),
     ("POST", r"/margincalculator", "margincalculator"),
+    ("POST", r"/margincalculator/multi", "margincalculator_multi"),
     ("GET", r"/killswitch", "killswitch_status"),
     ("POST", r"/killswitch", "killswitch"),
 )
@@ -165,6 +170,16 @@ class Contract:
     segment: str  # the underlying's segment (IDX_I or NSE_EQ)
 
 
+@dataclass(frozen=True)
+class _BasketLeg:
+    """One leg of a basket-margin request, as execution.margin_estimate reads it."""
+
+    contract: BrokerContract
+    side: str
+    quantity: int
+    price: float
+
+
 @dataclass
 class Order:
     """An order (its order-book record) and its planned path of statuses; `step` indexes the path."""
@@ -212,15 +227,17 @@ class DhanEmulator:
     market: the SyntheticMarket behind the data endpoints. balance: ₹ start-of-day limit. step_seconds: None to
     advance orders on each read, else one step per that many seconds. legacy_chain: serve chains without
     security_id and average_price (answers before API v2.5). freeze: units per order by symbol (NSE's quantity
-    freeze; default: include/data/freeze_quantities.csv in force on the market's trade date).
+    freeze; default: include/data/freeze_quantities.csv in force on the market's trade date). rate: the risk-free
+    rate of the basket-margin estimate (decimal).
     """
 
     def __init__(self, market: SyntheticMarket, *, client_id: str = "1000000001",
                  access_token: str = "emulator-access-token", balance: float = 10_000_000.0,
-                 step_seconds: float | None = None, legacy_chain: bool = False, freeze: dict[str, int] | None = None):
+                 step_seconds: float | None = None, legacy_chain: bool = False, freeze: dict[str, int] | None = None,
+                 rate: float = 0.065):
         self.market, self.client_id, self.access_token = market, client_id, access_token
         self.balance, self.step_seconds, self.legacy_chain = balance, step_seconds, legacy_chain
-        self.freeze = freeze
+        self.freeze, self.rate = freeze, rate
         self.kill_switch = False
         self.requests: list[Request] = []
         self.orders: dict[str, Order] = {}
@@ -683,6 +700,32 @@ class DhanEmulator:
         return {**margin, "availableBalance": available, "variableMargin": 0.0,
                 "insufficientBalance": round(max(margin["totalMargin"] - available, 0.0), 2),
                 "brokerage": BROKERAGE, "leverage": "1X"}
+
+    def _margincalculator_multi(self, body: dict, key, query) -> dict:
+        """Our SPAN + exposure estimate of the scripList as one basket (the leg's price, else its quote's mid, gives
+        its vol), in the portal's camelCase shape; the hedge benefit is the per-order sum less the basket."""
+        legs, single = [], 0.0
+        for item in body.get("scripList") or []:
+            try:
+                contract = self._contracts[int(item.get("securityId"))]
+            except (AttributeError, KeyError, TypeError, ValueError):
+                raise refuse(400, "DH-905", f"Invalid securityId in scripList: {item!r}") from None
+            side, quantity, price = item.get("transactionType"), item.get("quantity"), float(item.get("price") or 0)
+            if side not in ("BUY", "SELL") or not isinstance(quantity, int) or quantity <= 0:
+                raise refuse(400, "DH-905", "Invalid transactionType or quantity in scripList")
+            quote = self._quote(contract)
+            price = price if price > 0 else (quote["bid"] + quote["ask"]) / 2
+            legs.append(_BasketLeg(BrokerContract(contract.symbol, contract.option_type, contract.strike,
+                                                  contract.expiry), side, quantity, price))
+            single += self._margin_of(contract, side, quantity, price)["totalMargin"]
+        if not legs:
+            raise refuse(400, "DH-905", "scripList: no legs")
+        first = self.market.option_chain(legs[0].contract.symbol, legs[0].contract.expiry).iloc[0]
+        total = estimate_basket_margin(legs, spot=float(first["underlying_price"]),
+                                       as_of=pd.Timestamp(first["quoted_at"]).to_pydatetime(), rate=self.rate)
+        return {"totalMargin": round(total, 2), "spanMargin": round(total, 2), "exposure": 0.0,
+                "equityMargin": 0.0, "foMargin": round(total, 2), "commodity": 0.0, "currency": 0.0,
+                "hedgeBenefit": round(max(single - total, 0.0), 2)}
 
     def _killswitch_status(self, body, key, query) -> dict:
         return {"dhanClientId": self.client_id, "killSwitchStatus": "ACTIVATE" if self.kill_switch else "DEACTIVATE"}

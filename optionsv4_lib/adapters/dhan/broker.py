@@ -1,9 +1,9 @@
 """DhanBroker: live orders on a Dhan account through DhanClient (dhanhq 2.3.0, typed errors, rate limits, retries).
 
 Every order is a LIMIT order in segment NSE_FNO with product MARGIN (carry-forward), quantity in units (a multiple
-of the lot size), sent with its correlation id. Margin is Dhan's margincalculator summed over the orders — each
-order alone, so no hedge benefit: an overestimate for spreads. Order statuses other than the documented seven
-(e.g. MODIFIED, TRIGGERED) count as PENDING.
+of the lot size), sent with its correlation id. Margin is Dhan's basket margin calculator (/margincalculator/multi)
+over all the orders of a strategy together, so hedges offset as at the exchange. Order statuses other than the
+documented seven (e.g. MODIFIED, TRIGGERED) count as PENDING.
 """
 
 from collections.abc import Sequence
@@ -52,17 +52,16 @@ class DhanBroker:
     def available_funds(self) -> float:
         return float(self.client.fund_limits()["availabelBalance"])  # sic: Dhan's spelling
 
-    def margin(self, requests: Sequence[OrderRequest]) -> float | None:
-        total = 0.0
+    def basket_margin(self, requests: Sequence[OrderRequest]) -> float | None:
+        legs = []
         for request in requests:
             if request.contract.security_id is None:
                 raise InputError(f"security_id: unknown for {request.contract}; import a current scrip master")
-            answer = self.client.margin(
-                security_id=str(request.contract.security_id), exchange_segment=request.contract.exchange_segment,
-                transaction_type=request.side, quantity=request.quantity, product_type=request.product_type,
-                price=request.price)
-            total += float(answer["totalMargin"])
-        return total
+            legs.append({"securityId": str(request.contract.security_id),
+                         "exchangeSegment": request.contract.exchange_segment, "transactionType": request.side,
+                         "quantity": request.quantity, "productType": request.product_type, "price": request.price,
+                         "triggerPrice": 0.0})
+        return self.client.basket_margin(legs)
 
     def kill_switch_active(self) -> bool:
         return self.client.kill_switch_active()

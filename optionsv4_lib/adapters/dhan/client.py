@@ -239,15 +239,21 @@ class DhanClient:
         return _record(self._call("fund limits", "non_trading", self._dhan.get_fund_limits, idempotent=True),
                        "fund limits", "availabelBalance")
 
-    def margin(self, *, security_id: str, exchange_segment: str, transaction_type: str, quantity: int,
-               product_type: str, price: float) -> dict:
-        """Margin for one order: totalMargin, spanMargin, exposureMargin, availableBalance, insufficientBalance (₹)."""
-        what = f"margin {transaction_type} {quantity} × {security_id}"
-        body = self._call(what, "non_trading", lambda: self._dhan.margin_calculator(
-            str(security_id), exchange_segment, transaction_type, quantity, product_type, price),
-            idempotent=True, fields=("securityId", "exchangeSegment", "transactionType", "quantity", "productType",
-                                     "price"))
-        return _record(body, what, "totalMargin")
+    def basket_margin(self, legs: Sequence[dict]) -> float:
+        """₹ of margin for the legs as one basket (Dhan's /margincalculator/multi, hedge benefit included), without
+        the account's positions and open orders. Each leg: securityId, exchangeSegment, transactionType, quantity,
+        productType, price. Dhan documents two answer shapes: totalMargin (number) or total_margin (text)."""
+        what = f"basket margin of {len(legs)} leg(s)"
+        body = self._call(what, "non_trading", lambda: self._dhan.margin_calculator_multi(list(legs)),
+                          idempotent=True, fields=("scripList",))
+        record = body if isinstance(body, dict) else {}
+        try:
+            total = float(record.get("totalMargin", record.get("total_margin")))
+        except (TypeError, ValueError):
+            total = float("nan")
+        if 0 <= total < float("inf"):
+            return total
+        raise DataError(f"{what}: expected a totalMargin (or total_margin) ≥ 0, got {_short(body)}")
 
     def kill_switch_active(self) -> bool:
         """Whether the account's kill switch is on (trading disabled for the day)."""

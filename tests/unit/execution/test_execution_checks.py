@@ -198,11 +198,11 @@ def test_a_sell_limit_is_at_least_one_tick():
 
 
 def test_paper_fill_prices():
-    broker = PaperBroker(conn=None, capital=1.0, slippage=0.5)
+    broker = PaperBroker(conn=None, capital=1.0, slippage=0.5, rate=0.065)
     assert broker.fill_price("BUY", Quote(10.6, 11.15)) == 11.05  # mid 10.875 + 0.1375 = 11.0125 → up
     assert broker.fill_price("SELL", Quote(10.6, 11.15)) == 10.7  # 10.7375 → down
     with pytest.raises(InputError, match="slippage: expected a share of the half-spread ≥ 0, got -1"):
-        PaperBroker(conn=None, capital=1.0, slippage=-1)
+        PaperBroker(conn=None, capital=1.0, slippage=-1, rate=0.065)
 
 
 def test_correlation_ids_are_short_and_deterministic():
