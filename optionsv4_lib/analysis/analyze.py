@@ -15,19 +15,29 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from optionsv4_lib.analysis.allocation import Allocations, budgets, size_portfolio
+from optionsv4_lib.analysis.allocation import Allocations, budgets, sizable, size_portfolio
 from optionsv4_lib.analysis.limits import AnalysisSettings, RiskLimits
+from optionsv4_lib.analysis.margin import book_margin, strategy_margin
 from optionsv4_lib.analysis.market_state import MarketState, classify_market, iv_rank
-from optionsv4_lib.analysis.result import EXIT_COLUMNS, LEG_COLUMNS, STRATEGY_COLUMNS, SYMBOL_COLUMNS, AnalysisResult
+from optionsv4_lib.analysis.portfolio_risk import beta_to_market, book_risk, nifty_terms, scenario_pnl
+from optionsv4_lib.analysis.result import (
+    BOOK_COLUMNS,
+    EXIT_COLUMNS,
+    LEG_COLUMNS,
+    STRATEGY_COLUMNS,
+    SYMBOL_COLUMNS,
+    AnalysisResult,
+)
 from optionsv4_lib.analysis.scoring import score_candidates, select_top
 from optionsv4_lib.analysis.valuation import SMILE_COLUMNS, SMILE_QUOTE_COLUMNS, quote_moment, value_symbol
 from optionsv4_lib.core.errors import AuthError, DataError, OptionsV4Error
 from optionsv4_lib.core.text import money_indian
 from optionsv4_lib.marketdata.checks import check_chain
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource
-from optionsv4_lib.reference.calendar import IST, session
+from optionsv4_lib.reference.calendar import IST, session, years_to_expiry
+from optionsv4_lib.reference.margin_parameters import MarginParameters, margin_parameters
 from optionsv4_lib.strategies.candidates import CandidateRules, generate_candidates
-from optionsv4_lib.strategies.evaluate import evaluate_positions, over_capital
+from optionsv4_lib.strategies.evaluate import CE, Positions, evaluate_positions, over_capital
 from optionsv4_lib.strategies.exit_rules import exit_conditions
 from optionsv4_lib.strategies.metrics import (
     Valuation,
@@ -54,7 +64,8 @@ class SymbolAnalysis:
     atm_iv: float
     iv_rank: float | None
     n_candidates: int
-    selected: pd.DataFrame  # scored rows of the top N, with `rank`
+    selected: pd.DataFrame  # scored rows of the top N, with `rank`, margin and worst_stress (₹ per strategy lot)
+    stress: np.ndarray  # (top N, S) ₹ P&L of one strategy lot in each stress scenario
     legs: pd.DataFrame
     quoted_at: datetime
     valuation: Valuation  # the measures its candidates were valued under
@@ -70,10 +81,59 @@ class SymbolOutcome:
 
     row: dict
     selected: pd.DataFrame | None = None
+    stress: np.ndarray | None = None
     legs: pd.DataFrame | None = None
     valuation: Valuation | None = None
     smiles: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SMILE_COLUMNS))
     smile_quotes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SMILE_QUOTE_COLUMNS))
+
+
+@dataclass(frozen=True)
+class SymbolSizing:
+    """What one strategy lot of a symbol is checked against before ranking: the capital and the symbol's budgets
+    (₹), its margin parameters, its beta to NIFTY and the stress grid (moves, vol shifts: decimals)."""
+
+    capital: float
+    symbol_budget: float
+    industry_budget: float
+    margin: MarginParameters
+    beta: float
+    stress_grid: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def unbudgeted(cls, symbol: str, day: date, is_index: bool) -> "SymbolSizing":
+        """Checks without budgets (₹3 crore, no symbol or industry budget), beta 1 and the default stress grid."""
+        grid = AnalysisSettings().stress.scenarios()
+        return cls(3e7, np.inf, np.inf, margin_parameters(symbol, day, index=is_index), 1.0, grid)
+
+
+def lot_margin(positions: Positions, spot: float, r: float, params: MarginParameters) -> np.ndarray:
+    """(N,) SPAN + exposure margin of each position, ₹ (analysis.margin; stock legs are held, so not margined)."""
+    option = positions.is_option
+    return strategy_margin(np.where(option, positions.strike, 1.0), positions.kind == CE,
+                           np.where(option, positions.qty, 0.0), np.where(option, positions.years, 1.0),
+                           np.where(option, positions.sigma, 0.2), spot=spot, rate=r, params=params).total
+
+
+def short_contracts(legs: pd.DataFrame) -> pd.Series:
+    """candidate_id → the frozenset of (expiry, strike, option type) its option legs sell."""
+    sold = legs[(legs["side"] == "SELL") & (legs["instrument"] != "STK")]
+    keys = pd.Series(list(zip(pd.to_datetime(sold["expiry"]), sold["strike"], sold["instrument"])), index=sold.index)
+    shorts = keys.groupby(sold["candidate_id"]).agg(frozenset)
+    return shorts.reindex(legs["candidate_id"].unique()).map(lambda s: s if isinstance(s, frozenset) else frozenset())
+
+
+def _unsizable_rejected(scored: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
+    """`scored` with rows whose one lot breaks a sizing limit made ineligible, the reason added to `rejection`."""
+    unsizable = reasons.notna().to_numpy()
+    if not unsizable.any():
+        return scored
+    out = scored.copy()
+    prior = out["rejection"].where(out["rejection"].notna(), None)
+    out["rejection"] = [r if not bad else (f"{p}; {r}" if p else r)
+                        for p, r, bad in zip(prior, reasons.to_numpy(), unsizable)]
+    out["eligible"] = out["eligible"].to_numpy(bool) & ~unsizable
+    return out
 
 
 def analysis_moment(trade_date: date) -> datetime:
@@ -113,14 +173,16 @@ def analyze_symbol(
     closes: np.ndarray | None = None,
     iv_history: np.ndarray | None = None,
     stress_move: float = 0.15,
+    sizing: "SymbolSizing | None" = None,
 ) -> SymbolAnalysis:
-    """Chain checks → smiles and view → candidates → metrics under both measures (gross and net of costs) → scores →
-    the top N of one symbol. Pure over its inputs; DataError with the reason when the chain is broken or no
-    candidate passes the screen.
+    """Chain checks → smiles and view → candidates → metrics under both measures (gross and net of costs) → margin
+    and stress per lot → scores → the top N sizable candidates of one symbol, no two short the same contract. Pure
+    over its inputs; DataError with the reason when the chain is broken or no candidate passes the screen.
 
     as_of: the quote moment when the chain does not carry `quoted_at`. closes: the symbol's daily closes, oldest
     first, for the view's forecast (None: the view's σ is the implied vol). iv_history: the symbol's stored ATM IVs
-    (decimals) for its IV rank; an index ranks INDIA VIX instead (the state's VIX percentile)."""
+    (decimals) for its IV rank; an index ranks INDIA VIX instead (the state's VIX percentile). sizing: what one
+    strategy lot is checked against before ranking (None: a budget-free check with the class margin parameters)."""
     chain = check_chain(chain)
     as_of = quote_moment(chain, as_of)
     valued = value_symbol(chain, as_of=as_of, r=r, state=state, closes=closes)
@@ -129,10 +191,19 @@ def analyze_symbol(
                                rules=rules)
     near, far = cset.meta["expiry"].iloc[0], cset.meta["far_expiry"].dropna()
     valuation = valued.valuation(near, far.iloc[0] if len(far) else None)
-    table, legs = evaluate_candidates(cset, r, 0.0, as_of.date(), valuation=valuation, stress_move=stress_move)
+    sizing = sizing or SymbolSizing.unbudgeted(symbol, as_of.date(), is_index)
+    n = len(cset.meta)
+    stress = scenario_pnl(cset.positions, np.full(n, cset.spot), np.full(n, sizing.beta), r, *sizing.stress_grid)
+    worst = stress.min(axis=1, initial=0.0)
+    table, legs = evaluate_candidates(cset, r, 0.0, as_of.date(), valuation=valuation, stress_move=stress_move,
+                                      risk_floor=-worst)
+    table["margin"] = lot_margin(cset.positions, cset.spot, r, sizing.margin)
+    table["worst_stress"] = worst
     rank, rank_note = _iv_rank(symbol, is_index, state, iv_history, valuation.near.atm_vol)
     scored = score_candidates(table, state=state, limits=limits, iv_rank=rank, position_type=position_type)
-    top = select_top(scored, limits.top_n)
+    scored = _unsizable_rejected(scored, sizable(table, sizing.capital, limits, symbol_budget=sizing.symbol_budget,
+                                                 industry_budget=sizing.industry_budget, stress=stress))
+    top = select_top(scored, limits.top_n, shorts=short_contracts(legs))
     if top.empty:
         reasons = scored["rejection"].dropna().value_counts()
         detail = "; ".join(f"{n} × {reason}" for reason, n in reasons.head(3).items())
@@ -140,8 +211,10 @@ def analyze_symbol(
     top = top.assign(rationale=top["rationale"].str.rstrip(".") + "; " + valued.view_text
                      + "; edge over the market " + money_indian(top["edge"]).to_numpy() + " a strategy lot.")
     smiles, smile_quotes = valued.smile_rows(symbol)
+    row_of = pd.Series(np.arange(len(table)), index=table["candidate_id"])
     return SymbolAnalysis(
         symbol, cset.spot, valuation.near.atm_vol, rank, len(table), top.reset_index(drop=True),
+        stress[row_of[top["candidate_id"]].to_numpy()],
         legs[legs["candidate_id"].isin(top["candidate_id"])].reset_index(drop=True), as_of,
         valuation, smiles, smile_quotes,
         valued.notes + ((rank_note,) if rank_note else ()),
@@ -164,12 +237,13 @@ def market_context(source: MarketDataSource, settings: AnalysisSettings) -> Mark
 
 def symbol_outcome(
     source: MarketDataSource, row, *, plan: pd.DataFrame, state: MarketState, settings: AnalysisSettings,
-    limits: RiskLimits, iv_history: np.ndarray | None = None,
+    limits: RiskLimits, iv_history: np.ndarray | None = None, market_closes: pd.Series | None = None,
 ) -> SymbolOutcome:
     """Fetch one symbol's chains and price history from `source` and analyze them; any problem of the symbol's own
     becomes the row's reason, so that it never costs another symbol. Only AuthError (every symbol would fail alike)
     propagates. A far expiry the source cannot give drops only the multi-expiry candidates (noted); no price history
-    leaves the view at the implied vol (noted). iv_history: as for analyze_symbol."""
+    leaves the view at the implied vol and the beta at its default (noted). iv_history: as for analyze_symbol.
+    market_closes: NIFTY's daily closes by date, for the symbol's beta (market_closes() reads them)."""
     outcome = SymbolOutcome({"symbol": row.symbol, "sector": row.sector, "industry": row.industry, "status": "ok",
                              "reason": None, "position_type": plan["position_type"].get(row.symbol)})
     notes: list[str] = []
@@ -183,11 +257,20 @@ def symbol_outcome(
                 chains.append(source.option_chain(row.symbol, far))
             except DataError as exc:
                 notes.append(f"far expiry {far} unavailable ({exc}): multi-expiry strategies dropped")
+        closes = _closes(source, row.symbol, notes)
+        beta, beta_note = beta_to_market(closes, market_closes, default=settings.stress.default_beta)
+        notes.extend([beta_note] if beta_note else [])
+        is_index = row.sector == "Index"
+        sizing = SymbolSizing(settings.capital, float(plan.at[row.symbol, "symbol_budget"]),
+                              float(plan.at[row.symbol, "industry_budget"]),
+                              margin_parameters(row.symbol, source.trade_date, index=is_index), beta,
+                              settings.stress.scenarios())
         analysis = analyze_symbol(
-            row.symbol, pd.concat(chains, ignore_index=True), lot_size=row.lot_size, is_index=row.sector == "Index",
+            row.symbol, pd.concat(chains, ignore_index=True), lot_size=row.lot_size, is_index=is_index,
             state=state, as_of=analysis_moment(source.trade_date), r=settings.risk_free_rate, limits=limits,
             rules=settings.candidates, position_type=outcome.row["position_type"],
-            closes=_closes(source, row.symbol, notes), iv_history=iv_history, stress_move=settings.stress_move,
+            closes=None if closes is None else closes.to_numpy(float), iv_history=iv_history,
+            stress_move=settings.stress_move, sizing=sizing,
         )
     except AuthError:
         raise  # bad credentials fail every symbol alike: stop the run instead of recording 50 identical reasons
@@ -203,18 +286,31 @@ def symbol_outcome(
                     "n_candidates": analysis.n_candidates, "n_selected": len(analysis.selected),
                     "quoted_at": analysis.quoted_at, "note": "; ".join([*notes, *analysis.notes]) or None}
     outcome.selected, outcome.legs, outcome.valuation = analysis.selected, analysis.legs, analysis.valuation
+    outcome.stress = analysis.stress
+    outcome.row["beta"] = beta
     outcome.smiles, outcome.smile_quotes = analysis.smiles, analysis.smile_quotes
     return outcome
 
 
-def _closes(source: MarketDataSource, symbol: str, notes: list[str]) -> np.ndarray | None:
-    """The symbol's daily closes, oldest first, for its forecast; None (noted) when the source has none."""
+def _closes(source: MarketDataSource, symbol: str, notes: list[str]) -> pd.Series | None:
+    """The symbol's daily closes by date, oldest first, for its forecast and beta; None (noted) when the source has
+    none."""
     try:
         candles = source.candles(symbol, source.trade_date - timedelta(days=FORECAST_HISTORY_DAYS), source.trade_date)
     except DataError as exc:
         notes.append(f"no price history ({exc})")
         return None
-    return candles.sort_values("date")["close"].to_numpy(float)
+    return candles.sort_values("date").set_index("date")["close"].astype(float)
+
+
+def market_closes(source: MarketDataSource) -> pd.Series | None:
+    """NIFTY's daily closes by date over the market state's window (what a run records), for betas; None when the
+    source has none."""
+    try:
+        candles = source.candles(MARKET_SYMBOL, source.trade_date - timedelta(days=HISTORY_DAYS), source.trade_date)
+    except DataError:
+        return None
+    return candles.sort_values("date").set_index("date")["close"].astype(float)
 
 
 def _iv_rank(symbol: str, is_index: bool, state: MarketState, history: np.ndarray | None,
@@ -247,10 +343,11 @@ def analyze_portfolio(
     limits = settings.limits(profile)
     state = market_context(source, settings)
     plan = budgets(universe, allocations, settings.capital).set_index("symbol")
+    nifty = market_closes(source)
     outcomes = []
     for row in universe.itertuples(index=False):
         outcomes.append(symbol_outcome(source, row, plan=plan, state=state, settings=settings, limits=limits,
-                                       iv_history=(iv_history or {}).get(row.symbol)))
+                                       iv_history=(iv_history or {}).get(row.symbol), market_closes=nifty))
         if progress:
             progress(row.symbol)
     return assemble(
@@ -274,7 +371,7 @@ def assemble(
     limits = settings.limits(profile)
     symbols = pd.DataFrame([o.row for o in outcomes]).reindex(columns=SYMBOL_COLUMNS)
     chosen = [o for o in outcomes if o.selected is not None]
-    strategies, legs, industries, skipped = _size_and_finalise(chosen, plan, settings, limits)
+    strategies, legs, industries, skipped, stress = _size_and_finalise(chosen, plan, settings, limits)
     exits = exit_conditions(strategies, legs, profile) if len(strategies) else pd.DataFrame(columns=EXIT_COLUMNS)
     symbols["n_selected"] = symbols["symbol"].map(strategies.groupby("symbol").size()).fillna(0).astype(int)
     unsized = (symbols["status"] == "ok") & (symbols["n_selected"] == 0)
@@ -287,31 +384,39 @@ def assemble(
         smiles=_stacked([o.smiles for o in outcomes], SMILE_COLUMNS, ["symbol", "expiry"]),
         smile_quotes=_stacked([o.smile_quotes for o in outcomes], SMILE_QUOTE_COLUMNS,
                               ["symbol", "expiry", "strike", "option_type"]),
+        **_book(strategies, legs, stress, symbols, trade_date, settings, limits),
         settings={"limits": limits.model_dump(mode="json"), "candidates": settings.candidates.model_dump(mode="json"),
                   "risk_free_rate": settings.risk_free_rate, "stress_move": settings.stress_move},
     )
 
 
 def _size_and_finalise(chosen: list[SymbolOutcome], plan: pd.DataFrame, settings: AnalysisSettings, limits: RiskLimits,
-                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, str]]:
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, str], np.ndarray]:
     """Size every selected strategy, then re-evaluate the sized positions exactly (costs included), each symbol at
-    the moment its quotes were taken and under its own measures.
+    the moment its quotes were taken and under its own measures. Margin and worst stress scale with the lots.
 
-    Returns (strategies, legs, industries, skipped): skipped maps a symbol none of whose strategies got a lot to the
-    skip reason of its best-scored one."""
+    Returns (strategies, legs, industries, skipped, stress): skipped maps a symbol none of whose strategies got a
+    lot to the skip reason of its best-scored one; stress is (strategies, S), each sized position's scenario P&L."""
+    n_scenarios = len(settings.stress.scenarios()[0])
     if not chosen:
-        return pd.DataFrame(columns=STRATEGY_COLUMNS), pd.DataFrame(columns=LEG_COLUMNS), pd.DataFrame(), {}
+        return (pd.DataFrame(columns=STRATEGY_COLUMNS), pd.DataFrame(columns=LEG_COLUMNS), pd.DataFrame(), {},
+                np.zeros((0, n_scenarios)))
     selected = pd.concat([o.selected for o in chosen], ignore_index=True)
+    per_lot_stress = np.vstack([o.stress for o in chosen])
     all_legs = pd.concat([o.legs for o in chosen], ignore_index=True)
     plan_columns = ["sector", "industry", "position_type"]
     selected = selected.drop(columns=plan_columns, errors="ignore").join(plan[plan_columns], on="symbol")
-    sized, industries = size_portfolio(selected, plan.reset_index(), settings.capital, limits)
+    sized, industries = size_portfolio(selected, plan.reset_index(), settings.capital, limits, stress=per_lot_stress)
     best = sized.groupby("symbol", sort=False).agg(lots=("lots", "max"), reason=("skip_reason", "first"))
     skipped = best.loc[best["lots"] == 0, "reason"].to_dict()  # sized is in score order: first = best-scored
     sized = sized.set_index("candidate_id").loc[selected["candidate_id"]].reset_index()
     keep = sized["lots"].to_numpy() > 0
-    table = selected[keep].reset_index(drop=True).assign(lots=sized["lots"].to_numpy()[keep],
+    lots = sized["lots"].to_numpy()[keep]
+    table = selected[keep].reset_index(drop=True).assign(lots=lots,
                                                         budget_binding=sized["budget_binding"].to_numpy()[keep])
+    table["margin"] *= lots
+    table["worst_stress"] *= lots
+    stress = per_lot_stress[keep] * lots[:, None]
     symbol_of = {o.row["symbol"]: o for o in chosen}
     parts = [_at_size(rows, all_legs, symbol_of[symbol].valuation, symbol_of[symbol].row["quoted_at"], settings)
              for symbol, rows in table.groupby("symbol", sort=False)]
@@ -319,7 +424,44 @@ def _size_and_finalise(chosen: list[SymbolOutcome], plan: pd.DataFrame, settings
     legs = all_legs[all_legs["candidate_id"].isin(table["candidate_id"])].copy()
     legs["qty"] = legs["qty"] * legs["candidate_id"].map(table.set_index("candidate_id")["lots"])
     return (table.reindex(columns=STRATEGY_COLUMNS), legs.reindex(columns=LEG_COLUMNS).reset_index(drop=True),
-            industries, skipped)
+            industries, skipped, stress)
+
+
+def _book(strategies: pd.DataFrame, legs: pd.DataFrame, stress: np.ndarray, symbols: pd.DataFrame, trade_date: date,
+          settings: AnalysisSettings, limits: RiskLimits) -> dict[str, pd.DataFrame]:
+    """The book's risk for the result: `book` (one row, BOOK_COLUMNS: greeks in NIFTY terms, margin as one book
+    and as the sum of its strategies, worst stress and the limits) and `book_stress` (STRESS_COLUMNS)."""
+    capital = settings.capital
+    symbol_rows = symbols.set_index("symbol")
+    beta = strategies["symbol"].map(symbol_rows["beta"]).fillna(settings.stress.default_beta).to_numpy(float)
+    greeks = nifty_terms(*(strategies[c].to_numpy(float) for c in ("delta", "gamma", "vega", "theta")),
+                         strategies["spot"].to_numpy(float), beta)
+    risk = book_risk(stress, greeks, capital, settings.stress)
+    margin = _book_margin(strategies, legs, symbol_rows, trade_date, settings.risk_free_rate)
+    book = {**risk.greeks, "margin": margin, "margin_sum": float(strategies["margin"].sum()),
+            "worst_stress": risk.worst, "margin_limit": limits.max_margin * capital,
+            "stress_limit": -limits.max_stress_loss * capital}
+    return {"book": pd.DataFrame([book]).reindex(columns=BOOK_COLUMNS), "book_stress": risk.stress}
+
+
+def _book_margin(strategies: pd.DataFrame, legs: pd.DataFrame, symbols: pd.DataFrame, trade_date: date,
+                 r: float) -> float:
+    """SPAN + exposure margin of all option legs as one book (hedges between positions of an underlying count), ₹."""
+    options = legs[legs["instrument"] != "STK"].merge(strategies[["candidate_id", "symbol", "spot"]], on="candidate_id")
+    if options.empty:
+        return 0.0
+    quoted_at = options["symbol"].map(symbols["quoted_at"])
+    frame = pd.DataFrame({
+        "symbol": options["symbol"], "strike": options["strike"].astype(float), "option_type": options["instrument"],
+        "quantity": np.where(options["side"] == "BUY", 1.0, -1.0) * options["qty"].astype(float),
+        "years": [years_to_expiry(pd.Timestamp(at).to_pydatetime(), pd.Timestamp(expiry).date())
+                  for at, expiry in zip(quoted_at, options["expiry"])],
+        "iv": options["iv"].astype(float),
+    })
+    index = symbols["sector"] == "Index"
+    params = {s: margin_parameters(s, trade_date, index=bool(index.get(s, False))) for s in frame["symbol"].unique()}
+    spot = options.groupby("symbol")["spot"].first().to_dict()
+    return float(book_margin(frame, spot=spot, rate=r, params=params).loc["TOTAL", "total"])
 
 
 def _at_size(rows: pd.DataFrame, legs: pd.DataFrame, valuation: Valuation, as_of: datetime,
@@ -329,7 +471,8 @@ def _at_size(rows: pd.DataFrame, legs: pd.DataFrame, valuation: Valuation, as_of
     costs = position_costs(final, as_of.date())
     metrics = evaluate_positions(final, rows["spot"].to_numpy(float), rows["atm_iv"].to_numpy(float),
                                  settings.risk_free_rate, 0.0, costs=costs, stress_move=settings.stress_move,
-                                 defined_risk=(rows["risk_type"] == "defined").to_numpy())
+                                 defined_risk=(rows["risk_type"] == "defined").to_numpy(),
+                                 risk_floor=-rows["worst_stress"].to_numpy(float))
     ids = list(rows["candidate_id"])
     metrics |= value_positions(final, valuation, costs, leg_quotes(legs[legs["candidate_id"].isin(ids)], ids,
                                                                    final.kind.shape[1]))

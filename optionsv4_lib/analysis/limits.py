@@ -7,6 +7,7 @@ Percentages are decimals of total capital (0.02 = 2 %); money in ₹; rates cont
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from optionsv4_lib.analysis.market_state import MarketStateConfig
+from optionsv4_lib.analysis.portfolio_risk import StressConfig
 from optionsv4_lib.core.domain import FAMILIES, RISK_PROFILES, Family, RiskProfile
 from optionsv4_lib.core.errors import InputError
 from optionsv4_lib.strategies.candidates import CandidateRules
@@ -78,7 +79,9 @@ class AnalysisSettings(BaseModel):
                            description="total capital to allocate, ₹ (default ₹3 crore)")
     risk_profile: RiskProfile = "moderate"
     risk_free_rate: float = Field(0.065, ge=0, lt=1, description="continuously compounded, decimal")
-    stress_move: float = Field(0.15, gt=0, lt=1, description="± price move whose loss is the margin estimate of undefined-risk trades")
+    stress_move: float = Field(0.15, gt=0, lt=1, description="± price move whose worst loss at expiry is the capital "
+                               "at risk of an undefined-risk trade")
+    stress: StressConfig = Field(StressConfig(), description="the book's stress grid (gaps × vol spikes)")
     profiles: dict[RiskProfile, RiskLimits] = Field(default_factory=lambda: dict(DEFAULT_PROFILES))
     market: MarketStateConfig = MarketStateConfig()
     candidates: CandidateRules = CandidateRules()

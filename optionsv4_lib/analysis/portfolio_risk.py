@@ -77,26 +77,29 @@ def scenario_pnl(positions: Positions, spot: np.ndarray, beta: np.ndarray, r: fl
 
 def book_greeks(positions: Positions, spot: np.ndarray, beta: np.ndarray, r: float) -> np.ndarray:
     """(N, 4) per position: NIFTY-equivalent delta ₹, its change per 1 % NIFTY move ₹, vega ₹/vol pt, theta ₹/day."""
-    spot = np.asarray(spot, float)
-    exposure = spot * np.asarray(beta, float)  # ₹ move of the underlying per unit NIFTY return
-    g = position_greeks(positions, spot, r, 0.0)
-    return np.column_stack([g.delta * exposure, g.gamma * exposure**2 * 0.01, g.vega, g.theta])
+    g = position_greeks(positions, np.asarray(spot, float), r, 0.0)
+    return nifty_terms(g.delta, g.gamma, g.vega, g.theta, spot, beta)
 
 
-def book_risk(positions: Positions, spot: np.ndarray, beta: np.ndarray, r: float, capital: float,
-              config: StressConfig) -> BookRisk:
-    """The whole book's greeks and stress table (positions summed; each scenario named like 'NIFTY −10 %, IV +50 %')."""
+def nifty_terms(delta: np.ndarray, gamma: np.ndarray, vega: np.ndarray, theta: np.ndarray, spot: np.ndarray,
+                beta: np.ndarray) -> np.ndarray:
+    """(N, 4) BOOK_GREEK_COLUMNS from position greeks per ₹1 of the underlying (delta units, gamma per ₹)."""
+    exposure = np.asarray(spot, float) * np.asarray(beta, float)  # ₹ move of the underlying per unit NIFTY return
+    return np.column_stack([np.asarray(delta, float) * exposure, np.asarray(gamma, float) * exposure**2 * 0.01,
+                            np.asarray(vega, float), np.asarray(theta, float)])
+
+
+def book_risk(scenario: np.ndarray, greeks: np.ndarray, capital: float, config: StressConfig) -> BookRisk:
+    """The whole book's greeks and stress table from its positions' scenario P&Ls (N, S; scenarios as
+    config.scenarios()) and greeks (N, 4; as book_greeks), each scenario named like 'NIFTY −10 %, IV +50 %'."""
     moves, shifts = config.scenarios()
-    if len(positions.kind) == 0:
-        pnl, greeks = np.zeros(len(moves)), np.zeros(len(BOOK_GREEK_COLUMNS))
-    else:
-        pnl = scenario_pnl(positions, spot, beta, r, moves, shifts).sum(axis=0)
-        greeks = book_greeks(positions, spot, beta, r).sum(axis=0)
+    pnl = np.asarray(scenario, float).reshape(-1, len(moves)).sum(axis=0)
+    totals = np.asarray(greeks, float).reshape(-1, len(BOOK_GREEK_COLUMNS)).sum(axis=0)
     stress = pd.DataFrame({
         "scenario": [scenario_name(m, s) for m, s in zip(moves, shifts)], "nifty_move": moves, "vol_shift": shifts,
         "pnl": pnl, "pnl_pct_capital": pnl / capital * 100,
     })
-    return BookRisk(dict(zip(BOOK_GREEK_COLUMNS, map(float, greeks))), stress)
+    return BookRisk(dict(zip(BOOK_GREEK_COLUMNS, map(float, totals))), stress)
 
 
 def scenario_name(move: float, vol_shift: float) -> str:

@@ -16,14 +16,16 @@ import numpy as np
 import pandas as pd
 
 from optionsv4_lib.analysis.market_state import MarketState
+from optionsv4_lib.analysis.portfolio_risk import BOOK_GREEK_COLUMNS, STRESS_COLUMNS
 
 SYMBOL_COLUMNS = (
     "symbol", "sector", "industry", "position_type", "status", "reason", "spot", "atm_iv", "iv_rank",
-    "n_candidates", "n_selected", "quoted_at", "note",
+    "n_candidates", "n_selected", "quoted_at", "note", "beta",
 )
 """status: ok | failed (reason says why) | skipped (e.g. no allocation); one row per symbol of the universe.
 atm_iv: the near smile's at the forward (decimal); quoted_at: when its quotes were taken; note: what was left out
-or fell back (a far expiry, a flat smile, the view without a forecast, an unavailable IV rank)."""
+or fell back (a far expiry, a flat smile, the view without a forecast, an unavailable IV rank); beta: to NIFTY, from
+daily returns (the stress table moves the symbol by beta × the NIFTY move)."""
 
 STRATEGY_COLUMNS = (
     "candidate_id", "symbol", "sector", "industry", "position_type", "strategy", "family", "view", "risk_type",
@@ -31,11 +33,13 @@ STRATEGY_COLUMNS = (
     "max_loss", "unbounded_profit", "unbounded_loss", "breakevens", "pop", "pop_net", "expected_pnl",
     "expected_pnl_net", "pop_market", "expected_pnl_market", "edge", "forecast_vol", "implied_vol",
     "capital_at_risk", "reward_risk", "return_on_risk", "delta", "gamma", "vega", "theta", "costs", "min_oi",
-    "max_spread_pct", "score", "rank", "rationale", "budget_binding",
+    "max_spread_pct", "score", "rank", "rationale", "budget_binding", "margin", "worst_stress",
 )
 """Selected strategies, sized: every money column and greek is for the whole position (all `lots` strategy lots),
-re-evaluated at that size (costs do not scale linearly: brokerage is per order). capital_at_risk is |max loss|,
-or the margin estimate when the loss is unbounded. max_profit may be +inf and max_loss −inf (unbounded; the
+re-evaluated at that size (costs do not scale linearly: brokerage is per order). capital_at_risk is |max loss|
+for defined risk, the stress loss (the worst at expiry within ± stress_move) for undefined risk; margin is what a
+broker blocks (SPAN-style scenarios + exposure, analysis.margin); worst_stress the worst P&L over the book's stress
+grid (≤ 0). max_profit may be +inf and max_loss −inf (unbounded; the
 flags say so, and the JSON has null). pop/expected_pnl (gross) and pop_net/expected_pnl_net: the view;
 pop_market/expected_pnl_market (net of costs): the smile; edge = expected_pnl_net − expected_pnl_market
 (strategies.metrics); forecast_vol (the view's σ) and implied_vol (the near smile's ATM), decimals."""
@@ -46,6 +50,12 @@ LEG_COLUMNS = (
 )
 """Legs of the selected strategies; qty in units for the whole position (lots × ratio × lot size). iv is ours,
 implied from the mid at the quote time; broker_iv the source's (a diagnostic); touch_prob under the smile."""
+
+BOOK_COLUMNS = (*BOOK_GREEK_COLUMNS, "margin", "margin_sum", "worst_stress", "margin_limit", "stress_limit")
+"""The book in one row, ₹: greeks in NIFTY terms (analysis.portfolio_risk); margin of the book as one position set
+(hedges across strategies of an underlying count) and margin_sum, the strategies' own margins added (what sizing
+spent); worst_stress, the worst scenario P&L of the stress table (book_stress, STRESS_COLUMNS); the profile's
+limits: margin_limit (max_margin × capital) and stress_limit (−max_stress_loss × capital)."""
 
 EXIT_COLUMNS = ("candidate_id", "kind", "metric", "comparison", "threshold", "unit", "leg_no", "action", "description")
 """Exit rules of the selected strategies (optionsv4_lib.strategies.exit_rules)."""
@@ -72,6 +82,8 @@ class AnalysisResult:
     settings: dict[str, Any] = field(default_factory=dict)
     smiles: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.valuation.SMILE_COLUMNS
     smile_quotes: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.valuation.SMILE_QUOTE_COLUMNS
+    book: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BOOK_COLUMNS))
+    book_stress: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=STRESS_COLUMNS))
 
     @property
     def run_key(self) -> tuple[date, str]:
@@ -94,11 +106,14 @@ class AnalysisResult:
             "symbols": json_records(self.symbols),
             "smiles": json_records(self.smiles),
             "strategies": strategies,
+            "book": (json_records(self.book) or [None])[0],
+            "book_stress": json_records(self.book_stress),
         }
 
     def allocation_document(self) -> dict[str, Any]:
         """The options_portfolio_allocation JSON: capital, industry budgets and use, sized positions."""
-        cols = ["candidate_id", "symbol", "industry", "strategy", "lots", "capital_at_risk", "score", "budget_binding"]
+        cols = ["candidate_id", "symbol", "industry", "strategy", "lots", "capital_at_risk", "margin", "worst_stress",
+                "score", "budget_binding"]
         return {
             "run": self._run_header(),
             "capital": self.capital,
@@ -146,7 +161,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-_FRAMES = ("symbols", "strategies", "legs", "exits", "industries", "smiles", "smile_quotes")
+_FRAMES = ("symbols", "strategies", "legs", "exits", "industries", "smiles", "smile_quotes", "book", "book_stress")
 
 
 def save_result(result: AnalysisResult, directory: Path) -> Path:

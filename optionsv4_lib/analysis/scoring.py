@@ -163,17 +163,36 @@ def score_candidates(table: pd.DataFrame, *, state: MarketState, limits: RiskLim
     return out
 
 
-def select_top(scored: pd.DataFrame, top_n: int) -> pd.DataFrame:
+def select_top(scored: pd.DataFrame, top_n: int, shorts: pd.Series | None = None) -> pd.DataFrame:
     """Per symbol, the `top_n` best eligible rows of a scored table, with `rank` (1 = best): by score, highest
-    first, ties broken by candidate_id ascending. Rows ordered by symbol, then rank."""
+    first, ties broken by candidate_id ascending. Rows ordered by symbol, then rank.
+
+    shorts: candidate_id → the set of contracts it sells (e.g. (expiry, strike, option type)); when given, a row
+    selling a contract that a better-ranked row of its symbol already sells is passed over, so no two picks are
+    short the same strike and expiry."""
     _require(scored, "scored", ("symbol", "candidate_id", "score", "eligible"))
     if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 1:
         raise InputError(f"top_n: must be an integer ≥ 1, got {top_n!r}")
     eligible = scored[scored["eligible"].astype(bool).to_numpy()]
     ordered = eligible.sort_values(["symbol", "score", "candidate_id"], ascending=[True, False, True],
                                    kind="mergesort")
+    if shorts is not None:
+        ordered = ordered[_distinct_shorts(ordered, shorts)]
     rank = ordered.groupby("symbol", sort=False).cumcount() + 1
     return ordered.assign(rank=rank.astype("int64"))[rank <= top_n].reset_index(drop=True)
+
+
+def _distinct_shorts(ordered: pd.DataFrame, shorts: pd.Series) -> np.ndarray:
+    """Mask of the rows, in order, that sell no contract a kept row of the same symbol sells."""
+    sold: dict[str, set] = {}
+    keep = np.zeros(len(ordered), dtype=bool)
+    for i, (symbol, cid) in enumerate(zip(ordered["symbol"], ordered["candidate_id"])):
+        mine = shorts.get(cid, frozenset())
+        taken = sold.setdefault(symbol, set())
+        if not taken & mine:
+            keep[i] = True
+            taken |= mine
+    return keep
 
 
 # ---------------------------------------------------------------- factors

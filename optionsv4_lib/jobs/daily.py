@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from optionsv4_lib.analysis.allocation import Allocations, budgets
@@ -39,6 +40,7 @@ from optionsv4_lib.analysis.analyze import (
     choose_expiries,
     symbol_outcome,
 )
+from optionsv4_lib.analysis.analyze import market_closes
 from optionsv4_lib.analysis.analyze import market_context as read_market_context
 from optionsv4_lib.analysis.market_state import MarketState
 from optionsv4_lib.analysis.result import AnalysisResult, load_result, save_result
@@ -210,9 +212,11 @@ def analyze_symbol(run_dir: str, symbol: str, settings: Settings, excluded: dict
     row = next(universe[universe["symbol"] == symbol].itertuples(index=False))
     plan = pd.read_parquet(Path(run_dir) / "budgets.parquet").set_index("symbol")
     history = pd.read_parquet(Path(run_dir) / "iv_history.parquet")
+    source = _replay(spec)
     outcome = symbol_outcome(
-        _replay(spec), row, plan=plan, state=read_market_state(run_dir), settings=settings,
+        source, row, plan=plan, state=read_market_state(run_dir), settings=settings,
         limits=settings.limits(spec.risk_profile), iv_history=history.loc[history["symbol"] == symbol, "atm_iv"],
+        market_closes=market_closes(source),
     )
     _write_outcome(run_dir, outcome)
     return symbol
@@ -394,6 +398,7 @@ def _write_outcome(run_dir: str, outcome: SymbolOutcome) -> None:
         outcome.smiles.to_parquet(base / f"{symbol}.smiles.parquet", index=False)
         outcome.smile_quotes.to_parquet(base / f"{symbol}.smile_quotes.parquet", index=False)
         (base / f"{symbol}.valuation.json").write_text(json.dumps(outcome.valuation.to_dict()))
+        np.save(base / f"{symbol}.stress.npy", outcome.stress)
     row = {k: (None if isinstance(v, float) and v != v else v) for k, v in outcome.row.items()}
     tmp = base / f"{symbol}.json.tmp"
     tmp.write_text(json.dumps(row, default=str))
@@ -414,9 +419,10 @@ def _read_outcome(run_dir: str, symbol: str) -> SymbolOutcome:
     selected["breakevens"] = selected["breakevens"].map(list)
     valuation = Valuation.from_dict(json.loads((base / f"{symbol}.valuation.json").read_text()))
     return SymbolOutcome(row | {"quoted_at": datetime.fromisoformat(row["quoted_at"])}, selected,
-                         pd.read_parquet(base / f"{symbol}.legs.parquet"), valuation,
-                         pd.read_parquet(base / f"{symbol}.smiles.parquet"),
-                         pd.read_parquet(base / f"{symbol}.smile_quotes.parquet"))
+                         stress=np.load(base / f"{symbol}.stress.npy"),
+                         legs=pd.read_parquet(base / f"{symbol}.legs.parquet"), valuation=valuation,
+                         smiles=pd.read_parquet(base / f"{symbol}.smiles.parquet"),
+                         smile_quotes=pd.read_parquet(base / f"{symbol}.smile_quotes.parquet"))
 
 
 # ---------------------------------------------------------------- the same analysis without Airflow (optionsv4 analyze)

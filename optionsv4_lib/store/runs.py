@@ -23,7 +23,9 @@ from psycopg2.extras import execute_values
 
 from optionsv4_lib.analysis.allocation import Allocations, load_allocations
 from optionsv4_lib.analysis.market_state import MarketState
+from optionsv4_lib.analysis.portfolio_risk import STRESS_COLUMNS
 from optionsv4_lib.analysis.result import (
+    BOOK_COLUMNS,
     EXIT_COLUMNS,
     INDUSTRY_COLUMNS,
     LEG_COLUMNS,
@@ -42,13 +44,14 @@ TABLES = (
     "stock_mappings", "sector_allocations_current", "industry_allocations_current", "instruments",
     "market_data_daily", "option_chain_data",
     "analysis_runs", "market_conditions", "run_symbols", "run_industries", "strategies", "strategy_details",
-    "strategy_exit_conditions", "data_quality_results", "smile_fits", "smile_quotes",
+    "strategy_exit_conditions", "data_quality_results", "smile_fits", "smile_quotes", "run_book", "run_book_stress",
     "strategy_execution_status", "orders", "positions_snapshots",
 )
 """Every table of include/sql, parents before children."""
 
 RUN_TABLES = ("market_conditions", "run_symbols", "run_industries", "strategies", "strategy_details",
-              "strategy_exit_conditions", "data_quality_results", "smile_fits", "smile_quotes")
+              "strategy_exit_conditions", "data_quality_results", "smile_fits", "smile_quotes", "run_book",
+              "run_book_stress")
 """The tables one analysis run fills besides analysis_runs, in load order."""
 
 QUALITY_COLUMNS = ("suite", "subject", "expectation", "column", "severity", "success", "observed", "unexpected_count", "details")
@@ -173,7 +176,8 @@ def store_analysis(conn, result: AnalysisResult, *, quality: pd.DataFrame | None
     with writing(conn, lambda: table) as cur:
         run_id = _run_row(cur, result)
         for child in ("strategies", "market_conditions", "run_symbols", "run_industries", "data_quality_results",
-                      "smile_fits"):  # strategies cascade to legs and exits, smile fits to their quotes
+                      "smile_fits", "run_book", "run_book_stress"):  # strategies cascade to legs and exits,
+            # smile fits to their quotes
             cur.execute(f"DELETE FROM {child} WHERE run_id = %s", (run_id,))
         for table, columns, rows in batches:
             _insert(cur, table, ("run_id", *columns), [(run_id, *row) for row in rows])
@@ -207,6 +211,9 @@ def fetch_analysis(conn, trade_date: date, risk_profile: str) -> AnalysisResult:
         exits = _frame(cur, _children_sql("strategy_exit_conditions", EXIT_COLUMNS, "exit_no"), key)
         smiles = _frame(cur, f"SELECT {', '.join(SMILE_COLUMNS)} FROM smile_fits WHERE run_id = %s "
                              "ORDER BY symbol, expiry", key)
+        book = _frame(cur, f"SELECT {', '.join(BOOK_COLUMNS)} FROM run_book WHERE run_id = %s", key)
+        book_stress = _frame(cur, f"SELECT {', '.join(STRESS_COLUMNS)} FROM run_book_stress WHERE run_id = %s "
+                                  "ORDER BY nifty_move, vol_shift", key)
         smile_quotes = _frame(cur, f"SELECT {', '.join(SMILE_QUOTE_COLUMNS)} FROM smile_quotes WHERE run_id = %s "
                                    "ORDER BY symbol, expiry, strike, option_type", key)
     if market.empty:
@@ -222,7 +229,8 @@ def fetch_analysis(conn, trade_date: date, risk_profile: str) -> AnalysisResult:
         capital=float(run["capital"]), market=MarketState(**state), symbols=symbols, strategies=strategies,
         legs=legs, exits=exits, industries=industries, started_at=run["started_at"].to_pydatetime(),
         finished_at=run["finished_at"].to_pydatetime(), settings=run["settings"], smiles=smiles,
-        smile_quotes=smile_quotes,
+        smile_quotes=smile_quotes, book=book.reindex(columns=BOOK_COLUMNS),
+        book_stress=book_stress.reindex(columns=STRESS_COLUMNS),
     )
 
 
@@ -247,6 +255,8 @@ def _run_batches(result: AnalysisResult, quality: pd.DataFrame | None) -> list[t
                                   "observed", "unexpected_count", "details"), quality),
         ("smile_fits", SMILE_COLUMNS, result.smiles.reindex(columns=SMILE_COLUMNS)),
         ("smile_quotes", SMILE_QUOTE_COLUMNS, result.smile_quotes.reindex(columns=SMILE_QUOTE_COLUMNS)),
+        ("run_book", BOOK_COLUMNS, result.book.reindex(columns=BOOK_COLUMNS)),
+        ("run_book_stress", STRESS_COLUMNS, result.book_stress.reindex(columns=STRESS_COLUMNS)),
     ]
     return [(table, columns, _rows(frame, columns, table)) for table, columns, frame in batches]
 

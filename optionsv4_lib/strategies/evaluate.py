@@ -333,6 +333,7 @@ def evaluate_positions(
     costs: np.ndarray | None = None,
     stress_move: float = 0.15,
     defined_risk: np.ndarray | None = None,
+    risk_floor: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """All metrics of N positions as arrays keyed by name (₹ for the whole position unless said otherwise).
 
@@ -341,7 +342,8 @@ def evaluate_positions(
     the *_net metrics are added. stress_move: the ±price move (decimal) whose worst loss is the capital at risk
     of an undefined-risk position. defined_risk: (N,) bool, the catalog's verdict per position (default: a finite
     max loss); capital at risk is |max loss| for defined risk, the stress loss otherwise — so a 1×2 put ratio
-    spread, whose finite max loss sits at a price of 0, is sized by its stress loss.
+    spread, whose finite max loss sits at a price of 0, is sized by its stress loss. risk_floor: (N,) ₹, a loss the
+    capital at risk of an undefined-risk position is at least (e.g. its worst instant gap with a volatility spike).
     Keys: net_premium, max_profit, max_loss, unbounded_profit, unbounded_loss, breakevens (N, K; NaN-padded),
     pop, expected_pnl, capital_at_risk, reward_risk, return_on_risk, delta, gamma, vega, theta,
     touch (N, L: probability that each short option leg's strike is touched before the horizon; NaN elsewhere).
@@ -351,8 +353,10 @@ def evaluate_positions(
     profile = horizon_profile(pos, spot, sigma, r, q)
     gross = profile_metrics(profile, spot, sigma, years, mu)
     defined = np.isfinite(gross.max_loss) if defined_risk is None else np.asarray(defined_risk, bool)
-    capital = np.where(defined & np.isfinite(gross.max_loss), -gross.max_loss,
-                       -stress_loss(profile, spot, stress_move))
+    undefined = -stress_loss(profile, spot, stress_move)
+    if risk_floor is not None:
+        undefined = np.maximum(undefined, risk_floor)
+    capital = np.where(defined & np.isfinite(gross.max_loss), -gross.max_loss, undefined)
     greeks = position_greeks(pos, spot, r, q)
     short_option = pos.is_option & (pos.qty < 0)
     barrier = np.where(short_option, pos.strike, spot[:, None])

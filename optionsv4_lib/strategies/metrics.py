@@ -60,6 +60,8 @@ def strategy_metrics(
     drift: float | None = None,
     costs: date | None = None,
     stress_move: float = 0.15,
+    defined_risk: bool | None = None,
+    risk_floor: float | None = None,
 ) -> dict[str, Any]:
     """Payoff, probability and risk of one multi-leg position, gross of costs unless `costs` is a trade date.
 
@@ -68,6 +70,7 @@ def strategy_metrics(
     (default `vol`) for calendars and diagonals. spot ₹; vol, rate, q decimals; years to the horizon (ACT/365).
     drift: μ of the lognormal terminal price, default risk-neutral rate − q.
     costs: a trade date; adds round-trip Indian costs (optionsv4_lib.reference.costs) and the *_net metrics.
+    stress_move, defined_risk, risk_floor (₹): the capital at risk, as for evaluate.evaluate_positions.
 
     Returns (₹ for the whole position): pop (P(expiry P&L > 0)), expected_pnl, max_profit (inf if unbounded),
     max_loss (≤ 0, -inf if unbounded), breakevens (sorted list), net_premium (> 0 credit), capital_at_risk,
@@ -78,7 +81,9 @@ def strategy_metrics(
     pos = _positions(legs, vol, years)
     cost = None if costs is None else position_costs(pos, costs)
     metrics = evaluate_positions(
-        pos, np.array([float(spot)]), np.array([float(vol)]), rate, q, drift=drift, costs=cost, stress_move=stress_move
+        pos, np.array([float(spot)]), np.array([float(vol)]), rate, q, drift=drift, costs=cost, stress_move=stress_move,
+        defined_risk=None if defined_risk is None else np.array([defined_risk]),
+        risk_floor=None if risk_floor is None else np.array([float(risk_floor)]),
     )
     out: dict[str, Any] = {}
     for key, value in metrics.items():
@@ -273,7 +278,8 @@ def leg_quotes(legs: pd.DataFrame, ids: list[str], width: int) -> tuple[np.ndarr
 
 
 def evaluate_candidates(cset: CandidateSet, r: float, q: float, trade_date: date, *, valuation: Valuation,
-                        stress_move: float = 0.15) -> tuple[pd.DataFrame, pd.DataFrame]:
+                        stress_move: float = 0.15, risk_floor: np.ndarray | None = None,
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(candidates, legs): the candidate meta table with the measure-free metrics of evaluate_positions (gross and
     net of round-trip costs), the metrics of both measures (value_positions), forecast_vol and implied_vol; and
     the legs table with each short leg's touch probability. Breakevens are lists."""
@@ -281,7 +287,7 @@ def evaluate_candidates(cset: CandidateSet, r: float, q: float, trade_date: date
     costs = position_costs(pos, trade_date)
     defined = (cset.meta["risk_type"] == "defined").to_numpy()
     metrics = evaluate_positions(pos, np.full(len(cset.meta), cset.spot), cset.sigma, r, q, costs=costs,
-                                 stress_move=stress_move, defined_risk=defined)
+                                 stress_move=stress_move, defined_risk=defined, risk_floor=risk_floor)
     ids = list(cset.meta["candidate_id"])
     metrics |= value_positions(pos, valuation, costs, leg_quotes(cset.legs, ids, pos.kind.shape[1]))
     metrics["return_on_risk"] = over_capital(metrics["expected_pnl"], metrics["capital_at_risk"])

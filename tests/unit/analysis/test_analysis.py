@@ -83,6 +83,7 @@ def test_sized_metrics_are_the_whole_position(result):
         [{"type": l.instrument, "strike": l.strike if l.instrument != "STK" else 0, "side": l.side, "qty": l.qty,
           "premium": l.entry_price} for l in legs.itertuples()],
         row["spot"], row["atm_iv"], 0.065, _years(row), costs=TRADE_DATE,
+        defined_risk=row["risk_type"] == "defined", risk_floor=-row["worst_stress"],
     )
     for key in ("max_profit", "max_loss", "costs", "capital_at_risk"):  # the measure-free metrics at size
         assert row[key] == pytest.approx(metrics[key], rel=1e-9), key
@@ -185,12 +186,14 @@ def test_result_round_trips_through_parquet(result, tmp_path):
 
 
 def test_a_symbol_that_gets_no_lot_says_which_limit_left_no_room():
+    # Feasibility comes before ranking: with ₹50,000 no candidate's one lot fits, so none is ranked and the
+    # symbol's reason names the limits its candidates broke.
     universe = load_universe()
     universe = universe[universe["symbol"].isin(["RELIANCE", "TCS"])].reset_index(drop=True)
     tiny = run(SyntheticMarket(42, TRADE_DATE), universe, capital=50_000.0)
-    assert len(tiny.strategies) == 0 and (tiny.symbols["status"] == "ok").all()
+    assert len(tiny.strategies) == 0 and (tiny.symbols["status"] == "failed").all()
     for reason in tiny.symbols["reason"]:
-        assert reason.startswith("not sized: no room for one lot: ") and "< capital at risk ₹" in reason, reason
+        assert reason.startswith("no candidate passes the ") and "one lot exceeds the " in reason, reason
 
 
 class _Exploding:
@@ -215,3 +218,51 @@ def test_an_unexpected_error_on_one_symbol_is_its_reason_not_the_run_end():
     reasons = result.symbols.set_index("symbol")["reason"]
     assert reasons["RELIANCE"] == "unexpected error (ZeroDivisionError: division by zero); see the log"
     assert (result.strategies["symbol"] == "TCS").any()
+
+
+# ---------------------------------------------------------------- margin, stress and the book (issue 16)
+
+
+def test_every_ranked_strategy_is_sizable_and_no_two_picks_short_the_same_contract(result):
+    limits = Settings().limits("moderate")
+    capital = result.capital
+    picks = result.strategies
+    assert len(picks) > 0
+    per_lot = picks.assign(capital_at_risk=picks["capital_at_risk"] / picks["lots"],
+                           margin=picks["margin"] / picks["lots"], worst=picks["worst_stress"] / picks["lots"])
+    assert (per_lot["capital_at_risk"] <= limits.max_loss_per_trade * capital).all()
+    assert (per_lot["margin"] <= limits.max_margin * capital).all()
+    assert (-per_lot["worst"] <= limits.max_stress_loss * capital).all()
+    legs = result.legs.merge(picks[["candidate_id", "symbol"]], on="candidate_id")
+    sold = legs[(legs["side"] == "SELL") & (legs["instrument"] != "STK")]
+    assert not sold.duplicated(["symbol", "expiry", "strike", "instrument"]).any()
+
+
+def test_the_book_reports_greeks_margin_and_a_stress_table_within_its_limit(result):
+    limits = Settings().limits("moderate")
+    book = result.book.iloc[0]
+    stress = result.book_stress
+    assert len(stress) == 12 and stress["scenario"].is_unique
+    assert book["worst_stress"] == pytest.approx(min(0.0, stress["pnl"].min()))
+    assert book["worst_stress"] >= -limits.max_stress_loss * result.capital - 1e-6
+    assert book["stress_limit"] == -limits.max_stress_loss * result.capital
+    assert 0 < book["margin"] <= book["margin_sum"] + 1e-6  # one book never needs more than its parts
+    assert book["margin_sum"] == pytest.approx(result.strategies["margin"].sum())
+    assert np.isfinite(book[["delta_nifty_inr", "gamma_nifty_inr", "vega", "theta"]].astype(float)).all()
+    document = result.analysis_document()
+    assert document["book"]["worst_stress"] == pytest.approx(book["worst_stress"])
+    assert [row["scenario"] for row in document["book_stress"]] == stress["scenario"].tolist()
+
+
+def test_undefined_risk_is_sized_by_its_stress_loss_not_its_loss_at_zero():
+    # A 1×2 put ratio spread has a finite max loss — at a NIFTY of 0 — which must never be its capital at risk.
+    legs = [{"type": "PE", "strike": 24_000, "side": "BUY", "qty": 65, "premium": 300.0},
+            {"type": "PE", "strike": 23_500, "side": "SELL", "qty": 130, "premium": 150.0}]
+    as_defined = strategy_metrics(legs, 24_000, 0.14, 0.065, 14 / 365, defined_risk=True)
+    undefined = strategy_metrics(legs, 24_000, 0.14, 0.065, 14 / 365, defined_risk=False)
+    assert as_defined["capital_at_risk"] == pytest.approx(-as_defined["max_loss"])
+    assert -as_defined["max_loss"] == pytest.approx(65 * (23_500 - 500) + 0.0)  # at 0: 2×23,500 − 24,000 − 500, ×65
+    # stress loss at −15 % (20,400): long put 3,600, two shorts −6,200, premium 0 → −2,600 × 65
+    assert undefined["capital_at_risk"] == pytest.approx(65 * 2_600)
+    floored = strategy_metrics(legs, 24_000, 0.14, 0.065, 14 / 365, defined_risk=False, risk_floor=200_000)
+    assert floored["capital_at_risk"] == 200_000

@@ -80,15 +80,17 @@ def test_book_risk_sums_positions_and_names_scenarios():
     short = _positions([[(CE, 24_500, -75, years, 0.14)], [(PE, 23_500, -75, years, 0.15)]])
     config = StressConfig(moves=(-0.10, 0.05), vol_shifts=(0.0, 0.5))
     spot, beta = np.array([24_000.0, 24_000.0]), np.array([1.0, 1.0])
-    risk = book_risk(short, spot, beta, R, 3e7, config)
     each = scenario_pnl(short, spot, beta, R, *config.scenarios())
+    risk = book_risk(each, book_greeks(short, spot, beta, R), 3e7, config)
     np.testing.assert_allclose(risk.stress["pnl"], each.sum(axis=0))
     assert risk.stress["scenario"].tolist() == ["NIFTY −10 %", "NIFTY −10 %, IV +50 %", "NIFTY +5 %",
                                                 "NIFTY +5 %, IV +50 %"]
     assert risk.worst == risk.stress["pnl"].min() < 0
     np.testing.assert_allclose(risk.stress["pnl_pct_capital"], risk.stress["pnl"] / 3e7 * 100)
-    empty = book_risk(_positions([[(CE, 1.0, 0.0, 0.1, 0.1)]]), spot[:1], beta[:1], R, 3e7, config)
-    assert empty.worst == 0.0
+    assert risk.greeks["vega"] == pytest.approx(book_greeks(short, spot, beta, R)[:, 2].sum())
+    assert risk.greeks["vega"] < 0
+    empty = book_risk(np.zeros((0, 4)), np.zeros((0, 4)), 3e7, config)
+    assert empty.worst == 0.0 and empty.greeks["delta_nifty_inr"] == 0.0
 
 
 def test_beta_from_aligned_daily_returns():

@@ -296,6 +296,7 @@ def test_vectorized_evaluation_matches_strategy_metrics():
         single = strategy_metrics(
             [leg(r.instrument, r.strike if r.instrument != "STK" else 0, r.side, r.entry_price, r.qty) for r in rows.itertuples()],
             row["spot"], row["atm_iv"], 0.065, row["years"], costs=date(2026, 11, 23),
+            defined_risk=row["risk_type"] == "defined",
         )
         # the view's P&L is in ₹ today: P(e^{−rT}·payoff > premium) = P(payoff > premium·e^{rT})
         growth = np.exp(0.065 * row["years"])
