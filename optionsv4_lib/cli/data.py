@@ -10,7 +10,8 @@ data_app = typer.Typer(no_args_is_help=True, add_completion=False,
 
 
 @data_app.command("fetch-span")
-def fetch_span(trade_date: str = typer.Option(..., "--date", help="The SPAN file's business date, YYYY-MM-DD.")) -> None:
+def fetch_span(trade_date: str = typer.Option(..., "--date", help="The SPAN file's business date, YYYY-MM-DD.")
+               ) -> None:
     """Download NSE Clearing's settlement SPAN risk-parameter file of a date into OPTIONSV4_SPAN_DIR."""
     from optionsv4_lib.marketdata.source import as_date
     from optionsv4_lib.marketdata.span_file import download_span_file
