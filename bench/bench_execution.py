@@ -84,7 +84,8 @@ def _run(conn, venue: str, size: dict, settings: Settings) -> float:
         cur.execute("TRUNCATE orders, positions_snapshots, strategy_execution_status, instruments")
     store_and_mark(conn, CONDOR, mode="paper" if venue == "paper" else "live", lots=size["lots"])
     if venue == "paper":
-        return _timed(conn, PaperBroker(conn, capital=settings.capital, rate=settings.risk_free_rate), settings, size["orders"])
+        paper = PaperBroker(conn, capital=settings.capital, rate=settings.risk_free_rate)
+        return _timed(conn, paper, settings, size["orders"])
     with DhanEmulator(market(), balance=1e10) as emulator:  # funds for 450 lots
         register_contracts(conn, emulator)
         return _timed(conn, DhanBroker(dhan_client(emulator, rate_limits={})), settings, size["orders"])

@@ -33,6 +33,8 @@ class Settings(BaseSettings, AnalysisSettings):
     data_dir: Path = Path("data")
     results_dir: Path = Path("results")
     logs_dir: Path = Path("logs")
+    span_dir: Path = Field(Path("data/span"), description="NSE SPAN risk-parameter files (nsccl.YYYYMMDD.*.spn): a "
+                           "file for the day supplies the real risk arrays to the margin")
     embedded_dir: Path = Field(PROJECT_DIR / ".optionsv4", description="the embedded PostgreSQL's home (project-local)")
     database_url: SecretStr | None = Field(None, validation_alias=AliasChoices("OPTIONSV4_DATABASE_URL", "SUPABASE_DB_URL"))
     dhan_client_id: str | None = Field(None, validation_alias=AliasChoices("OPTIONSV4_DHAN_CLIENT_ID", "DHAN_CLIENT_ID"))

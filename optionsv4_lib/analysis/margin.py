@@ -78,8 +78,8 @@ def strategy_margin(strike: ArrayLike, is_call: ArrayLike, quantity: ArrayLike, 
 def book_margin(legs: pd.DataFrame, *, spot: dict[str, float], rate: float,
                 params: dict[str, MarginParameters]) -> pd.DataFrame:
     """Margin (₹) of a whole book: legs netted per contract, every contract of one underlying margined together
-    (scenarios combined — the hedge benefit between positions), summed across underlyings. `legs` columns: symbol, strike, option_type (CE/PE),
-    quantity (signed units), years, iv. Returns one row per symbol (COMPONENTS) and a last row "TOTAL"."""
+    (scenarios combined — the hedge benefit between positions), summed across underlyings. `legs` columns: symbol,
+    strike, option_type (CE/PE), quantity (signed units), years, iv. One row per symbol (COMPONENTS), then "TOTAL"."""
     missing = [c for c in ("symbol", "strike", "option_type", "quantity", "years", "iv") if c not in legs.columns]
     if missing:
         raise InputError(f"legs: missing column(s) {', '.join(missing)}")

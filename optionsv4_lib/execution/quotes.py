@@ -72,9 +72,12 @@ class ChainQuotes:
         return None if row is None or pd.isna(row["security_id"]) else int(row["security_id"])
 
     def underlying(self, contract: Contract) -> tuple[float, datetime] | None:
-        """The underlying's price and quote time carried by the contract's chain."""
+        """The underlying's price carried by the contract's chain and when the chain was quoted; None when the chain
+        does not say when."""
         row = self._row(contract)
-        return None if row is None else (float(row["underlying_price"]), pd.Timestamp(row["quoted_at"]).to_pydatetime())
+        if row is None or pd.isna(row.get("quoted_at")):
+            return None
+        return float(row["underlying_price"]), pd.Timestamp(row["quoted_at"]).to_pydatetime()
 
     def _row(self, contract: Contract) -> pd.Series | None:
         chain = self._chain(contract.symbol, contract.expiry)

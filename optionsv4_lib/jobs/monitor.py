@@ -32,7 +32,8 @@ def monitor(settings: Settings, source_name: str, now: datetime, *, confirm_live
     conn = open_store(settings)
     try:
         quotes = ChainQuotes(source)
-        venues = {"paper": Venue(PaperBroker(conn, capital=settings.capital, quotes=quotes, rate=settings.risk_free_rate), quotes)}
+        paper = PaperBroker(conn, capital=settings.capital, quotes=quotes, rate=settings.risk_free_rate)
+        venues = {"paper": Venue(paper, quotes)}
         if confirm_live_exits:
             mode = resolve_mode("live", confirm=True, settings=settings, confirmation=confirmation,
                                 require_text=True)

@@ -120,6 +120,9 @@ def download_span_file(day: date, directory: Path | str, *, timeout: float = 30.
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
             payload = answer.read()
+    except urllib.error.HTTPError as exc:
+        raise DataError(f"could not download {url}: HTTP {exc.code} (no SPAN file for {day}: a holiday, or not "
+                        "published yet?)") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise DataError(f"could not download {url}: {getattr(exc, 'reason', exc)} (is NSE reachable from here?)") \
             from None

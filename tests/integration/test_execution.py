@@ -60,6 +60,10 @@ def dhan_broker(emulator, **options) -> DhanBroker:
     return DhanBroker(dhan_client(emulator, **options))
 
 
+def paper_broker(conn, **options) -> PaperBroker:
+    return PaperBroker(conn, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate, **options)
+
+
 def run(conn, broker, strategy_ids=None, hook=None, policy=FAST):
     plan = plan_execution(conn, broker, SETTINGS, strategy_ids=strategy_ids, now=NOW)
     return plan, execute_plan(conn, broker, plan, policy=policy, hook=hook)
@@ -82,7 +86,7 @@ def crash_after(kind: str, count: int):
 
 def test_paper_iron_condor_fills_buys_first_at_mid_plus_slippage(db):
     [sid] = store_and_mark(db, CONDOR)
-    broker = PaperBroker(db, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate, slippage=0.5)
+    broker = paper_broker(db, slippage=0.5)
     plan, [outcome] = run(db, broker)
 
     [strategy_plan] = plan.strategies
@@ -124,7 +128,7 @@ def test_emulator_iron_condor_sends_limit_margin_orders_in_units(db, emulator):
     per_leg = sum(estimate_basket_margin([order], **moment) for order in orders)
     assert plan.strategies[0].margin == pytest.approx(estimate_basket_margin(orders, **moment), abs=0.01)
     assert plan.strategies[0].margin < 0.6 * per_leg  # the hedge benefit Dhan's basket calculator gives
-    paper = PaperBroker(db, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate, quotes=ChainQuotes(market()))
+    paper = paper_broker(db, quotes=ChainQuotes(market()))
     assert paper.basket_margin(orders) == pytest.approx(plan.strategies[0].margin, abs=0.01)
     sent = placed(emulator)
     assert [(o["transactionType"], o["drvOptionType"], o["drvStrikePrice"]) for o in sent] == [
@@ -249,7 +253,8 @@ def test_an_unwind_that_does_not_fill_is_never_silent(db, emulator, caplog):
 
 def test_paper_limit_below_the_fill_price_times_out_and_is_unwound(db):
     [sid] = store_and_mark(db, CONDOR)
-    broker = PaperBroker(db, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate, slippage=2.0)  # fills beyond the touch: buys never reach
+    # fills beyond the touch: buys never reach
+    broker = paper_broker(db, slippage=2.0)
     _, [outcome] = run(db, broker)
     assert outcome.status == "failed" and "not filled: cancelled after" in outcome.reason
     assert [(r.status, r.filled_quantity) for r in orders_of(db, sid)] == [("CANCELLED", 0)]
@@ -262,7 +267,7 @@ def test_paper_limit_below_the_fill_price_times_out_and_is_unwound(db):
 def test_crash_after_leg_2_then_rerun_completes_without_duplicates(db, store_url, emulator, venue):
     [sid] = store_and_mark(db, CONDOR, mode="live" if venue == "emulator" else "paper")
     register_contracts(db, emulator)
-    broker = dhan_broker(emulator) if venue == "emulator" else PaperBroker(db, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate)
+    broker = dhan_broker(emulator) if venue == "emulator" else paper_broker(db)
     with pytest.raises(Crash):
         run(db, broker, hook=crash_after("status", 2))
     assert status_of(db, sid)[0] == "placing"
@@ -270,7 +275,7 @@ def test_crash_after_leg_2_then_rerun_completes_without_duplicates(db, store_url
 
     fresh = connect(store_url)  # a new process: new connection, new broker
     try:
-        broker = dhan_broker(emulator) if venue == "emulator" else PaperBroker(fresh, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate)
+        broker = dhan_broker(emulator) if venue == "emulator" else paper_broker(fresh)
         plan, [outcome] = run(fresh, broker)
     finally:
         fresh.close()
@@ -319,7 +324,7 @@ def test_a_crash_during_the_unwind_resumes_the_unwind(db, emulator):
 def test_executing_an_already_executed_strategy_reports_it_as_it_stands(db):
     """What a retried DAG task sees after its strategy opened."""
     [sid] = store_and_mark(db, CONDOR)
-    broker = PaperBroker(db, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate)
+    broker = paper_broker(db)
     first = execute_strategy(db, broker, SETTINGS, sid, now=NOW, policy=FAST)
     again = execute_strategy(db, broker, SETTINGS, sid, now=NOW, policy=FAST)
     assert first.status == again.status == "open"
@@ -346,7 +351,7 @@ def test_a_strategy_locked_by_another_executor_is_skipped(db, store_url):
     try:
         with strategy_lock(other, sid) as held:
             assert held
-            _, [outcome] = run(db, PaperBroker(db, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate))
+            _, [outcome] = run(db, paper_broker(db))
     finally:
         other.close()
     assert (outcome.status, outcome.reason) == ("skipped", "being executed by another process")
@@ -435,7 +440,7 @@ def test_ids_whose_execution_finished_are_left_out_of_the_marked_and_listed_as_f
 def test_each_mode_executes_the_strategies_marked_for_it(db, emulator):
     paper, live = store_and_mark(db, CONDOR), mark(db, "HCLTECH:iron-condor:3", mode="live")
     register_contracts(db, emulator)
-    plan, [outcome] = run(db, PaperBroker(db, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate))
+    plan, [outcome] = run(db, paper_broker(db))
     assert [p.strategy.strategy_id for p in plan.strategies] == paper and outcome.status == "open"
     assert status_of(db, live)[0] == "marked"
     plan, [outcome] = run(db, dhan_broker(emulator))
@@ -468,7 +473,7 @@ def test_paper_quotes_come_from_the_latest_recorded_snapshot(db, tmp_path):
     expiry = legs.loc[legs["candidate_id"] == CONDOR, "expiry"].iloc[0].date()
     SnapshotRecorder(market(), tmp_path).option_chain("TATAPOWER", expiry)
     quotes = latest_snapshot_quotes(tmp_path)
-    broker = PaperBroker(db, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate, quotes=quotes, slippage=0.0)
+    broker = paper_broker(db, quotes=quotes, slippage=0.0)
     plan = plan_execution(db, broker, SETTINGS, now=NOW, quotes=quotes)
     assert {o.quote_source for o in plan.strategies[0].orders} == {"quotes"}
     [outcome] = execute_plan(db, broker, plan, quotes=quotes, policy=FAST)
@@ -490,6 +495,6 @@ def test_reconcile_refreshes_open_orders_and_snapshots_positions(db, emulator):
 
 def test_executor_refuses_a_plan_for_another_mode(db, emulator):
     store_and_mark(db, CONDOR)
-    plan = plan_execution(db, PaperBroker(db, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate), SETTINGS, now=NOW)
+    plan = plan_execution(db, paper_broker(db), SETTINGS, now=NOW)
     with pytest.raises(InputError, match="plan: made for paper mode, broker is live"):
         execute_plan(db, dhan_broker(emulator), plan)

@@ -79,7 +79,8 @@ class ScriptedMarket:
 def paper(db, market: ScriptedMarket) -> dict[str, Venue]:
     """The paper venue, filling at the scripted prices (no slippage)."""
     quotes = ChainQuotes(market)
-    return {"paper": Venue(PaperBroker(db, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate, quotes=quotes, slippage=0.0), quotes)}
+    paper = PaperBroker(db, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate, quotes=quotes, slippage=0.0)
+    return {"paper": Venue(paper, quotes)}
 
 
 def open_condors(db, *candidates: str, prices=None) -> dict[str, int]:
