@@ -140,9 +140,9 @@ def print_summary(result, top: int = 15) -> None:
     table = Table(title=f"Top {min(top, len(result.strategies))} strategies by score",
                   caption="view: the forecast vol and the state's drift · mkt: the fitted smiles, at the entry "
                           "prices; E[P&L] and PoP net of costs")
-    numbers = ("Lots", "PoP view/mkt", "E[P&L] view/mkt", "Max profit", "Max loss", "Capital", "Score")
+    numbers = ("Lots", "PoP view/mkt", "E[P&L] view/mkt", "Max profit", "Max loss", "Capital", "Margin", "Score")
     for column in ("Symbol", "Strategy", "Legs", *numbers[:3], "Max profit", "Max loss", "Breakevens", "Capital",
-                   "Score", "Exits"):
+                   "Margin", "Score", "Exits"):
         table.add_column(column, justify="right" if column in numbers else "left")
     best = result.strategies.sort_values(["score", "candidate_id"], ascending=[False, True]).head(top)
     for row in best.itertuples(index=False):
@@ -153,9 +153,34 @@ def print_summary(result, top: int = 15) -> None:
             "\n".join(_leg_text(leg) for leg in legs.itertuples(index=False)),
             str(row.lots), f"{row.pop_net:.0%}\n{row.pop_market:.0%}",
             f"{money(row.expected_pnl_net)}\n{money(row.expected_pnl_market)}", money(row.max_profit), money(row.max_loss),
-            ", ".join(f"{b:,.1f}" for b in row.breakevens), money(row.capital_at_risk), f"{row.score:.0f}",
+            ", ".join(f"{b:,.1f}" for b in row.breakevens), money(row.capital_at_risk), money(row.margin),
+            f"{row.score:.0f}",
             "\n".join(_exit_text(e) for e in exits.itertuples(index=False)),
         )
+    console.print(table)
+    print_book(result)
+
+
+def print_book(result) -> None:
+    """The book: greeks in NIFTY terms, margin against the funds limit, and the stress table against its limit."""
+    if result.book.empty:
+        return
+    book = result.book.iloc[0]
+    console.print(
+        f"Book: delta ₹{book['delta_nifty_inr']:,.0f} of NIFTY · gamma ₹{book['gamma_nifty_inr']:,.0f} per 1 % · "
+        f"vega ₹{book['vega']:,.0f} per vol pt · theta ₹{book['theta']:,.0f} a day\n"
+        f"Margin ₹{book['margin']:,.0f} as one book (₹{book['margin_sum']:,.0f} strategy by strategy) of the "
+        f"₹{book['margin_limit']:,.0f} limit")
+    table = Table(title="Stress: instant NIFTY gaps with volatility spikes (stocks by beta)",
+                  caption=f"limit: worst loss ₹{-book['stress_limit']:,.0f} "
+                          f"({-book['stress_limit'] / result.capital:.0%} of capital)")
+    table.add_column("Scenario")
+    table.add_column("P&L", justify="right")
+    table.add_column("% of capital", justify="right")
+    worst = result.book_stress["pnl"].min()
+    for row in result.book_stress.itertuples(index=False):
+        style = "bold red" if row.pnl == worst and worst < 0 else ""
+        table.add_row(row.scenario, money(row.pnl), f"{row.pnl_pct_capital:+.2f} %", style=style)
     console.print(table)
 
 

@@ -308,15 +308,17 @@ def validate_context(run_dir: str) -> bool:
 
 
 def validate_strategies(run_dir: str, result_dir: str, settings: Settings) -> bool:
-    """Validate the sized strategies of the result; True when no critical expectation failed."""
+    """Validate the sized strategies of the result and the book (stress and margin within the profile's limits);
+    True when no critical expectation failed."""
     from optionsv4_lib.quality import suites as quality
 
     spec, result = RunSpec.read(run_dir), read_result(result_dir)
     budget = settings.limits(spec.risk_profile).max_loss_per_trade * settings.capital
     report = quality.validate_strategies(result.strategies, result.legs, max_loss_per_trade=budget,
                                          run_name=_run_name(spec))
-    _write_dq(run_dir, "strategies", [report])
-    return report.success
+    book = quality.validate_book(result.book, result.book_stress, run_name=_run_name(spec))
+    _write_dq(run_dir, "strategies", [report, book])
+    return report.success and book.success
 
 
 def quality_results(run_dir: str) -> pd.DataFrame:

@@ -40,7 +40,7 @@ GX_DIR = PROJECT_DIR / "include" / "gx"  # the GX file context (great_expectatio
 DATA_DOCS_INDEX = Path("uncommitted", "data_docs", "local_site", "index.html")  # per great_expectations.yml
 
 CHAIN_SUITE, CHAIN_SUMMARY_SUITE = "option_chain", "option_chain_summary"
-CONTEXT_SUITE, STRATEGY_SUITE = "market_context", "strategies"
+CONTEXT_SUITE, STRATEGY_SUITE, BOOK_SUITE = "market_context", "strategies", "book"
 
 RESULT_COLUMNS = (
     "suite", "subject", "expectation", "column", "severity", "success", "observed", "unexpected_count", "details",
@@ -215,6 +215,20 @@ def context_frame(nifty: pd.DataFrame, vix: pd.DataFrame, trade_date: date) -> p
     frame["trading_day"] = _on_trading_days(frame["date"])
     frame["before_trade_date"] = (frame["date"] < trade_day).to_numpy(bool)
     return frame
+
+
+def validate_book(book: pd.DataFrame, stress: pd.DataFrame, *, gx_dir: Path | None = None,
+                  run_name: str | None = None) -> QualityReport:
+    """Validate the book (AnalysisResult.book, one row) and its stress table (.book_stress): the worst scenario
+    within the profile's stress limit, the margin within the funds limit. An empty book passes."""
+    require_columns(book, ("margin", "stress_limit", "margin_limit"), "book")
+    frame = _columns(stress, ("scenario", "nifty_move", "vol_shift", "pnl"), "book_stress")
+    row = book.iloc[0] if len(book) else pd.Series({"margin": 0.0, "stress_limit": -math.inf, "margin_limit": math.inf})
+    frame["book_margin"] = float(row["margin"])
+    parameters = {"stress_limit": float(row["stress_limit"]) * (1 + BUDGET_TOLERANCE),
+                  "margin_limit": float(row["margin_limit"]) * (1 + BUDGET_TOLERANCE)}
+    result = _run(BOOK_SUITE, frame, gx_dir, run_name, parameters)
+    return QualityReport(BOOK_SUITE, "book", _result_rows(BOOK_SUITE, result, ["book"]))
 
 
 def strategy_frame(strategies: pd.DataFrame, legs: pd.DataFrame) -> pd.DataFrame:

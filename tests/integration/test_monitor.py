@@ -49,7 +49,7 @@ SPOT = {"TATAPOWER": 455.0, "HCLTECH": 1600.0, "SBIN": 1170.0, "HEROMOTOCO": 490
 
 
 class ScriptedMarket:
-    """Option chains of the stored legs' contracts at prices set per leg: bid/ask = price ∓ ₹0.05, so a paper fill
+    """Option chains of the marked strategies' contracts at prices set per leg: bid/ask = price ∓ ₹0.05, so a paper fill
     with no slippage is exactly the price. Unscripted contracts quote at ENTRY, delta 0.20; a contract of a scripted
     strategy and of an unscripted one (two condors sharing a short strike) quotes as scripted."""
 
@@ -57,7 +57,8 @@ class ScriptedMarket:
                  spot: dict[str, float] | None = None):
         with transaction(conn) as cur:
             cur.execute("""SELECT d.candidate_id, s.symbol, d.leg_no, d.instrument, d.strike, d.expiry
-                           FROM strategy_details d JOIN strategies s USING (run_id, candidate_id)""")
+                           FROM strategy_details d JOIN strategies s USING (run_id, candidate_id)
+                           WHERE s.strategy_id IN (SELECT strategy_id FROM strategy_execution_status)""")
             legs = cur.fetchall()
         rows = []
         for candidate, symbol, leg_no, kind, strike, expiry in legs:

@@ -69,13 +69,15 @@ def expected_counts(result) -> dict[str, int]:
     return {"analysis_runs": 1, "market_conditions": 1, "run_symbols": len(result.symbols),
             "run_industries": len(result.industries), "strategies": len(result.strategies),
             "strategy_details": len(result.legs), "strategy_exit_conditions": len(result.exits),
-            "data_quality_results": 0, "smile_fits": len(result.smiles), "smile_quotes": len(result.smile_quotes)}
+            "data_quality_results": 0, "smile_fits": len(result.smiles), "smile_quotes": len(result.smile_quotes),
+            "run_book": len(result.book), "run_book_stress": len(result.book_stress)}
 
 
 def copy_result(result, **changes):
     """`result` with copies of its frames (free to edit) and `changes`."""
     frames = {name: getattr(result, name).copy()
-              for name in ("symbols", "strategies", "legs", "exits", "industries", "smiles", "smile_quotes")}
+              for name in ("symbols", "strategies", "legs", "exits", "industries", "smiles", "smile_quotes", "book",
+                           "book_stress")}
     return replace(result, **{**frames, **changes})
 
 

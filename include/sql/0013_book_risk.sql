@@ -32,3 +32,10 @@ CREATE TABLE run_book_stress (
     pnl_pct_capital double precision NOT NULL,                          -- % of capital
     PRIMARY KEY (run_id, scenario)
 );
+ALTER TABLE run_book ENABLE ROW LEVEL SECURITY;
+ALTER TABLE run_book_stress ENABLE ROW LEVEL SECURITY;
+
+-- The sizing limits that can bind now include the strategy-type share, margin and the book's stress.
+ALTER TABLE strategies DROP CONSTRAINT strategies_budget_binding_check;
+ALTER TABLE strategies ADD CONSTRAINT strategies_budget_binding_check CHECK (budget_binding IN
+    ('symbol_budget', 'per_trade', 'industry', 'total', 'strategy_share', 'margin', 'stress', 'max_lots'));
