@@ -102,7 +102,6 @@ def analyze_symbol(
     symbol: str,
     chain: pd.DataFrame,
     *,
-    lot_size: int,
     is_index: bool,
     state: MarketState,
     as_of: datetime,
@@ -125,8 +124,7 @@ def analyze_symbol(
     as_of = quote_moment(chain, as_of)
     valued = value_symbol(chain, as_of=as_of, r=r, state=state, closes=closes)
     chain = chain[pd.to_datetime(chain["expiry"]).isin(list(valued.smiles))]
-    cset = generate_candidates(chain, symbol=symbol, lot_size=lot_size, as_of=as_of, r=r, is_index=is_index,
-                               rules=rules)
+    cset = generate_candidates(chain, symbol=symbol, as_of=as_of, r=r, is_index=is_index, rules=rules)
     near, far = cset.meta["expiry"].iloc[0], cset.meta["far_expiry"].dropna()
     valuation = valued.valuation(near, far.iloc[0] if len(far) else None)
     table, legs = evaluate_candidates(cset, r, 0.0, as_of.date(), valuation=valuation, stress_move=stress_move)
@@ -184,7 +182,7 @@ def symbol_outcome(
             except DataError as exc:
                 notes.append(f"far expiry {far} unavailable ({exc}): multi-expiry strategies dropped")
         analysis = analyze_symbol(
-            row.symbol, pd.concat(chains, ignore_index=True), lot_size=row.lot_size, is_index=row.sector == "Index",
+            row.symbol, pd.concat(chains, ignore_index=True), is_index=row.sector == "Index",
             state=state, as_of=analysis_moment(source.trade_date), r=settings.risk_free_rate, limits=limits,
             rules=settings.candidates, position_type=outcome.row["position_type"],
             closes=_closes(source, row.symbol, notes), iv_history=iv_history, stress_move=settings.stress_move,
