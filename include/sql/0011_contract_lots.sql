@@ -7,4 +7,4 @@ ALTER TABLE strategy_details ADD COLUMN contract_lot integer CHECK (contract_lot
 UPDATE strategy_details d SET contract_lot = CASE WHEN d.instrument = 'STK' THEN 1 ELSE s.lot_size END
 FROM strategies s WHERE s.run_id = d.run_id AND s.candidate_id = d.candidate_id;
 ALTER TABLE strategy_details ALTER COLUMN contract_lot SET NOT NULL;
-ALTER TABLE strategy_details ADD CONSTRAINT strategy_details_contract_lot_check CHECK (qty % contract_lot = 0);
+ALTER TABLE strategy_details ADD CONSTRAINT strategy_details_whole_lots_check CHECK (qty % contract_lot = 0);

@@ -44,7 +44,7 @@ from optionsv4_lib.store import (
     transaction,
 )
 from optionsv4_lib.store.db import MIGRATIONS_DIR, read_migrations
-from optionsv4_lib.store.instruments import option_security_id
+from optionsv4_lib.store.instruments import contract_lot, option_security_id
 from optionsv4_lib.store.runs import QUERIES, RUN_TABLES, TABLES, failed_expectations, run_query, table_counts
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -387,6 +387,9 @@ def test_scrip_master_import_and_option_lookup(db, kind):
         lookup("NIFTY", date(2026, 12, 29), 26050, "CE")
     with pytest.raises(InputError, match="option_type"):
         lookup("NIFTY", date(2026, 12, 1), 26000, "XX")
+    assert contract_lot(db, "NIFTY", date(2026, 12, 1)) == 65 and contract_lot(db, "banknifty", date(2026, 12, 29)) == 30
+    assert contract_lot(db, "ITC", date(2026, 12, 29)) == 1600  # the master's lot (SEM_LOT_UNITS), not the table's
+    assert contract_lot(db, "NIFTY", date(2027, 1, 5)) is None  # not in the master: the lot table's
     with transaction(db) as cur:
         cur.execute("SELECT exchange_segment, count(*) FROM instruments GROUP BY 1 ORDER BY 1")
         assert cur.fetchall() == [("BSE_FNO", 1), ("IDX_I", 4), ("MCX_COMM", 1), ("NSE_EQ", 4), ("NSE_FNO", 14)]
