@@ -90,7 +90,8 @@ class CandidateSet:
     skipped: dict[str, int] = field(default_factory=dict)  # variants not generated, by reason
 
 
-def quote_grids(chain: pd.DataFrame, as_of: datetime, rules: CandidateRules, r: float, q: float) -> dict[pd.Timestamp, QuoteGrid]:
+def quote_grids(chain: pd.DataFrame, as_of: datetime, rules: CandidateRules, r: float,
+                q: float) -> dict[pd.Timestamp, QuoteGrid]:
     """Quote grids by expiry. Raises DataError for an empty chain, a stale expiry, a contract without a lot size (in
     the chain or reference.lot_sizes), two lots in one expiry, or no usable quote."""
     chain = conform(chain, OPTION_CHAIN, "option chain")
@@ -161,8 +162,8 @@ def _grid(rows: pd.DataFrame, expiry: pd.Timestamp, years: float, spot: float, l
         delta[usable] = bs_greeks(is_call.repeat(n, 1)[usable], spot, k, years, r, iv[usable], q).delta
     rejected = {reason: int((bad & ~np.isnan(bid + ask)).sum()) for reason, bad in checks.items()}
     grid = QuoteGrid(
-        expiry, years, lot_size, strikes, bid, ask, iv, broker_iv, delta, oi, table["volume"], table["security_id"], usable,
-        atm=int(np.argmin(np.abs(strikes - spot))),
+        expiry, years, lot_size, strikes, bid, ask, iv, broker_iv, delta, oi, table["volume"], table["security_id"],
+        usable, atm=int(np.argmin(np.abs(strikes - spot))),
     )
     return grid, {k: v for k, v in rejected.items() if v}
 

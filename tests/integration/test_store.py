@@ -387,7 +387,8 @@ def test_scrip_master_import_and_option_lookup(db, kind):
         lookup("NIFTY", date(2026, 12, 29), 26050, "CE")
     with pytest.raises(InputError, match="option_type"):
         lookup("NIFTY", date(2026, 12, 1), 26000, "XX")
-    assert contract_lot(db, "NIFTY", date(2026, 12, 1)) == 65 and contract_lot(db, "banknifty", date(2026, 12, 29)) == 30
+    assert contract_lot(db, "NIFTY", date(2026, 12, 1)) == 65
+    assert contract_lot(db, "banknifty", date(2026, 12, 29)) == 30
     assert contract_lot(db, "ITC", date(2026, 12, 29)) == 1600  # the master's lot (SEM_LOT_UNITS), not the table's
     assert contract_lot(db, "NIFTY", date(2027, 1, 5)) is None  # not in the master: the lot table's
     with transaction(db) as cur:

@@ -231,7 +231,8 @@ def test_a_nifty_run_on_24_jan_2025_trades_each_contract_in_its_own_lot():
     cset = generate_candidates(chain, symbol="NIFTY", as_of=as_of, r=market.rate, is_index=True)
     meta, legs = cset.meta.set_index("candidate_id"), cset.legs
     single = meta["far_expiry"].isna()
-    assert (meta.loc[single, "expiry"] == pd.Timestamp("2025-01-30")).all() and (meta.loc[single, "lot_size"] == 25).all()
+    assert (meta.loc[single, "expiry"] == pd.Timestamp("2025-01-30")).all()
+    assert (meta.loc[single, "lot_size"] == 25).all()
     assert (meta.loc[~single, "lot_size"] == 75).all() and (~single).any()
     calendar = legs[legs["candidate_id"] == meta.index[meta["strategy"] == "Calendar Spread"][0]].sort_values("leg_no")
     assert list(calendar["contract_lot"]) == [25, 75] and list(calendar["qty"] // calendar["contract_lot"]) == [3, 1]

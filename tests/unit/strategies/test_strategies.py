@@ -397,9 +397,9 @@ def test_atm_iv_comes_from_the_nearest_strike_with_a_usable_quote():
     nan = np.nan
     iv = np.array([[0.16, nan, 0.14], [0.17, nan, 0.15]])  # rows CE, PE; the middle strike (ATM) unquoted
     shape = iv.shape
-    grid = QuoteGrid(pd.Timestamp("2026-12-29"), 0.1, 100, np.array([95.0, 100.0, 105.0]), np.ones(shape), np.ones(shape),
-                     iv, np.full(shape, nan), np.zeros(shape), np.ones(shape), np.ones(shape), np.full(shape, nan),
-                     np.isfinite(iv), atm=1)
+    grid = QuoteGrid(pd.Timestamp("2026-12-29"), 0.1, 100, np.array([95.0, 100.0, 105.0]), np.ones(shape),
+                     np.ones(shape), iv, np.full(shape, nan), np.zeros(shape), np.ones(shape), np.ones(shape),
+                     np.full(shape, nan), np.isfinite(iv), atm=1)
     assert grid.atm_iv == pytest.approx(0.165)  # the lower neighbour wins the tie; no RuntimeWarning (an error here)
     empty = QuoteGrid(grid.expiry, 0.1, grid.lot, grid.strikes, grid.bid, grid.ask, np.full(shape, nan), grid.broker_iv,
                       grid.delta, grid.oi, grid.volume, grid.security_id, np.zeros(shape, bool), atm=1)
