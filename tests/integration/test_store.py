@@ -145,6 +145,25 @@ def test_edited_removed_or_out_of_order_migrations_are_refused(fresh_database, t
     conn.close()
 
 
+def test_contract_lots_are_backfilled_from_the_strategys_lot(fresh_database, result):
+    """0011 on legs stored before it: an option leg's contract lot is its strategy's lot (one lot per strategy then),
+    a share leg's 1; every stored quantity is whole contract lots."""
+    conn = connect(fresh_database)
+    migrate(conn)
+    seed_reference_data(conn)
+    store_analysis(conn, result)
+    with transaction(conn) as cur:  # back to the schema before 0011, with its legs
+        cur.execute("ALTER TABLE strategy_details DROP COLUMN contract_lot")
+        cur.execute((MIGRATIONS_DIR / "0011_contract_lots.sql").read_text())
+        cur.execute("""SELECT d.instrument, d.contract_lot, s.lot_size, d.qty FROM strategy_details d
+                       JOIN strategies s USING (run_id, candidate_id)""")
+        rows = cur.fetchall()
+    assert len(rows) == len(result.legs) > 0
+    assert all(lot == (1 if kind == "STK" else strategy_lot) and qty % lot == 0
+               for kind, lot, strategy_lot, qty in rows)
+    conn.close()
+
+
 def test_a_failing_migration_applies_nothing_of_itself(fresh_database, tmp_path):
     directory = tmp_path / "sql"
     shutil.copytree(MIGRATIONS_DIR, directory)
