@@ -162,7 +162,6 @@ def analyze_symbol(
     symbol: str,
     chain: pd.DataFrame,
     *,
-    lot_size: int,
     is_index: bool,
     state: MarketState,
     as_of: datetime,
@@ -187,8 +186,7 @@ def analyze_symbol(
     as_of = quote_moment(chain, as_of)
     valued = value_symbol(chain, as_of=as_of, r=r, state=state, closes=closes)
     chain = chain[pd.to_datetime(chain["expiry"]).isin(list(valued.smiles))]
-    cset = generate_candidates(chain, symbol=symbol, lot_size=lot_size, as_of=as_of, r=r, is_index=is_index,
-                               rules=rules)
+    cset = generate_candidates(chain, symbol=symbol, as_of=as_of, r=r, is_index=is_index, rules=rules)
     near, far = cset.meta["expiry"].iloc[0], cset.meta["far_expiry"].dropna()
     valuation = valued.valuation(near, far.iloc[0] if len(far) else None)
     sizing = sizing or SymbolSizing.unbudgeted(symbol, as_of.date(), is_index)
@@ -266,7 +264,7 @@ def symbol_outcome(
                               margin_parameters(row.symbol, source.trade_date, index=is_index), beta,
                               settings.stress.scenarios())
         analysis = analyze_symbol(
-            row.symbol, pd.concat(chains, ignore_index=True), lot_size=row.lot_size, is_index=is_index,
+            row.symbol, pd.concat(chains, ignore_index=True), is_index=is_index,
             state=state, as_of=analysis_moment(source.trade_date), r=settings.risk_free_rate, limits=limits,
             rules=settings.candidates, position_type=outcome.row["position_type"],
             closes=None if closes is None else closes.to_numpy(float), iv_history=iv_history,

@@ -45,10 +45,12 @@ pop_market/expected_pnl_market (net of costs): the smile; edge = expected_pnl_ne
 (strategies.metrics); forecast_vol (the view's σ) and implied_vol (the near smile's ATM), decimals."""
 
 LEG_COLUMNS = (
-    "candidate_id", "leg_no", "instrument", "side", "ratio", "strike", "expiry", "qty", "bid", "ask", "mid",
+    "candidate_id", "leg_no", "instrument", "side", "ratio", "strike", "expiry", "contract_lot", "qty", "bid", "ask",
+    "mid",
     "entry_price", "iv", "broker_iv", "delta", "oi", "volume", "security_id", "touch_prob",
 )
-"""Legs of the selected strategies; qty in units for the whole position (lots × ratio × lot size). iv is ours,
+"""Legs of the selected strategies; qty in units for the whole position (lots × ratio × lot size, the strategy's
+units a lot), a whole number of contract_lot (units per lot of the leg's contract; 1 for shares). iv is ours,
 implied from the mid at the quote time; broker_iv the source's (a diagnostic); touch_prob under the smile."""
 
 BOOK_COLUMNS = (*BOOK_GREEK_COLUMNS, "margin", "margin_sum", "worst_stress", "margin_limit", "stress_limit")

@@ -51,8 +51,8 @@ GATE_HINT = ("live exit orders need OPTIONSV4_LIVE_TRADING=1 and the monitor's c
 
 @dataclass(frozen=True)
 class HeldLeg:
-    """A leg's filled entry orders: its contract, side and units held (lot_size units a lot), at their average price
-    (₹/unit)."""
+    """A leg's filled entry orders: its contract, side and units held (lot_size: units per lot of this contract), at
+    their average price (₹/unit)."""
 
     strategy_id: int
     leg_no: int

@@ -223,7 +223,7 @@ class Executor:
                 continue
             recorded = [o for o in orders if o.purpose == "rollback" and o.leg_no == leg_no]
             requests = leg_orders(self._rollback_request(plan, planned[leg_no], side, units),
-                                  plan.strategy.lot_size, planned[leg_no].freeze_qty, recorded)
+                                  planned[leg_no].contract_lot, planned[leg_no].freeze_qty, recorded)
             left = units - sum(self._run(request).filled_quantity for request in requests)
             if left:
                 still_open.append(f"leg {leg_no} {side} {left} units of {contract}")

@@ -123,7 +123,8 @@ def held_legs(conn, strategy_id: int | None = None) -> list[dict]:
     one strategy whatever its status, or (strategy_id None) for every 'open' or 'exiting' one. By strategy, leg."""
     with transaction(conn) as cur:
         cur.execute(
-            """SELECT o.strategy_id, o.leg_no, o.attempt, s.symbol, s.strategy, s.lot_size, d.instrument, o.side,
+            """SELECT o.strategy_id, o.leg_no, o.attempt, s.symbol, s.strategy, d.contract_lot AS lot_size,
+                      d.instrument, o.side,
                       d.strike, d.expiry, sum(o.filled_quantity) AS qty,
                       sum(o.filled_quantity * o.average_price) / sum(o.filled_quantity) AS entry_price, e.mode,
                       e.status, e.note, o.security_id, o.exchange_segment
@@ -133,7 +134,7 @@ def held_legs(conn, strategy_id: int | None = None) -> list[dict]:
                                                AND d.leg_no = o.leg_no
                WHERE (e.strategy_id = %(sid)s OR (%(sid)s IS NULL AND e.status IN ('open', 'exiting')))
                  AND o.attempt = (SELECT max(attempt) FROM orders x WHERE x.strategy_id = e.strategy_id)
-               GROUP BY o.strategy_id, o.leg_no, o.attempt, s.symbol, s.strategy, s.lot_size, d.instrument, o.side,
+               GROUP BY o.strategy_id, o.leg_no, o.attempt, s.symbol, s.strategy, d.contract_lot, d.instrument, o.side,
                         d.strike, d.expiry, e.mode, e.status, e.note, o.security_id, o.exchange_segment
                ORDER BY 1, 2""", {"sid": strategy_id})
         columns = [c.name for c in cur.description]
@@ -362,10 +363,10 @@ def marked_rows(conn, ids: Sequence[int]) -> list[tuple]:
 
 
 def strategy_legs(conn, run_id: int, candidate_id: str) -> list[dict]:
-    """The analysed legs of a strategy, by leg_no: instrument, side, ratio, strike, expiry, qty, bid, ask,
-    security_id."""
+    """The analysed legs of a strategy, by leg_no: instrument, side, ratio, strike, expiry, contract_lot (units per
+    lot of the leg's contract), qty, bid, ask, security_id."""
     with transaction(conn) as cur:
-        cur.execute("""SELECT leg_no, instrument, side, ratio, strike, expiry, qty, bid, ask, security_id
+        cur.execute("""SELECT leg_no, instrument, side, ratio, strike, expiry, contract_lot, qty, bid, ask, security_id
                        FROM strategy_details WHERE run_id = %s AND candidate_id = %s ORDER BY leg_no""",
                     (run_id, candidate_id))
         return [dict(zip([c.name for c in cur.description], row)) for row in cur.fetchall()]

@@ -4,7 +4,9 @@ A LIMIT order is decided when it is placed, against the contract's quote (the qu
 recorded snapshot — else the quote the order was priced from, i.e. the analysed leg's bid and ask):
   fill price = mid + slippage × half-spread for a BUY, mid − slippage × half-spread for a SELL, on the 0.05 tick
   (rounded against us); the order TRADES in full at that price if its limit reaches it, else it stays PENDING
-  (the quotes of a paper market do not move) until cancelled. No two-sided quote → REJECTED.
+  (the quotes of a paper market do not move) until cancelled. No two-sided quote → REJECTED, and so is a quantity
+  that is not whole lots of the contract (its lot in the `instruments` table, else reference.lot_sizes), as NSE's
+  would be.
 Orders live in the `orders` table (mode 'paper'; broker order id "PAPER-<correlation id>"), so the book survives a
 restart and the executor's idempotency works as it does with Dhan. Funds are the configured capital less the capital
 at risk of paper strategies that hold positions; there is no kill switch. Margin is our SPAN-style basket estimate
@@ -20,6 +22,8 @@ from optionsv4_lib.execution.broker import BrokerOrder, Mode, OrderRequest, Posi
 from optionsv4_lib.execution.margin_estimate import estimate_basket_margin
 from optionsv4_lib.execution.plan import limit_price
 from optionsv4_lib.execution.quotes import NoQuotes, QuoteSource
+from optionsv4_lib.reference.lot_sizes import lot_sizes
+from optionsv4_lib.store.instruments import contract_lot
 
 ORDER_ID_PREFIX = "PAPER-"
 
@@ -52,7 +56,12 @@ class PaperBroker:
     def place(self, request: OrderRequest) -> BrokerOrder:
         quote = self.quotes.quote(request.contract) or request.quote
         order_id = ORDER_ID_PREFIX + request.correlation_id
-        if quote is None or not quote.two_sided:
+        lot = self.contract_lot(request.contract)
+        if request.quantity % lot:
+            order = BrokerOrder(order_id, "REJECTED", request.quantity, reason=f"paper: quantity {request.quantity} "
+                                f"is not whole lots of {lot} units of {request.contract}",
+                                correlation_id=request.correlation_id)
+        elif quote is None or not quote.two_sided:
             order = BrokerOrder(order_id, "REJECTED", request.quantity, reason=f"paper: no two-sided quote for "
                                 f"{request.contract} ({quote})", correlation_id=request.correlation_id)
         else:
@@ -64,6 +73,11 @@ class PaperBroker:
         ledger.insert_order(self.conn, request, self.mode)
         ledger.update_order(self.conn, request.correlation_id, order)
         return order
+
+    def contract_lot(self, contract) -> int:
+        """Units per lot of the contract: the stored instrument master's, else the lot table's by expiry."""
+        stored = contract_lot(self.conn, contract.symbol, contract.expiry)
+        return stored if stored is not None else int(lot_sizes(contract.symbol, [contract.expiry])[0])
 
     def order(self, order_id: str) -> BrokerOrder:
         row = ledger.get_order_by_broker_id(self.conn, order_id)

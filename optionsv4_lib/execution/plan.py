@@ -2,7 +2,9 @@
 the margin it needs — and the reasons it cannot be placed. Planning sends no order.
 
 Legs are ordered buys (the hedges) before sells, each group by leg number, so a short is only sold once the longs
-that cover it are held. Units = lots × ratio × lot size, where lots are the marked lots (default: the analysed lots).
+that cover it are held. Units = lots × ratio × lot size, where lots are the marked lots (default: the analysed lots)
+and lot size the strategy's units a lot (the LCM of its legs' contract lots), so every leg is whole lots of its own
+contract (the leg's stored contract_lot), which its orders and slices are multiples of.
 A limit price is mid ± buffer × half-spread (buffer 1 = at the touch: the ask for a buy, the bid for a sell),
 rounded to the 0.05 tick against us. The quote is the quote source's (live chain or latest snapshot), else the
 analysed leg's bid and ask. A leg of more units than the contract's quantity freeze on the day
@@ -126,7 +128,8 @@ class PlannedOrder:
     ("quotes" or "analysis"), its costs (₹) and the contract's freeze quantity (units per order) on the day."""
 
     request: OrderRequest
-    lots: float
+    lots: float  # lots of the leg's contract
+    contract_lot: int  # units per lot of the leg's contract
     quote_source: str
     costs: float
     freeze_qty: int
@@ -290,11 +293,11 @@ def _planned_orders(conn, broker: Broker, strategy: MarkedStrategy, leg: dict, a
     """The leg's orders: one, or its slices under the freeze in force `today` (those in `recorded` as recorded)."""
     if leg["instrument"] not in ("CE", "PE"):
         raise InputError(f"instrument {leg['instrument']}: only option legs are executed")
-    lots = strategy.lots * leg["ratio"]
-    units = lots * strategy.lot_size
-    if units != round(units):
+    units = strategy.lots * leg["ratio"] * strategy.lot_size
+    lot = int(leg["contract_lot"])
+    if units != round(units) or round(units) % lot:
         raise InputError(f"quantity: {strategy.lots} lots × ratio {leg['ratio']} × lot size {strategy.lot_size} is "
-                         "not a whole number of units")
+                         f"not a whole number of the contract's lots of {lot} units")
     contract = Contract(strategy.symbol, leg["instrument"], float(leg["strike"]), leg["expiry"],
                         _security_id(conn, strategy.symbol, leg, quotes))
     if contract.security_id is None and broker.mode == "live":
@@ -310,9 +313,9 @@ def _planned_orders(conn, broker: Broker, strategy: MarkedStrategy, leg: dict, a
     whole = OrderRequest(correlation_id(strategy.strategy_id, leg["leg_no"], "entry", attempt),
                          strategy.strategy_id, leg["leg_no"], "entry", attempt, contract, leg["side"],
                          int(round(units)), price, quote)
-    requests = leg_orders(whole, strategy.lot_size, freeze_qty, recorded)
+    requests = leg_orders(whole, lot, freeze_qty, recorded)
     sliced = len(requests) > 1
-    return [PlannedOrder(request, request.quantity / strategy.lot_size, source,
+    return [PlannedOrder(request, request.quantity / lot, lot, source,
                          float(leg_costs("OPTION", request.side, request.price, request.quantity, today).total),
                          freeze_qty, number if sliced else None, len(requests))
             for number, request in enumerate(requests, start=1)]

@@ -2,6 +2,7 @@
 live). The one place that picks an adapter; jobs and the CLI open sources and venues here."""
 
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,7 @@ from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource, SnapshotRe
 from optionsv4_lib.marketdata.source import MarketDataSource
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.reference.calendar import IST
+from optionsv4_lib.store.instruments import contract_lot
 
 LIVE_QUOTE_MAX_AGE = 5.0  # s a live option chain is reused for pricing
 
@@ -43,11 +45,13 @@ def open_source(name: str, trade_date: date, *, seed: int, data_dir: Path, recor
 
 def open_venue(mode: Mode, conn, settings: Settings, *, today: date | None = None) -> Venue:
     """Paper: PaperBroker over `conn` with the settings' capital, quoting from the latest recorded snapshot.
-    Live: DhanBroker on the configured account (Settings.dhan_*), quoting from Dhan's option chain."""
+    Live: DhanBroker on the configured account (Settings.dhan_*), quoting from Dhan's option chain (contract lots
+    from the `instruments` table in `conn`, else the lot table)."""
     if mode == "paper":
         quotes = latest_snapshot_quotes(settings.data_dir)
         return Venue(PaperBroker(conn, capital=settings.capital, quotes=quotes, rate=settings.risk_free_rate), quotes)
     if mode == "live":
-        market = DhanMarketData.from_settings(settings, today or datetime.now(IST).date())
+        market = DhanMarketData.from_settings(settings, today or datetime.now(IST).date(),
+                                              lots=partial(contract_lot, conn))
         return Venue(DhanBroker(market.client), ChainQuotes(market, max_age=LIVE_QUOTE_MAX_AGE))
     raise InputError(f"mode: unknown {mode!r}; expected one of {', '.join(MODES)}")

@@ -27,7 +27,11 @@ Model, per trading day (holiday calendar where include/data/nse_holidays.csv cov
 Broken symbols (`broken`: symbol → mode, default DEFAULT_BROKEN) give filters and validation work:
 "empty" (chains have no rows), "crossed" (bid > ask on about half of the quoted rows), "illiquid" (no bids, zero
 OI and volume), "stale_expiry" (expiries() lists the last expiry before the trade date; its chain is priced at
-expiry, IV NaN), "missing_lot" (the symbol's lot_size is <NA> in `universe`, whose lot_size becomes Int64).
+expiry, IV NaN), "bad_lot" (every contract quoted with lot_size 0, as a broken instrument master would).
+
+Lots are per contract (reference.lot_sizes, by expiry): a market on 24-Jan-2025 quotes NIFTY's 30-Jan-2025
+contract in lots of 25 and its February weeklies in lots of 75; OI, volume and depth are whole lots of the
+contract. The universe's lot_size (the latest lot file's) only scales the stocks' candle volume.
 """
 
 import hashlib
@@ -43,9 +47,10 @@ from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, as_date, as_symbol
 from optionsv4_lib.pricing.black_scholes import bs_greeks, bs_price
 from optionsv4_lib.reference import calendar
+from optionsv4_lib.reference.lot_sizes import lot_sizes
 from optionsv4_lib.reference.universe import UNIVERSE, load_universe
 
-BROKEN_MODES = ("empty", "crossed", "illiquid", "stale_expiry", "missing_lot")
+BROKEN_MODES = ("empty", "crossed", "illiquid", "stale_expiry", "bad_lot")
 DEFAULT_BROKEN: dict[str, str] = {"IOC": "empty", "BANKBARODA": "crossed", "NMDC": "illiquid"}
 """Three low-priced stocks whose chains are broken unless `broken` says otherwise (broken={} turns it off)."""
 
@@ -110,7 +115,7 @@ class SyntheticMarket:
         if broken is None:
             broken = {symbol: mode for symbol, mode in DEFAULT_BROKEN.items() if symbol in self._profiles}
         self.broken = _checked_broken(broken, self._profiles)
-        self.universe = _with_missing_lots(base, [s for s, mode in self.broken.items() if mode == "missing_lot"])
+        self.universe = base
 
         self._days = _session_days(HISTORY_START, self.trade_date)
         if len(self._days) and self._days[-1] != np.datetime64(self.trade_date):
@@ -315,7 +320,7 @@ class SyntheticMarket:
         rng = self._rng(symbol, "chain", self.trade_date.isoformat())
         quotes = self._quotes(model, otm_z, profile, rng)
         oi_lots, volume_lots, depth_lots = self._activity(otm_z, is_call, T, profile, rng)
-        lot = int(row.lot_size)
+        lot = lot_sizes(symbol, expiry_days)[:, None, None]  # units per lot of each expiry's contracts
         frame = pd.DataFrame({
             "symbol": symbol,
             "expiry": np.repeat(expiry_days, len(strikes) * 2),
@@ -327,7 +332,8 @@ class SyntheticMarket:
             "delta": greeks.delta.ravel(), "gamma": greeks.gamma.ravel(),
             "theta": greeks.theta.ravel(), "vega": greeks.vega.ravel(),
             "oi": (oi_lots * lot).ravel(), "volume": (volume_lots * lot).ravel(),
-            "underlying_price": spot, "quoted_at": pd.Timestamp(self.as_of).tz_convert("UTC"),
+            "underlying_price": spot, "lot_size": np.broadcast_to(lot, shape).ravel(),
+            "quoted_at": pd.Timestamp(self.as_of).tz_convert("UTC"),
         })
         frame.loc[frame["bid"] == 0, "bid_qty"] = 0
         expired = np.repeat(~live, len(strikes) * 2)
@@ -413,15 +419,6 @@ def _checked_broken(broken: dict[str, str], profiles: dict) -> dict[str, str]:
     return checked
 
 
-def _with_missing_lots(universe: pd.DataFrame, symbols: list[str]) -> pd.DataFrame:
-    """The universe, with lot_size <NA> (dtype Int64) for symbols when there are any."""
-    if not symbols:
-        return universe
-    out = universe.astype({"lot_size": "Int64"})
-    out.loc[out["symbol"].isin(symbols), "lot_size"] = pd.NA
-    return out
-
-
 def _break(frame: pd.DataFrame, mode: str | None, rng: np.random.Generator) -> pd.DataFrame:
     """The chain with the defect of a broken mode applied (modes acting elsewhere leave it unchanged)."""
     if mode == "crossed":
@@ -430,6 +427,8 @@ def _break(frame: pd.DataFrame, mode: str | None, rng: np.random.Generator) -> p
         frame.loc[swap, ["bid_qty", "ask_qty"]] = frame.loc[swap, ["ask_qty", "bid_qty"]].to_numpy()
     elif mode == "illiquid":
         frame[["bid", "bid_qty", "oi", "volume"]] = 0
+    elif mode == "bad_lot":
+        frame["lot_size"] = 0
     return frame
 
 

@@ -56,7 +56,7 @@ STRATEGY_INPUT_COLUMNS = (
     "candidate_id", "strategy", "expiry", "far_expiry", "lot_size", "lots", "pop", "pop_net", "pop_market", "max_profit",
     "max_loss", "capital_at_risk", "breakevens",
 )
-LEG_INPUT_COLUMNS = ("candidate_id", "leg_no", "instrument", "side", "ratio", "expiry", "qty")
+LEG_INPUT_COLUMNS = ("candidate_id", "leg_no", "instrument", "side", "ratio", "expiry", "contract_lot", "qty")
 
 BUDGET_TOLERANCE = 1e-9  # relative; capital at risk may exceed the per-trade budget by float rounding only
 MAX_LISTED = 20  # unexpected rows kept in `details` per expectation and subject
@@ -243,7 +243,8 @@ def legs_match_template(strategies: pd.DataFrame, legs: pd.DataFrame) -> pd.Seri
     """Per strategy row: do its legs match its catalog template?
 
     Checks the number of legs and, leg by leg (leg_no = the template's leg index): instrument, side, ratio, expiry
-    (near legs on the strategy's expiry, far legs on far_expiry, stock legs none) and qty = lots × ratio × lot_size.
+    (near legs on the strategy's expiry, far legs on far_expiry, stock legs none), qty = lots × ratio × lot_size and
+    qty a whole number of the leg's contract_lot (≥ 1).
     An unknown strategy name or a candidate without legs does not match.
     """
     heads = _columns(strategies, ("candidate_id", "strategy", "expiry", "far_expiry", "lots", "lot_size"), "strategies")
@@ -265,6 +266,7 @@ def legs_match_template(strategies: pd.DataFrame, legs: pd.DataFrame) -> pd.Seri
         (actual["instrument"] == actual["instrument_template"]) & (actual["side"] == actual["side_template"])
         & (actual["ratio"] == actual["ratio_template"]) & expiry_ok
         & (actual["qty"] == actual["lots"] * actual["ratio"] * actual["lot_size"])
+        & (actual["contract_lot"] >= 1) & (actual["qty"] % actual["contract_lot"] == 0)
     ).fillna(False)
     per_candidate = leg_ok.groupby(actual["candidate_id"]).agg(["all", "size"])
     legs_needed = heads["strategy"].map(template.groupby("strategy").size())

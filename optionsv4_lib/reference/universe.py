@@ -1,7 +1,9 @@
 """The bundled reference data in include/data/: the F&O universe and the index ids.
 
 Provenance of every column: /work/shared/data/sources.md (lot sizes from NSE's market-lot file, security ids from
-Dhan's instrument master, approx_price_inr and strike_step approximate, for synthetic data only).
+Dhan's instrument master, approx_price_inr and strike_step approximate, for synthetic data only). lot_size is the
+symbol's current lot (NSE's 2026-08-01 file), kept for reference and the old system's stock_mappings: lots belong to
+contracts, and everything that trades or sizes takes reference.lot_sizes (by expiry) or its source's lot.
 """
 
 import functools
@@ -23,7 +25,8 @@ UNIVERSE: tuple[Column, ...] = (
     Column("name", "string", "", "company or index name"),
     Column("sector", "string", "", "NSE sector (Index for indices)"),
     Column("industry", "string", "", "industry within the sector"),
-    Column("lot_size", "int64", "units", "F&O market lot"),
+    Column("lot_size", "int64", "units", "current F&O market lot (2026-08-01 file), reference only: contracts take "
+           "reference.lot_sizes"),
     Column("dhan_security_id", "int64", "", "Dhan security id of the underlying"),
     Column("underlying_segment", "string", "", "Dhan exchange segment of the underlying: IDX_I or NSE_EQ"),
     Column("approx_price_inr", "float64", "₹", "approximate price level (synthetic data only)"),

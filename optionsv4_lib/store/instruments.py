@@ -67,3 +67,19 @@ def option_security_id(conn, symbol: str, expiry: date, strike: float, option_ty
     if len(found) > 1:
         raise DataError(f"instruments: {len(found)} options match {contract}: {found}")
     return found[0]
+
+
+def contract_lot(conn, symbol: str, expiry: date, exchange: str = "NSE") -> int | None:
+    """Units per lot of `symbol`'s option contracts expiring on `expiry` in `instruments` (Dhan's SEM_LOT_UNITS);
+    None when none is stored. DataError when the stored contracts of that expiry disagree."""
+    with transaction(conn) as cur:
+        cur.execute(
+            """SELECT DISTINCT lot_size FROM instruments
+               WHERE underlying_symbol = %s AND expiry_date = %s AND exchange = %s
+                 AND instrument IN ('OPTIDX', 'OPTSTK') AND lot_size > 0""",
+            (symbol.strip().upper(), expiry, exchange),
+        )
+        lots = sorted(int(row[0]) for row in cur.fetchall())
+    if len(lots) > 1:
+        raise DataError(f"instruments: {symbol} options expiring {expiry} in lots of {lots}: expected one lot")
+    return lots[0] if lots else None

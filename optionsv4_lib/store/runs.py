@@ -60,7 +60,7 @@ success, and details (a JSON-able dict, e.g. the observed value and unexpected c
 
 PAGE_SIZE = 1000  # rows per INSERT statement
 
-_INTEGER = {"lot_size", "lots", "rank", "qty", "leg_no", "oi", "volume", "security_id", "n_candidates", "n_fitted", "n_outside",
+_INTEGER = {"lot_size", "contract_lot", "lots", "rank", "qty", "leg_no", "oi", "volume", "security_id", "n_candidates", "n_fitted", "n_outside",
             "n_selected", "n_strategies", "exit_no", "ordinal", "dhan_security_id"}
 _JSON = {"variant", "details", "indicators", "votes", "settings"}
 _ARRAY = {"breakevens", "explanation"}

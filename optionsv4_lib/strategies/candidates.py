@@ -6,8 +6,13 @@ expiries → resolve each template variant's strike rules on the grids → keep 
 liquid. Entry prices are conservative (buy at the ask, sell at the bid); mid is kept beside them.
 IVs are ours: implied from each quote's mid at the moment the quotes were taken (`as_of`), whatever the source;
 the source's IV is kept beside them as `broker_iv`, a diagnostic. Deltas used by the rules come from our IVs.
+Lots are the contracts': every expiry's contracts trade in their own lot (the chain's lot_size, else
+reference.lot_sizes), open interest is screened in those lots, and a strategy lot is the least common multiple of
+its option legs' lots (a calendar of a 25-lot near leg and a 75-lot far leg is 75 units a strategy lot: 3 near
+contract lots against 1 far), so every leg's units are whole lots of its contract.
 """
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,6 +26,7 @@ from optionsv4_lib.marketdata.checks import IV_BOUND
 from optionsv4_lib.marketdata.schema import OPTION_CHAIN
 from optionsv4_lib.pricing.black_scholes import bs_greeks, implied_vol
 from optionsv4_lib.reference.calendar import DAYS_PER_YEAR, years_to_expiry
+from optionsv4_lib.reference.lot_sizes import fill_lot_sizes
 from optionsv4_lib.strategies.catalog import CATALOG, Leg, StrategyTemplate, Strike
 from optionsv4_lib.strategies.evaluate import CE, NONE, PE, STK, Positions
 
@@ -32,7 +38,7 @@ class CandidateRules(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    min_oi_lots: float = Field(5, ge=0, description="minimum open interest of every leg, in lots")
+    min_oi_lots: float = Field(5, ge=0, description="minimum open interest of every leg, in lots of its contract")
     max_spread_pct: float = Field(0.10, gt=0, description="maximum (ask − bid) / mid of every leg, decimal")
     min_dte_days: float = Field(2, ge=0, description="the near expiry is the first at least this many days away")
     far_gap_days: float = Field(20, gt=0, description="the far expiry is the first at least this many days after the near")
@@ -45,6 +51,7 @@ class QuoteGrid:
 
     expiry: pd.Timestamp
     years: float
+    lot: int  # units per lot of this expiry's contracts
     strikes: np.ndarray
     bid: np.ndarray
     ask: np.ndarray
@@ -76,19 +83,21 @@ class CandidateSet:
 
     symbol: str
     spot: float
-    lot_size: int
     positions: Positions
     sigma: np.ndarray  # (N,) vol of the terminal distribution: the near expiry's ATM IV
-    meta: pd.DataFrame  # one row per candidate
-    legs: pd.DataFrame  # one row per leg
+    meta: pd.DataFrame  # one row per candidate; lot_size: units per strategy lot
+    legs: pd.DataFrame  # one row per leg; contract_lot: units per lot of the leg's contract
     skipped: dict[str, int] = field(default_factory=dict)  # variants not generated, by reason
 
 
-def quote_grids(chain: pd.DataFrame, as_of: datetime, lot_size: int, rules: CandidateRules, r: float, q: float) -> dict[pd.Timestamp, QuoteGrid]:
-    """Quote grids by expiry. Raises DataError for an empty chain, a stale expiry or no usable quote."""
+def quote_grids(chain: pd.DataFrame, as_of: datetime, rules: CandidateRules, r: float,
+                q: float) -> dict[pd.Timestamp, QuoteGrid]:
+    """Quote grids by expiry. Raises DataError for an empty chain, a stale expiry, a contract without a lot size (in
+    the chain or reference.lot_sizes), two lots in one expiry, or no usable quote."""
     chain = conform(chain, OPTION_CHAIN, "option chain")
     if chain.empty:
         raise DataError("empty option chain")
+    chain = fill_lot_sizes(chain)
     spot = _spot(chain)
     expiries = sorted(chain["expiry"].unique())
     try:
@@ -99,7 +108,11 @@ def quote_grids(chain: pd.DataFrame, as_of: datetime, lot_size: int, rules: Cand
     reasons: dict[str, int] = {}
     for expiry, t in zip(expiries, years):
         rows = chain[chain["expiry"] == expiry]
-        grid, rejected = _grid(rows, pd.Timestamp(expiry), float(t), spot, lot_size, rules, r, q)
+        lots = rows["lot_size"].unique()
+        if len(lots) != 1:
+            raise DataError(f"option chain: contracts expiring {pd.Timestamp(expiry).date()} in lots of "
+                            f"{', '.join(map(str, sorted(lots)))}: expected one lot per expiry")
+        grid, rejected = _grid(rows, pd.Timestamp(expiry), float(t), spot, int(lots[0]), rules, r, q)
         grids[grid.expiry] = grid
         for reason, count in rejected.items():
             reasons[reason] = reasons.get(reason, 0) + count
@@ -149,8 +162,8 @@ def _grid(rows: pd.DataFrame, expiry: pd.Timestamp, years: float, spot: float, l
         delta[usable] = bs_greeks(is_call.repeat(n, 1)[usable], spot, k, years, r, iv[usable], q).delta
     rejected = {reason: int((bad & ~np.isnan(bid + ask)).sum()) for reason, bad in checks.items()}
     grid = QuoteGrid(
-        expiry, years, strikes, bid, ask, iv, broker_iv, delta, oi, table["volume"], table["security_id"], usable,
-        atm=int(np.argmin(np.abs(strikes - spot))),
+        expiry, years, lot_size, strikes, bid, ask, iv, broker_iv, delta, oi, table["volume"], table["security_id"],
+        usable, atm=int(np.argmin(np.abs(strikes - spot))),
     )
     return grid, {k: v for k, v in rejected.items() if v}
 
@@ -169,7 +182,6 @@ def generate_candidates(
     chain: pd.DataFrame,
     *,
     symbol: str,
-    lot_size: int,
     as_of: datetime,
     r: float,
     q: float = 0.0,
@@ -177,13 +189,12 @@ def generate_candidates(
     rules: CandidateRules = CandidateRules(),
     templates: tuple[StrategyTemplate, ...] = CATALOG,
 ) -> CandidateSet:
-    """Every template's variants resolved on this chain, liquid legs only, one strategy lot each.
+    """Every template's variants resolved on this chain, liquid legs only, one strategy lot each (the least common
+    multiple of its option legs' contract lots, in units).
 
-    Raises DataError (a per-symbol reason) for a missing lot size, an unusable chain, or no candidate at all.
+    Raises DataError (a per-symbol reason) for a missing or invalid lot size, an unusable chain, or no candidate.
     """
-    if lot_size is None or pd.isna(lot_size) or not lot_size > 0:
-        raise DataError(f"{symbol}: missing or invalid lot size {lot_size!r}")
-    grids = quote_grids(chain, as_of, int(lot_size), rules, r, q)
+    grids = quote_grids(chain, as_of, rules, r, q)
     near, far = pick_expiries(grids, rules)
     spot = _spot(conform(chain, OPTION_CHAIN, "option chain"))
     skipped: dict[str, int] = {}
@@ -209,7 +220,7 @@ def generate_candidates(
             built.append((tpl, number, legs))
     if not built:
         raise DataError(f"{symbol}: no strategy candidate has all legs liquid ({_reasons(skipped)})")
-    return _assemble(symbol, spot, int(lot_size), as_of, near, far, built, skipped)
+    return _assemble(symbol, spot, as_of, near, far, built, skipped)
 
 
 def _resolve(tpl: StrategyTemplate, variant: dict, near: QuoteGrid, far: QuoteGrid | None) -> tuple[list, str | None]:
@@ -259,17 +270,19 @@ def _reasons(skipped: dict[str, int]) -> str:
     return ", ".join(f"{reason}: {n}" for reason, n in sorted(skipped.items())) or "no templates"
 
 
-def _assemble(symbol, spot, lot_size, as_of, near, far, built, skipped) -> CandidateSet:
-    """Leg arrays (N, L) and the meta / legs tables."""
+def _assemble(symbol, spot, as_of, near, far, built, skipped) -> CandidateSet:
+    """Leg arrays (N, L) and the meta / legs tables; a strategy lot is the LCM of its option legs' contract lots
+    (a stock leg, bought in units, takes any)."""
     n, width = len(built), max(len(legs) for _, _, legs in built)
     kind = np.full((n, width), NONE, dtype=np.int8)
     strike, qty, premium, years, sigma = (np.zeros((n, width)) for _ in range(5))
     meta, leg_rows = [], []
     for row, (tpl, number, legs) in enumerate(built):
         candidate_id = f"{symbol}:{tpl.name.lower().replace(' ', '-')}:{number}"
+        unit = math.lcm(*(grid.lot for _, grid, _ in legs if grid is not None))
         for col, (leg, grid, index) in enumerate(legs):
             sign = 1 if leg.side == "BUY" else -1
-            units = leg.ratio * lot_size
+            units = leg.ratio * unit
             if grid is None:  # stock leg at the spot
                 quote = dict(bid=spot, ask=spot, iv=np.nan, broker_iv=np.nan, delta=1.0, oi=np.nan, volume=np.nan,
                              security_id=np.nan)
@@ -287,7 +300,7 @@ def _assemble(symbol, spot, lot_size, as_of, near, far, built, skipped) -> Candi
                 {
                     "candidate_id": candidate_id, "leg_no": col, "instrument": leg.instrument, "side": leg.side,
                     "ratio": leg.ratio, "strike": strike[row, col] if grid is not None else np.nan, "expiry": expiry,
-                    "lots": leg.ratio, "qty": units, "bid": quote["bid"], "ask": quote["ask"],
+                    "contract_lot": 1 if grid is None else grid.lot, "qty": units, "bid": quote["bid"], "ask": quote["ask"],
                     "mid": (quote["bid"] + quote["ask"]) / 2, "entry_price": price, "iv": quote["iv"],
                     "broker_iv": quote["broker_iv"],
                     "delta": quote["delta"], "oi": quote["oi"], "volume": quote["volume"],
@@ -300,7 +313,7 @@ def _assemble(symbol, spot, lot_size, as_of, near, far, built, skipped) -> Candi
                 "view": tpl.view, "risk_type": tpl.risk_type, "variant": dict(tpl.variants[number]),
                 "expiry": near.expiry, "far_expiry": far.expiry if tpl.multi_expiry else pd.NaT,
                 "dte_days": (near.expiry.date() - as_of.date()).days, "years": near.years, "spot": spot,
-                "lot_size": lot_size, "atm_iv": near.atm_iv,
+                "lot_size": unit, "atm_iv": near.atm_iv,
             }
         )
     positions = Positions(kind, strike, qty, premium, np.where(kind == NONE, near.years, years), np.where(kind == NONE, near.atm_iv, sigma))
@@ -310,4 +323,4 @@ def _assemble(symbol, spot, lot_size, as_of, near, far, built, skipped) -> Candi
         min_oi=("oi", "min"), total_volume=("volume", "sum"), max_spread_pct=("spread_pct", "max")
     )
     meta_df = pd.DataFrame(meta).join(liquidity, on="candidate_id")
-    return CandidateSet(symbol, spot, lot_size, positions, np.full(n, near.atm_iv), meta_df, legs_df, skipped)
+    return CandidateSet(symbol, spot, positions, np.full(n, near.atm_iv), meta_df, legs_df, skipped)

@@ -15,7 +15,7 @@ from optionsv4_lib.reference.calendar import IST
 
 TRADE_DATE = date(2026, 11, 23)
 EXPIRY = date(2026, 12, 1)
-LOT = 65  # NIFTY, universe.csv
+LOT = 65  # NIFTY contracts expiring from Jan-2026 (include/data/lot_sizes.csv)
 
 CHAIN_SIDE_FIELDS = {"average_price", "greeks", "implied_volatility", "last_price", "oi", "previous_close_price",
                      "previous_oi", "previous_volume", "security_id", "top_ask_price", "top_ask_quantity",
@@ -368,3 +368,20 @@ def test_basket_margin_is_our_span_estimate_of_the_legs_together(emulator, dhan,
     assert emulator.requests[-1].endpoint == "margincalculator_multi"
     refused = dhan.margin_calculator_multi([{**legs[0], "securityId": "1"}])
     assert refused["status"] == "failure"
+
+
+def test_orders_are_whole_lots_of_their_own_contract():
+    """On 19-Dec-2025 NIFTY's December contracts traded in lots of 75 and the January-2026 ones, listed after
+    NSE/FAOP/70616, in 65: 75 units of the first are an order, 65 of it refused; 65 of the second accepted."""
+    day = date(2025, 12, 19)
+    market = SyntheticMarket(42, day, broken={})
+    with DhanEmulator(market) as running:
+        dhan = connect(running)
+        december, january = date(2025, 12, 23), date(2026, 1, 6)
+        assert {december, january} <= set(market.expiries("NIFTY"))
+        strike = float(market.option_chain("NIFTY", december)["strike"].median())
+        ids = {e: str(running.security_id("NIFTY", e, strike, "CE")) for e in (december, january)}
+        assert place(dhan, ids[december], quantity=75)["orderStatus"] == "TRANSIT"
+        refused = dhan.place_order(ids[december], "NSE_FNO", "BUY", 65, "LIMIT", "MARGIN", 100.0)
+        assert refused["remarks"]["error_code"] == "DH-905" and "lot size 75" in refused["remarks"]["error_message"]
+        assert place(dhan, ids[january], quantity=65)["orderStatus"] == "TRANSIT"

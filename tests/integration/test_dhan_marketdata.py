@@ -109,6 +109,15 @@ def test_chains_equal_the_served_synthetic_frames(source, market, emulator, symb
         assert parsed["security_id"].tolist() == expected_ids
 
 
+def test_chain_lots_come_from_the_instrument_master_else_the_lot_table(emulator, market):
+    """Dhan's chain has no lot: the stored instrument master's lot of that expiry wins; without one, the table's."""
+    near, later = market.expiries("NIFTY")[:2]
+    stored = {("NIFTY", near): 70}
+    source = make_source(emulator, lots=lambda symbol, expiry: stored.get((symbol, expiry)))
+    assert set(source.option_chain("NIFTY", near)["lot_size"]) == {70}
+    assert set(source.option_chain("NIFTY", later)["lot_size"]) == {65}  # include/data/lot_sizes.csv
+
+
 def test_chain_requests_carry_the_documented_fields(source, emulator, market):
     source.option_chain("NIFTY", market.expiries("NIFTY")[1])
     source.option_chain("RELIANCE", market.expiries("RELIANCE")[0])

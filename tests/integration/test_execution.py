@@ -3,6 +3,7 @@ client): a 4-leg iron condor placed buys first with the right units and prices; 
 unwound; a crash and a re-run never duplicating an order; a 429 storm; the kill switch; reconciliation."""
 
 import logging
+from datetime import date
 
 import pytest
 from execution_support import (
@@ -28,6 +29,7 @@ from optionsv4_lib.analysis.limits import RiskLimits
 from optionsv4_lib.config import Settings
 from optionsv4_lib.core.errors import InputError
 from optionsv4_lib.execution import execute_plan, execute_strategy, marked_strategies, plan_execution, reconcile
+from optionsv4_lib.execution.broker import Contract, OrderRequest, Quote
 from optionsv4_lib.execution.ledger import orders_of, strategy_lock
 from optionsv4_lib.execution.paper import PaperBroker
 from optionsv4_lib.execution.plan import finished_strategies
@@ -498,3 +500,16 @@ def test_executor_refuses_a_plan_for_another_mode(db, emulator):
     plan = plan_execution(db, paper_broker(db), SETTINGS, now=NOW)
     with pytest.raises(InputError, match="plan: made for paper mode, broker is live"):
         execute_plan(db, dhan_broker(emulator), plan)
+
+
+def test_paper_refuses_a_quantity_that_is_not_whole_lots_of_its_contract(db):
+    """TATAPOWER's lot is 1450 (include/data/lot_sizes.csv): 1450 units fill, 725 are rejected as NSE would."""
+    [sid] = store_and_mark(db, CONDOR)
+    broker = PaperBroker(db, capital=SETTINGS.capital)
+    contract = Contract("TATAPOWER", "PE", 395.0, date(2026, 11, 24))
+    assert broker.contract_lot(contract) == 1450
+    quote = Quote(2.5, 2.7)
+    whole = broker.place(OrderRequest(f"OV4-{sid}-0E1", sid, 0, "entry", 1, contract, "BUY", 1450, 2.7, quote))
+    half = broker.place(OrderRequest(f"OV4-{sid}-0E2", sid, 0, "entry", 2, contract, "BUY", 725, 2.7, quote))
+    assert whole.status == "TRADED"
+    assert half.status == "REJECTED" and "quantity 725 is not whole lots of 1450 units" in half.reason

@@ -3,7 +3,7 @@ and properties, correlation ids of slices, resuming a leg's recorded orders, the
 (include/data/freeze_quantities.csv) and its errors, and the Dhan emulator refusing an order above the freeze."""
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from execution_support import TRADE_DATE, DhanEmulator, dhan_client, market
@@ -16,6 +16,7 @@ from optionsv4_lib.execution.ledger import LedgerOrder
 from optionsv4_lib.execution.plan import correlation_id, leg_orders
 from optionsv4_lib.execution.slicing import describe, max_lots, slice_units
 from optionsv4_lib.reference.freeze_quantities import FREEZE_FILE, freeze_quantity
+from optionsv4_lib.reference.lot_sizes import lot_sizes
 from optionsv4_lib.reference.universe import load_universe
 
 NIFTY_LOT, NIFTY_FREEZE = 65, 1800  # lots of 65 since Jan-2026; 1800 units is 27 lots and 45 units
@@ -132,8 +133,9 @@ def test_a_resumed_leg_keeps_its_recorded_slices_and_slices_only_the_rest():
 
 
 def test_every_symbol_of_the_universe_has_a_freeze_of_at_least_one_lot():
-    for row in load_universe().itertuples(index=False):
-        assert freeze_quantity(row.symbol, TRADE_DATE) >= row.lot_size, row.symbol
+    for row in load_universe().itertuples(index=False):  # the lot of contracts expiring within a quarter
+        lots = lot_sizes(row.symbol, [TRADE_DATE + timedelta(days=d) for d in (0, 45, 90)])
+        assert freeze_quantity(row.symbol, TRADE_DATE) >= lots.max(), row.symbol
 
 
 @pytest.mark.parametrize(("symbol", "day", "units"), [

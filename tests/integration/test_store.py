@@ -44,7 +44,7 @@ from optionsv4_lib.store import (
     transaction,
 )
 from optionsv4_lib.store.db import MIGRATIONS_DIR, read_migrations
-from optionsv4_lib.store.instruments import option_security_id
+from optionsv4_lib.store.instruments import contract_lot, option_security_id
 from optionsv4_lib.store.runs import QUERIES, RUN_TABLES, TABLES, failed_expectations, run_query, table_counts
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -144,6 +144,25 @@ def test_edited_removed_or_out_of_order_migrations_are_refused(fresh_database, t
     with transaction(conn) as cur:
         cur.execute("SELECT to_regclass('extra') IS NULL, count(*) FROM optionsv4_migrations")
         assert cur.fetchone() == (True, len(read_migrations()))
+    conn.close()
+
+
+def test_contract_lots_are_backfilled_from_the_strategys_lot(fresh_database, result):
+    """0011 on legs stored before it: an option leg's contract lot is its strategy's lot (one lot per strategy then),
+    a share leg's 1; every stored quantity is whole contract lots."""
+    conn = connect(fresh_database)
+    migrate(conn)
+    seed_reference_data(conn)
+    store_analysis(conn, result)
+    with transaction(conn) as cur:  # back to the schema before 0011, with its legs
+        cur.execute("ALTER TABLE strategy_details DROP COLUMN contract_lot")
+        cur.execute((MIGRATIONS_DIR / "0011_contract_lots.sql").read_text())
+        cur.execute("""SELECT d.instrument, d.contract_lot, s.lot_size, d.qty FROM strategy_details d
+                       JOIN strategies s USING (run_id, candidate_id)""")
+        rows = cur.fetchall()
+    assert len(rows) == len(result.legs) > 0
+    assert all(lot == (1 if kind == "STK" else strategy_lot) and qty % lot == 0
+               for kind, lot, strategy_lot, qty in rows)
     conn.close()
 
 
@@ -389,6 +408,10 @@ def test_scrip_master_import_and_option_lookup(db, kind):
         lookup("NIFTY", date(2026, 12, 29), 26050, "CE")
     with pytest.raises(InputError, match="option_type"):
         lookup("NIFTY", date(2026, 12, 1), 26000, "XX")
+    assert contract_lot(db, "NIFTY", date(2026, 12, 1)) == 65
+    assert contract_lot(db, "banknifty", date(2026, 12, 29)) == 30
+    assert contract_lot(db, "ITC", date(2026, 12, 29)) == 1600  # the master's lot (SEM_LOT_UNITS), not the table's
+    assert contract_lot(db, "NIFTY", date(2027, 1, 5)) is None  # not in the master: the lot table's
     with transaction(db) as cur:
         cur.execute("SELECT exchange_segment, count(*) FROM instruments GROUP BY 1 ORDER BY 1")
         assert cur.fetchall() == [("BSE_FNO", 1), ("IDX_I", 4), ("MCX_COMM", 1), ("NSE_EQ", 4), ("NSE_FNO", 14)]

@@ -21,8 +21,10 @@ def make_chain(
     n_strikes: int = 15,
     spread: float = 0.02,
     oi: int = 100_000,
+    lot_size: int | None = 100,
 ) -> pd.DataFrame:
-    """Strikes spot ± n_strikes steps, CE and PE, IV = vol + skew·ln(K/S); bid/ask = mid·(1 ∓ spread/2), ticks of 0.05."""
+    """Strikes spot ± n_strikes steps, CE and PE, IV = vol + skew·ln(K/S); bid/ask = mid·(1 ∓ spread/2), ticks of 0.05;
+    every contract in lots of lot_size units (None: no lot_size column, the lot table's)."""
     from datetime import datetime
 
     as_of = as_of or datetime(2026, 11, 23, 9, 15)
@@ -46,4 +48,5 @@ def make_chain(
                     }
                 )
             )
-    return pd.concat(rows, ignore_index=True)
+    chain = pd.concat(rows, ignore_index=True)
+    return chain if lot_size is None else chain.assign(lot_size=lot_size)

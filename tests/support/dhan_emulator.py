@@ -441,8 +441,8 @@ class DhanEmulator:
         profile = self.market.universe.set_index("symbol").loc[symbol]
         oc: dict[str, dict] = {}
         for row in chain.itertuples(index=False):
-            contract = Contract(symbol, expiry, float(row.strike), row.option_type, int(profile["lot_size"]),
-                                str(profile["underlying_segment"]))
+            contract = Contract(symbol, expiry, float(row.strike), row.option_type, int(row.lot_size),
+                                str(profile["underlying_segment"]))  # the contract's own lot
             ident = self._contract_ids.setdefault((symbol, expiry, contract.strike, row.option_type),
                                                   FIRST_CONTRACT_ID + len(self._contract_ids))
             self._contracts[ident] = contract

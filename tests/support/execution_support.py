@@ -57,15 +57,15 @@ def mark(conn, candidate_id: str, *, mode: str = "paper", lots: int | None = Non
 def register_contracts(conn, emulator: DhanEmulator) -> None:
     """Put every stored leg's contract in `instruments` with the emulator's security id (a scrip-master import)."""
     with transaction(conn) as cur:
-        cur.execute("""SELECT DISTINCT s.symbol, d.expiry, d.strike, d.instrument
+        cur.execute("""SELECT DISTINCT s.symbol, d.expiry, d.strike, d.instrument, d.contract_lot
                        FROM strategy_details d JOIN strategies s USING (run_id, candidate_id)""")
-        for symbol, expiry, strike, option_type in cur.fetchall():
+        for symbol, expiry, strike, option_type, lot in cur.fetchall():
             cur.execute(
                 """INSERT INTO instruments (exchange, segment, security_id, exchange_segment, instrument,
                        underlying_symbol, lot_size, expiry_date, strike, option_type, source)
-                   VALUES ('NSE', 'D', %s, 'NSE_FNO', %s, %s, 0, %s, %s, %s, 'compact')""",
+                   VALUES ('NSE', 'D', %s, 'NSE_FNO', %s, %s, %s, %s, %s, %s, 'compact')""",
                 (emulator.security_id(symbol, expiry, strike, option_type),
-                 "OPTIDX" if symbol == "NIFTY" else "OPTSTK", symbol, expiry, strike, option_type))
+                 "OPTIDX" if symbol == "NIFTY" else "OPTSTK", symbol, lot, expiry, strike, option_type))
 
 
 def dhan_client(emulator: DhanEmulator, **options) -> DhanClient:

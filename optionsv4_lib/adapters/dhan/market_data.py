@@ -9,7 +9,9 @@ usage; not in Dhan's docs).
 Parsing: chain strike keys ("23100.000000") become float strikes; implied_volatility arrives in percent and
 becomes a decimal (0 — Dhan's value for an illiquid strike — becomes NaN, "unknown"); bid/ask are
 top_bid_price/top_ask_price; greeks pass through (vega per volatility point, theta per day, as the schema says);
-security_id and average_price came with API v2.5 and may be missing. Daily candles sit at 00:00 IST (epoch
+security_id and average_price came with API v2.5 and may be missing. Dhan's chain has no lot: each contract's
+lot_size is the stored instrument master's (`lots`, e.g. store.instruments.contract_lot over a connection) when it
+has that expiry, else reference.lot_sizes (by symbol and expiry). Daily candles sit at 00:00 IST (epoch
 seconds) and Dhan's toDate is exclusive; only complete sessions before the trade date are returned, as the source
 protocol sees the market before the open.
 """
@@ -30,6 +32,7 @@ from optionsv4_lib.core.frames import conform
 from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN
 from optionsv4_lib.marketdata.source import VIX_SYMBOL, as_date, as_symbol
 from optionsv4_lib.reference.calendar import IST
+from optionsv4_lib.reference.lot_sizes import lot_sizes
 from optionsv4_lib.reference.universe import UNIVERSE, index_ids, load_universe
 
 if TYPE_CHECKING:
@@ -60,14 +63,16 @@ class DhanMarketData:
 
     client_id, access_token: the Dhan account (the token is never logged or shown). base_url: production by
     default; Dhan's sandbox or a local emulator otherwise. universe: reference.universe.UNIVERSE rows (default
-    reference.load_universe()). timeout, rate_limits, retry, sleep: passed to DhanClient. `client` is public so an
-    order broker on the same account can share its rate limits.
+    reference.load_universe()). lots: (symbol, expiry) → units per lot of those contracts from the instrument
+    master, or None when it has none (then the lot table's). timeout, rate_limits, retry, sleep: passed to
+    DhanClient. `client` is public so an order broker on the same account can share its rate limits.
     """
 
     name = "dhan"
 
     def __init__(self, client_id: str, access_token: str, *, trade_date: date, base_url: str = PRODUCTION_BASE_URL,
-                 universe: pd.DataFrame | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 universe: pd.DataFrame | None = None, lots: Callable[[str, date], int | None] | None = None,
+                 timeout: float = DEFAULT_TIMEOUT,
                  rate_limits: Mapping[Category, Rate] | None = None, retry: RetryPolicy = RetryPolicy(),
                  sleep: Callable[[float], None] = time.sleep):
         self.trade_date = as_date(trade_date, "trade_date")
@@ -75,6 +80,7 @@ class DhanMarketData:
                                  rate_limits=rate_limits or {}, retry=retry, sleep=sleep)
         self.universe = load_universe() if universe is None else conform(universe, UNIVERSE, "universe")
         self._underlyings = _underlyings(self.universe)
+        self._lots = lots
         self._expiries: dict[str, list[date]] = {}
 
     @classmethod
@@ -116,6 +122,9 @@ class DhanMarketData:
         # emulator) keeps no quote time, and the analysis takes the trade date's open
         live = answered.tz_convert(IST).date() == self.trade_date
         frame = parse_chain(chain, key, day)
+        lot = self._lots(key, day) if self._lots else None
+        frame["lot_size"] = pd.Series(int(lot_sizes(key, [day])[0]) if lot is None else lot, index=frame.index,
+                                      dtype="Int64")
         frame["quoted_at"] = pd.Series(answered if live else pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
         return frame
 

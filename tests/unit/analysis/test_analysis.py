@@ -16,7 +16,7 @@ from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.reference.universe import load_universe
 from optionsv4_lib.reporting.analysis_files import payoff_charts, write_results
 from optionsv4_lib.strategies import strategy_metrics
-from optionsv4_lib.strategies.candidates import CandidateRules
+from optionsv4_lib.strategies.candidates import CandidateRules, generate_candidates
 
 TRADE_DATE = date(2026, 11, 23)
 TIMESTAMPS = ("started_at", "finished_at")
@@ -115,7 +115,7 @@ def test_conservative_profile_takes_no_undefined_risk():
 
 @pytest.mark.parametrize(
     "mode, reason",
-    [("empty", "empty option chain"), ("stale_expiry", "stale expiry"), ("missing_lot", "lot size"), ("illiquid", "no two-sided quote")],
+    [("empty", "empty option chain"), ("stale_expiry", "stale expiry"), ("bad_lot", "invalid lot size"), ("illiquid", "no two-sided quote")],
 )
 def test_broken_symbol_gets_a_clear_reason_and_the_rest_go_on(mode, reason):
     universe = load_universe().head(6)
@@ -266,3 +266,37 @@ def test_undefined_risk_is_sized_by_its_stress_loss_not_its_loss_at_zero():
     assert undefined["capital_at_risk"] == pytest.approx(65 * 2_600)
     floored = strategy_metrics(legs, 24_000, 0.14, 0.065, 14 / 365, defined_risk=False, risk_floor=200_000)
     assert floored["capital_at_risk"] == 200_000
+
+
+def test_a_nifty_run_on_24_jan_2025_trades_each_contract_in_its_own_lot():
+    """Issue 16's check: on 24-Jan-2025 NIFTY's 30-Jan-2025 contract traded in lots of 25 and the February weeklies
+    in 75. Single-expiry candidates on 30-Jan are 25 units a strategy lot, on a February weekly 75; a calendar
+    mixing them is 75 units a strategy lot, its near leg 3 contract lots. The sized run keeps every leg whole lots of
+    its contract."""
+    day = date(2025, 1, 24)
+    market = SyntheticMarket(42, day, broken={})
+    expiries = choose_expiries(market.expiries("NIFTY"), day, CandidateRules())
+    assert expiries == [date(2025, 1, 30), date(2025, 2, 20)]
+    chain = pd.concat([market.option_chain("NIFTY", e) for e in expiries], ignore_index=True)
+    as_of = market.as_of
+    cset = generate_candidates(chain, symbol="NIFTY", as_of=as_of, r=market.rate, is_index=True)
+    meta, legs = cset.meta.set_index("candidate_id"), cset.legs
+    single = meta["far_expiry"].isna()
+    assert (meta.loc[single, "expiry"] == pd.Timestamp("2025-01-30")).all()
+    assert (meta.loc[single, "lot_size"] == 25).all()
+    assert (meta.loc[~single, "lot_size"] == 75).all() and (~single).any()
+    calendar = legs[legs["candidate_id"] == meta.index[meta["strategy"] == "Calendar Spread"][0]].sort_values("leg_no")
+    assert list(calendar["contract_lot"]) == [25, 75] and list(calendar["qty"] // calendar["contract_lot"]) == [3, 1]
+
+    weekly = generate_candidates(chain[chain["expiry"] == pd.Timestamp("2025-02-20")], symbol="NIFTY",
+                                 as_of=as_of, r=market.rate, is_index=True)
+    assert set(weekly.meta["lot_size"]) == {75} and set(weekly.legs["contract_lot"]) == {75}
+
+    nifty = load_universe().head(1)
+    result = run(market, universe=nifty)
+    assert len(result.strategies) > 0
+    sized = result.legs.merge(result.strategies[["candidate_id", "lots", "lot_size"]], on="candidate_id")
+    assert set(result.strategies["lot_size"]) <= {25, 75}
+    assert (sized["contract_lot"] == np.where(sized["expiry"] == pd.Timestamp("2025-01-30"), 25, 75)).all()
+    assert (sized["qty"] % sized["contract_lot"] == 0).all()
+    assert (sized["qty"] == sized["lots"] * sized["ratio"] * sized["lot_size"]).all()

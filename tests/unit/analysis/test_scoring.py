@@ -43,7 +43,7 @@ def market(direction="Neutral", regime="Normal", confidence=1.0) -> MarketState:
 
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
-    cs = generate_candidates(make_chain(), symbol="TEST", lot_size=100, as_of=datetime(2026, 11, 23, 9, 15), r=0.065)
+    cs = generate_candidates(make_chain(), symbol="TEST", as_of=datetime(2026, 11, 23, 9, 15), r=0.065)
     return evaluate_candidates(cs, 0.065, 0.0, date(2026, 11, 23), valuation=flat_valuation(cs, 0.065))[0]
 
 

@@ -55,7 +55,7 @@ def real_chain(expiries=("2024-11-28", "2024-12-26")) -> pd.DataFrame:
         "ask": np.where(traded, close + half, 0.0), "ltp": close, "bid_qty": 1000, "ask_qty": 1000,
         "iv": np.nan, "delta": np.nan, "gamma": np.nan, "theta": np.nan, "vega": np.nan,
         "oi": rows["OpnIntrst"], "volume": rows["TtlTradgVol"], "underlying_price": rows["UndrlygPric"],
-        "quoted_at": pd.Timestamp(CLOSE).tz_convert("UTC"),
+        "lot_size": rows["NewBrdLotQty"], "quoted_at": pd.Timestamp(CLOSE).tz_convert("UTC"),
     })
     return conform(frame.sort_values(["expiry", "strike", "option_type"]).reset_index(drop=True), OPTION_CHAIN,
                    "NIFTY 21 Nov 2024")
@@ -73,13 +73,13 @@ def nifty_closes(days: int = 600, vol: float = 0.13, seed: int = 7) -> np.ndarra
     return 23_349.90 * np.exp(np.cumsum(returns) - returns.sum())
 
 
-def candidates_valued(chain, *, closes=None, lot_size=25, is_index=True):
+def candidates_valued(chain, *, closes=None, is_index=True):
     """Every candidate of the chain with its valuation: (CandidateSet, Valuation, costs at the touch)."""
     chain = check_chain(chain)
     as_of = pd.Timestamp(chain["quoted_at"].max()).tz_convert(IST).to_pydatetime()
     valued = value_symbol(chain, as_of=as_of, r=RATE, state=state(), closes=closes)
     chain = chain[pd.to_datetime(chain["expiry"]).isin(list(valued.smiles))]
-    cset = generate_candidates(chain, symbol=str(chain["symbol"].iloc[0]), lot_size=lot_size, as_of=as_of, r=RATE,
+    cset = generate_candidates(chain, symbol=str(chain["symbol"].iloc[0]), as_of=as_of, r=RATE,
                                is_index=is_index, rules=CandidateRules())
     far = cset.meta["far_expiry"].dropna()
     valuation = valued.valuation(cset.meta["expiry"].iloc[0], far.iloc[0] if len(far) else None)
@@ -126,7 +126,7 @@ def test_every_candidate_is_worth_nothing_at_the_mids_and_minus_frictions_at_the
                 continue
             expiries = choose_expiries(market.expiries(row.symbol), market.trade_date, CandidateRules())
             chain = pd.concat([market.option_chain(row.symbol, e) for e in expiries])
-            sets.append(candidates_valued(chain, lot_size=row.lot_size, is_index=row.sector == "Index"))
+            sets.append(candidates_valued(chain, is_index=row.sector == "Index"))
         assert len(sets) >= 55
     for cset, valuation, costs in sets:
         mids, half_spreads = at_mids(cset)
@@ -145,7 +145,7 @@ def test_every_candidate_is_worth_nothing_at_the_mids_and_minus_frictions_at_the
 
 def test_no_ranked_strategy_on_the_real_chain_shows_a_market_profit_and_the_view_says_why():
     analysis = analyze_symbol(
-        "NIFTY", real_chain(), lot_size=25, is_index=True, state=state("Bearish", 0.8), as_of=CLOSE, r=RATE,
+        "NIFTY", real_chain(), is_index=True, state=state("Bearish", 0.8), as_of=CLOSE, r=RATE,
         limits=DEFAULT_PROFILES["aggressive"], rules=CandidateRules(), closes=nifty_closes(),
     )
     top = analysis.selected

@@ -103,7 +103,7 @@ def test_every_frame_is_conformed(market):
     pd.testing.assert_frame_equal(candles, conform(candles, CANDLES, "candles"))
     chain = market.option_chain("NIFTY", market.expiries("NIFTY")[0])
     pd.testing.assert_frame_equal(chain, conform(chain, OPTION_CHAIN, "chain"))
-    assert not chain.drop(columns=["security_id", "lot_size"]).isna().any().any()  # iv is NaN only for expired contracts
+    assert not chain.drop(columns=["security_id"]).isna().any().any()  # iv is NaN only for expired contracts
 
 
 # ---------------------------------------------------------------- histories
@@ -363,7 +363,8 @@ def test_open_interest_peaks_near_the_money_and_deep_otm_quotes_thin_out(market,
             assert by_strike[moves < 0.5].mean() > 5 * by_strike[moves > 2.5].mean(), symbol
         otm = np.where(chain["option_type"] == "CE", chain["strike"] > spot * 1.1, chain["strike"] < spot * 0.9)
         no_bid_deep_otm += int((chain["bid"][otm] == 0).sum())
-        assert (chain["oi"] % market.universe.set_index("symbol").at[symbol, "lot_size"] == 0).all()
+        for column in ("oi", "volume", "bid_qty", "ask_qty"):  # whole lots of each contract
+            assert (chain[column] % chain["lot_size"] == 0).all(), (symbol, column)
     assert no_bid_deep_otm > 50
 
 
@@ -397,7 +398,6 @@ def test_each_broken_mode_shows_its_defect(mode):
     market = SyntheticMarket(7, TRADE_DATE, broken={"RELIANCE": mode})
     expiries = market.expiries("RELIANCE")
     chain = pd.concat([market.option_chain("RELIANCE", e) for e in expiries], ignore_index=True)
-    lots = market.universe.set_index("symbol")["lot_size"]
     if mode == "empty":
         assert chain.empty and list(chain.columns) == [c.name for c in OPTION_CHAIN]
     elif mode == "crossed":
@@ -408,16 +408,26 @@ def test_each_broken_mode_shows_its_defect(mode):
         assert expiries[0] < TRADE_DATE and expiries[1:] == SyntheticMarket(7, TRADE_DATE).expiries("RELIANCE")
         stale = market.option_chain("RELIANCE", expiries[0])
         assert len(stale) > 0 and stale["iv"].isna().all() and (stale["oi"] == 0).all()
-    else:  # missing_lot
-        assert pd.isna(lots["RELIANCE"]) and lots.drop("RELIANCE").notna().all()
-        with pytest.raises(DataError, match="lot_size"):
-            conform(market.universe, UNIVERSE, "universe")
-    if mode != "missing_lot":
-        assert lots.dtype == "int64"
-    if mode in ("missing_lot", "stale_expiry"):
+    else:  # bad_lot
+        assert len(chain) > 0 and (chain["lot_size"] == 0).all()
+    if mode != "empty":
         assert len(chain) > 0
     other = market.option_chain("TCS", market.expiries("TCS")[0])  # the rest of the market stays healthy
     assert len(other) > 0 and (other["bid"] <= other["ask"]).all() and other["oi"].sum() > 0
+
+
+def test_lots_belong_to_contracts_on_24_jan_2025():
+    """NSE's bhavcopy of 24-Jan-2025: NIFTY's 30-Jan-2025 contract traded in lots of 25, the February weeklies
+    in 75; BANKNIFTY's Jan-2025 monthly in 15, its February monthly in 30."""
+    market = SyntheticMarket(7, date(2025, 1, 24))
+    nifty = market.expiries("NIFTY")
+    assert nifty[:5] == [date(2025, 1, 30), date(2025, 2, 6), date(2025, 2, 13), date(2025, 2, 20), date(2025, 2, 27)]
+    lots = {e: set(market.option_chain("NIFTY", e)["lot_size"]) for e in nifty}
+    assert lots[date(2025, 1, 30)] == {25} and all(lots[e] == {75} for e in nifty[1:])
+    banknifty = {e: set(market.option_chain("BANKNIFTY", e)["lot_size"]) for e in market.expiries("BANKNIFTY")[:2]}
+    assert list(banknifty.values()) == [{15}, {30}]
+    near = market.option_chain("NIFTY", nifty[0])
+    assert (near["oi"] % 25 == 0).all() and (near["oi"] % 75 != 0).any()
 
 
 # ---------------------------------------------------------------- bad input

@@ -272,7 +272,8 @@ def _legs(name, lots=2, lot_size=50, far=None):
     for number, leg in enumerate(template(name).legs):
         expiry = pd.NaT if leg.instrument == "STK" else pd.Timestamp(far if leg.expiry == "far" else "2026-12-29")
         rows.append({"candidate_id": "X:1", "leg_no": number, "instrument": leg.instrument, "side": leg.side,
-                     "ratio": leg.ratio, "expiry": expiry, "qty": lots * leg.ratio * lot_size})
+                     "ratio": leg.ratio, "expiry": expiry, "contract_lot": 1 if leg.instrument == "STK" else lot_size,
+                     "qty": lots * leg.ratio * lot_size})
     return pd.DataFrame(rows)
 
 
@@ -288,6 +289,8 @@ def test_legs_match_template_by_hand(name, far):
         "wrong ratio": legs.assign(ratio=legs["ratio"] + (legs["leg_no"] == len(legs) - 1)),
         "wrong quantity": legs.assign(qty=legs["qty"] + (legs["leg_no"] == 0)),
         "wrong expiry": legs.assign(expiry=legs["expiry"] + pd.Timedelta(days=7)),
+        "not whole contract lots": legs.assign(contract_lot=np.where(legs["instrument"] == "STK", 1, 75)),
+        "no contract lot": legs.assign(contract_lot=0),
     }
     for what, bad in defects.items():
         assert quality.legs_match_template(strategy, bad).tolist() == [False], what

@@ -242,7 +242,7 @@ def test_catalog_has_the_22_strategies_with_consistent_legs():
 
 
 def candidates(chain=None, **kwargs):
-    args = dict(symbol="TEST", lot_size=100, as_of=AS_OF, r=0.065) | kwargs
+    args = dict(symbol="TEST", as_of=AS_OF, r=0.065) | kwargs
     return generate_candidates(make_chain() if chain is None else chain, **args)
 
 
@@ -332,10 +332,48 @@ def test_per_symbol_data_problems_are_clear_errors():
         candidates(crossed)
     with pytest.raises(DataError, match="stale expiry 2026-11-20"):
         candidates(make_chain(expiries=(date(2026, 11, 20), date(2026, 12, 29)), as_of=datetime(2026, 11, 19, 9, 15)))
-    with pytest.raises(DataError, match="lot size"):
-        candidates(lot_size=0)
+    with pytest.raises(DataError, match="TEST: invalid lot size 0 for the contract expiring 2026-11-30"):
+        candidates(make_chain(lot_size=0))
+    with pytest.raises(DataError, match="lot_sizes.csv: no lot size for 'TEST'"):  # neither chain nor table
+        candidates(make_chain(lot_size=None))
+    two = make_chain()
+    two.loc[two.index[:3], "lot_size"] = 50
+    with pytest.raises(DataError, match="contracts expiring 2026-11-30 in lots of 50, 100: expected one lot"):
+        candidates(two)
     with pytest.raises(DataError, match="missing column 'bid'"):
         candidates(make_chain().drop(columns="bid"))
+
+
+def test_each_leg_takes_its_contracts_lot_and_a_strategy_lot_is_their_lcm():
+    """Around a lot revision the near contract trades in 25s and the far in 75s: single-expiry strategies keep their
+    contract's lot, a calendar's strategy lot is lcm(25, 75) = 75 units (3 near contract lots against 1 far)."""
+    chain = make_chain()
+    near = chain["expiry"] == chain["expiry"].min()
+    chain["lot_size"] = np.where(near, 25, 75)
+    chain["oi"] = 10_000
+    cset = candidates(chain)
+    meta, legs = cset.meta.set_index("candidate_id"), cset.legs
+    single = meta["far_expiry"].isna()
+    assert (meta.loc[single, "lot_size"] == 25).all()
+    assert (meta.loc[~single, "lot_size"] == 75).all() and (~single).sum() > 0
+    cal = legs[legs["candidate_id"] == meta.index[meta["strategy"] == "Calendar Spread"][0]].sort_values("leg_no")
+    assert list(cal["contract_lot"]) == [25, 75] and list(cal["qty"]) == [75, 75]
+    options = legs[legs["instrument"] != "STK"]
+    assert (options["qty"] % options["contract_lot"] == 0).all()
+    assert (options["contract_lot"] == np.where(options["expiry"] == chain["expiry"].min(), 25, 75)).all()
+    units = legs["candidate_id"].map(meta["lot_size"]) * legs["ratio"]
+    assert (legs["qty"] == units).all()
+
+
+def test_lcm_of_coprime_lots_and_the_oi_screen_in_contract_lots():
+    chain = make_chain(oi=1_000)  # 5 lots of 200 pass, 5 lots of 300 = 1,500 do not
+    near = chain["expiry"] == chain["expiry"].min()
+    chain["lot_size"] = np.where(near, 200, 300)
+    cset = candidates(chain)
+    assert set(cset.meta["lot_size"]) == {200}  # the far contracts are all screened out: no calendar
+    chain["lot_size"] = np.where(near, 40, 60)
+    cset = candidates(chain)
+    assert set(cset.meta.loc[cset.meta["far_expiry"].notna(), "lot_size"]) == {120}
 
 
 def test_missing_iv_is_implied_from_the_mid():
@@ -360,10 +398,10 @@ def test_atm_iv_comes_from_the_nearest_strike_with_a_usable_quote():
     nan = np.nan
     iv = np.array([[0.16, nan, 0.14], [0.17, nan, 0.15]])  # rows CE, PE; the middle strike (ATM) unquoted
     shape = iv.shape
-    grid = QuoteGrid(pd.Timestamp("2026-12-29"), 0.1, np.array([95.0, 100.0, 105.0]), np.ones(shape), np.ones(shape),
-                     iv, np.full(shape, nan), np.zeros(shape), np.ones(shape), np.ones(shape), np.full(shape, nan),
-                     np.isfinite(iv), atm=1)
+    grid = QuoteGrid(pd.Timestamp("2026-12-29"), 0.1, 100, np.array([95.0, 100.0, 105.0]), np.ones(shape),
+                     np.ones(shape), iv, np.full(shape, nan), np.zeros(shape), np.ones(shape), np.ones(shape),
+                     np.full(shape, nan), np.isfinite(iv), atm=1)
     assert grid.atm_iv == pytest.approx(0.165)  # the lower neighbour wins the tie; no RuntimeWarning (an error here)
-    empty = QuoteGrid(grid.expiry, 0.1, grid.strikes, grid.bid, grid.ask, np.full(shape, nan), grid.broker_iv,
+    empty = QuoteGrid(grid.expiry, 0.1, grid.lot, grid.strikes, grid.bid, grid.ask, np.full(shape, nan), grid.broker_iv,
                       grid.delta, grid.oi, grid.volume, grid.security_id, np.zeros(shape, bool), atm=1)
     assert np.isnan(empty.atm_iv)
