@@ -70,6 +70,7 @@ def analyze(
     seed: int = typer.Option(None, "--seed", help="Seed of the synthetic market (default from settings)."),
     charts: int = typer.Option(10, "--charts", min=0, help="Payoff-diagram PNGs for this many top strategies."),
     as_json: bool = typer.Option(False, "--json", help="Print the analysis result document as JSON on stdout."),
+    force: bool = typer.Option(False, "--force", help="Analyse a weekend or NSE holiday anyway (refused without it)."),
 ) -> None:
     """Market state → candidates → scores → industry-first sizing → exits, for the universe; results to results/."""
     from optionsv4_lib.jobs.daily import run_analysis
@@ -77,7 +78,7 @@ def analyze(
     with errors_to_exit(), ProgressBar(None if as_json else err_console, total=None) as advance:
         outcome = run_analysis(
             risk=risk, symbols=symbol or None, first=symbols, trade_date=trade_date, source=source, seed=seed,
-            charts=charts, progress=advance,
+            charts=charts, progress=advance, force=force,
         )
     for warning in outcome.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)

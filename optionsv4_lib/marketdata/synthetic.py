@@ -114,7 +114,9 @@ class SyntheticMarket:
 
         self._days = _session_days(HISTORY_START, self.trade_date)
         if len(self._days) and self._days[-1] != np.datetime64(self.trade_date):
-            raise InputError(f"trade_date: {self.trade_date} is not a trading day")
+            # A special session (Budget on a Saturday) or a day forced into analysis: its session follows the
+            # regular sessions, which alone make up the synthetic history.
+            self._days = np.append(self._days, np.datetime64(self.trade_date, "D"))
         if len(self._days) <= MIN_HISTORY_DAYS:
             raise InputError(f"trade_date: {self.trade_date} leaves fewer than {MIN_HISTORY_DAYS} sessions of "
                              f"synthetic history after {HISTORY_START}")

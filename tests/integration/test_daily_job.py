@@ -82,6 +82,19 @@ def test_a_year_beyond_the_holiday_calendar_is_planned_with_a_warning(tmp_path, 
                           allocations=load_allocations())
     assert plan["symbols"] == ["NIFTY", "BANKNIFTY"]
     assert "NSE trading holidays for 2027 are not in nse_holidays.csv" in caplog.text
+    assert daily.RunSpec.read(plan["run_dir"]).warnings[0].startswith("NSE trading holidays for 2027 are not in")
+
+
+def test_the_plan_warns_30_days_before_the_holiday_calendar_ends(tmp_path, caplog):
+    """Today (7 Dec 2026) the file ends in 24 days: the run warns, in its log and run.json, and says what to do."""
+    plan = daily.plan_run(date(2026, 12, 7), settings=Settings(data_dir=tmp_path), universe=load_universe().head(1),
+                          allocations=load_allocations())
+    [warning] = daily.RunSpec.read(plan["run_dir"]).warnings
+    assert warning.startswith("the NSE holiday calendar ends on 2026-12-31 (24 days from 2026-12-07)")
+    assert "optionsv4 calendar import-holidays FILE" in warning and warning in caplog.text
+    plan = daily.plan_run(date(2026, 11, 30), settings=Settings(data_dir=tmp_path), universe=load_universe().head(1),
+                          allocations=load_allocations())
+    assert daily.RunSpec.read(plan["run_dir"]).warnings == ()
 
 
 def test_quality_load_report_and_final_check(tmp_path, store_url):
