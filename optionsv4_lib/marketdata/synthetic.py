@@ -436,14 +436,16 @@ def _break(frame: pd.DataFrame, mode: str | None, rng: np.random.Generator) -> p
 
 
 def _session_days(start: date, end: date) -> np.ndarray:
-    """Trading days from start to end (datetime64[D]): the NSE calendar where covered, weekdays elsewhere."""
+    """Regular trading days from start to end (datetime64[D]): the NSE calendar where covered, weekdays elsewhere;
+    special sessions (Muhurat, Budget on a weekend) are not part of the synthetic history."""
     weekdays = np.arange(np.datetime64(start, "D"), np.datetime64(end, "D") + 1)
     weekdays = weekdays[np.is_busday(weekdays)]
     cover_start, cover_end = (np.datetime64(day, "D") for day in calendar.holiday_coverage())
     covered = (weekdays >= cover_start) & (weekdays <= cover_end)
     if covered.any():
         first, last = weekdays[covered][[0, -1]].tolist()
-        trading = np.array(calendar.trading_days(first, last), dtype="datetime64[D]")
+        trading = np.array([day for day in calendar.trading_days(first, last) if calendar.special_session(day) is None],
+                           dtype="datetime64[D]")
         weekdays = weekdays[~covered | np.isin(weekdays, trading)]
     return weekdays
 
