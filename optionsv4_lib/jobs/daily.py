@@ -489,7 +489,8 @@ def run_analysis(
         log.warning("%s", text)
     universe, allocations = stored_universe(cfg)
     universe = subset_universe(universe, symbols, first)
-    market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir, settings=cfg)
+    market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir, settings=cfg,
+                         forced=bool(closed))
     logging.getLogger(__name__).info("analysis of %d symbols on %s from %s", len(universe), day, market.name)
     advance = (lambda symbol: progress(symbol, len(universe))) if progress else None
     history = stored_iv_history(day, cfg)

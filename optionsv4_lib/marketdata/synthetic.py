@@ -82,8 +82,9 @@ DEEP_OTM_NO_BID_PROBABILITY = 0.35
 class SyntheticMarket:
     """A MarketDataSource over a synthetic market; see the module docstring for the model.
 
-    seed: non-negative integer. trade_date: a trading day at least MIN_HISTORY_DAYS sessions after HISTORY_START.
-    universe: reference.universe.UNIVERSE rows (default reference.load_universe()); must contain NIFTY.
+    seed: non-negative integer. trade_date: a trading day at least MIN_HISTORY_DAYS sessions after HISTORY_START
+    (a special session's day is quoted after the regular history; so is any other day when `forced`, for an analysis
+    forced onto a weekend or holiday). universe: reference.universe.UNIVERSE rows (default reference.load_universe()); must contain NIFTY.
     broken: symbol → mode from BROKEN_MODES; None means DEFAULT_BROKEN (symbols not in the universe skipped).
     """
 
@@ -95,7 +96,7 @@ class SyntheticMarket:
     strikes_each_side_stock = 20
 
     def __init__(self, seed: int, trade_date: date, universe: pd.DataFrame | None = None,
-                 broken: dict[str, str] | None = None):
+                 broken: dict[str, str] | None = None, forced: bool = False):
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
             raise InputError(f"seed: expected a non-negative integer, got {seed!r}")
         self.seed = int(seed)
@@ -114,9 +115,9 @@ class SyntheticMarket:
 
         self._days = _session_days(HISTORY_START, self.trade_date)
         if len(self._days) and self._days[-1] != np.datetime64(self.trade_date):
-            # A special session (Budget on a Saturday) or a day forced into analysis: its session follows the
-            # regular sessions, which alone make up the synthetic history.
-            self._days = np.append(self._days, np.datetime64(self.trade_date, "D"))
+            if not (forced or calendar.is_trading_day(self.trade_date)):
+                raise InputError(f"trade_date: {self.trade_date} is not a trading day")
+            self._days = np.append(self._days, np.datetime64(self.trade_date, "D"))  # after the regular sessions
         if len(self._days) <= MIN_HISTORY_DAYS:
             raise InputError(f"trade_date: {self.trade_date} leaves fewer than {MIN_HISTORY_DAYS} sessions of "
                              f"synthetic history after {HISTORY_START}")
