@@ -84,7 +84,8 @@ class RunSpec:
     @staticmethod
     def read(run_dir: str | Path) -> "RunSpec":
         raw = json.loads((Path(run_dir) / "run.json").read_text())
-        return RunSpec(**(raw | {"trade_date": date.fromisoformat(raw["trade_date"])}))
+        return RunSpec(**(raw | {"trade_date": date.fromisoformat(raw["trade_date"]),
+                                 "warnings": tuple(raw.get("warnings", ()))}))
 
 
 def calendar_warnings(day: date) -> list[str]:
