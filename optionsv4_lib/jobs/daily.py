@@ -21,6 +21,7 @@ step succeeds: the run goes on. Anything else (a network error, a bug) raises, a
 import json
 import logging
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -190,16 +191,18 @@ def fetch_chain(run_dir: str, symbol: str, settings: Settings, *, final_attempt:
     """
     spec = RunSpec.read(run_dir)
     source = _live(spec, settings)
+    started = time.monotonic()
     try:
         near, *far = choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates)
-        source.option_chain(symbol, near)
-        for optional in (*(partial(source.option_chain, symbol, expiry) for expiry in far),
-                         partial(source.candles, symbol, spec.trade_date - timedelta(days=FORECAST_HISTORY_DAYS),
-                                 spec.trade_date)):
+        fetched = [f"chain {near}: {len(source.option_chain(symbol, near))} rows"]
+        history_from = spec.trade_date - timedelta(days=FORECAST_HISTORY_DAYS)
+        for what, optional in (*((f"chain {expiry}", partial(source.option_chain, symbol, expiry)) for expiry in far),
+                               ("price history", partial(source.candles, symbol, history_from, spec.trade_date))):
             try:
-                optional()
+                fetched.append(f"{what}: {len(optional())} rows")
             except DataError as exc:
                 log.info("%s: left out of the snapshot: %s", symbol, exc)
+        log.info("%s (%s): fetched %s in %.1f s", symbol, source.name, "; ".join(fetched), time.monotonic() - started)
     except AuthError:
         raise
     except DataError as exc:
