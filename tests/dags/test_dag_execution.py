@@ -67,6 +67,7 @@ def test_paper_run_places_the_marked_condors(dagbag, env, db):
     assert "OV4-" in recorded(env, "preview.txt").read_text()
     summary = json.loads(recorded(env, "summary.json").read_text())
     assert summary["counts"] == {"open": 2}
+    assert summary["reconciled"]["positions"] == 8  # the condors' legs, by contract (no security ids in paper)
 
 
 def test_an_unconfirmed_run_records_the_plan_and_places_nothing(dagbag, env, db):
