@@ -84,7 +84,8 @@ class SyntheticMarket:
 
     seed: non-negative integer. trade_date: a trading day at least MIN_HISTORY_DAYS sessions after HISTORY_START
     (a special session's day is quoted after the regular history; so is any other day when `forced`, for an analysis
-    forced onto a weekend or holiday). universe: reference.universe.UNIVERSE rows (default reference.load_universe()); must contain NIFTY.
+    forced onto a weekend or holiday).
+    universe: reference.universe.UNIVERSE rows (default reference.load_universe()); must contain NIFTY.
     broken: symbol → mode from BROKEN_MODES; None means DEFAULT_BROKEN (symbols not in the universe skipped).
     """
 

@@ -23,9 +23,9 @@ def env(dag_env) -> Path:
 
 
 def run_execution(dagbag, **conf) -> dict[str, list[str]]:
-    """dag.test() of the execution DAG; {task_id: [states]} and the run's own state under "run". Every param is passed: in one process, Airflow
-    3.3's process_params resolves a run's conf into the DAG's own Param objects, so a value would leak into the
-    next dag.test() (a deployment parses the DAG afresh per task process)."""
+    """dag.test() of the execution DAG; {task_id: [states]} and the run's own state under "run". Every param is
+    passed: in one process, Airflow 3.3's process_params resolves a run's conf into the DAG's own Param objects, so a
+    value would leak into the next dag.test() (a deployment parses the DAG afresh per task process)."""
     run = dagbag.get_dag(EXECUTION).test(run_conf=DEFAULTS | conf)
     states: dict[str, list[str]] = {}
     for ti in run.get_task_instances():
