@@ -25,7 +25,8 @@ def imported_file(tmp_path, monkeypatch):
 def test_show_names_a_special_session_and_warns_of_the_calendar_end():
     ran = CliRunner().invoke(app, ["calendar", "show", "--date", "2025-02-01"])
     assert ran.exit_code == 0, ran.output
-    assert "2025-02-01 is an NSE trading day (Union Budget (Saturday), special session 09:15–15:30 IST" in flat(ran.output)
+    assert ("2025-02-01 is an NSE trading day (Union Budget (Saturday), special session 09:15–15:30 IST"
+            in flat(ran.output))
     ran = CliRunner().invoke(app, ["calendar", "show", "--date", "2026-12-07"])
     assert "the NSE holiday calendar ends on 2026-12-31 (24 days from 2026-12-07)" in flat(ran.output)
 
