@@ -102,6 +102,7 @@ def report(
     """Show a stored analysis run — market state, symbols, top strategies — and where the Data Docs are."""
     from optionsv4_lib.marketdata.source import as_date
     from optionsv4_lib.quality.suites import data_docs_index
+    from optionsv4_lib.reference.calendar import unconfirmed_holidays
     from optionsv4_lib.store import fetch_analysis, open_store
     from optionsv4_lib.store.runs import latest_run
 
@@ -118,6 +119,8 @@ def report(
         finally:
             conn.close()
     print_summary(result, top)
+    if warning := unconfirmed_holidays(result.trade_date):
+        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     docs = data_docs_index()
     console.print(f"Data Docs: {docs}" if docs.exists() else "Data Docs: not built yet (the daily DAG builds them)")
 

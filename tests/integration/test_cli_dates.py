@@ -58,6 +58,8 @@ def test_a_year_beyond_the_holiday_calendar_is_analysed_with_a_warning(optionsv4
     assert "2027-01-26" in stored_dates(store_url)
     log = (tmp_path / "logs" / "options_v4_main_20270126.log").read_text()
     assert "NSE trading holidays for 2027 are not in nse_holidays.csv" in log
+    reported = optionsv4("report", "--date", "2027-01-26", "--risk", "moderate")
+    assert reported.exit_code == 0 and warning in flat(reported.output), reported.output
 
 
 def test_a_date_before_the_expiry_rules_names_the_table_and_its_dates(optionsv4):
