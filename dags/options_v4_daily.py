@@ -159,7 +159,7 @@ with DAG(
 
         outcome = daily.report(run_dir, result_dir, run_settings())
         print("\n".join([f"Analysis run {stored_run}", *outcome["summary"], f"Results: {outcome['analysis']}",
-                         f"Data Docs: {outcome['data_docs']}"]))
+                         f"Data Docs: {outcome['data_docs']}", *(f"WARNING: {w}" for w in outcome["warnings"])]))
         return outcome
 
     @task

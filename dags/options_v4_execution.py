@@ -18,9 +18,13 @@ default to no: without `confirm` the run records the plan and stops.
    becomes failed with the reason. Retrying is safe: orders carry deterministic correlation ids and are looked up
    before they are sent, so a retry resumes and never duplicates an order.
 6. `reconcile` — open orders refreshed from the broker; a positions snapshot recorded.
-7. `summary` — `summary.json`; the run fails if a strategy failed or was left with open legs.
+7. `summary` — `summary.json` (whatever failed upstream; nothing to write beside when the checks failed); it fails
+   if a strategy failed or was left with open legs.
+8. `verdict` — runs only when a task failed (e.g. the gate refusing a live run, with the reason in the gate's log)
+   and fails, so the run ends failed (red) although `summary` still ran; otherwise skipped.
 
-Params: `mode` (paper | live), `strategy_ids` (empty = all marked), `max_strategies`, `confirm`, `confirmation`.
+Params: `mode` (paper | live), `strategy_ids` (empty = all marked), `max_strategies`, `confirm`, `confirmation`
+(empty = no; the form triggers with every default).
 Database and Dhan credentials come from the Airflow connections `supabase_db` and `dhan_default` (plugins/
 optionsv4_airflow.py); each task calls the function of the same name in `optionsv4_lib.jobs.execution`.
 """
@@ -50,8 +54,8 @@ with DAG(
                                 description="execute at most this many"),
         "confirm": Param(False, type="boolean", title="Confirm",
                          description="place the orders; false = record the plan only"),
-        "confirmation": Param("", type="string", title="Live confirmation",
-                              description="live only: type PLACE LIVE ORDERS"),
+        "confirmation": Param(None, type=["null", "string"], title="Live confirmation",
+                              description="live only: type PLACE LIVE ORDERS; empty = no"),
     },
 ) as dag:
 
@@ -121,7 +125,7 @@ with DAG(
         return execution.reconcile(run_settings(), get_current_context()["params"]["mode"])
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def summary(plan_path: str, outcomes: list[dict], reconciled: dict | None) -> dict:
+    def summary(plan_path: str | None, outcomes: list[dict], reconciled: dict | None) -> dict:
         from optionsv4_lib.jobs import execution
 
         placed = list(outcomes or [])
@@ -130,6 +134,16 @@ with DAG(
         print(f"{len(placed)} strategies placed: {document['counts']}")
         return document
 
-    plan_path = pre_trade_checks(load_marked())
-    outcomes = place.expand(strategy_id=gate(preview(plan_path)))
-    summary(plan_path, outcomes, reconcile(outcomes))
+    @task(trigger_rule=TriggerRule.ONE_FAILED)
+    def verdict() -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("a task of this run failed: see its log (a refused gate names what is missing)")
+
+    marked = load_marked()
+    plan_path = pre_trade_checks(marked)
+    cleared = preview(plan_path)
+    approved = gate(cleared)
+    outcomes = place.expand(strategy_id=approved)
+    reconciled = reconcile(outcomes)
+    [marked, plan_path, cleared, approved, outcomes, reconciled, summary(plan_path, outcomes, reconciled)] >> verdict()

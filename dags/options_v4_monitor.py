@@ -41,8 +41,8 @@ with DAG(
                         description="market data for the marks; empty = Variable optionsv4_source, else synthetic"),
         "confirm_live_exits": Param(False, type="boolean", title="Confirm live exits",
                                     description="place live exit orders; false = hold them as EXIT PENDING"),
-        "confirmation": Param("", type="string", title="Live confirmation",
-                              description="live exits only: type PLACE LIVE ORDERS"),
+        "confirmation": Param(None, type=["null", "string"], title="Live confirmation",
+                              description="live exits only: type PLACE LIVE ORDERS; empty = no"),
     },
 ) as dag:
 

@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from optionsv4_lib.cli.backtest import backtest
+from optionsv4_lib.cli.calendar import calendar_app
 from optionsv4_lib.cli.common import ProgressBar, err_console, errors_to_exit
 from optionsv4_lib.cli.data import data_app
 from optionsv4_lib.cli.db import db_app, import_allocations, import_scrip_master
@@ -28,6 +29,7 @@ console = Console(width=None if Console().is_terminal else 160)  # tables wrap w
 app.add_typer(db_app, name="db")
 app.add_typer(dq_app, name="dq")
 app.add_typer(data_app, name="data")
+app.add_typer(calendar_app, name="calendar")
 app.command("mark")(mark)
 app.command("unmark")(unmark)
 app.command("execute")(execute)
@@ -70,6 +72,7 @@ def analyze(
     seed: int = typer.Option(None, "--seed", help="Seed of the synthetic market (default from settings)."),
     charts: int = typer.Option(10, "--charts", min=0, help="Payoff-diagram PNGs for this many top strategies."),
     as_json: bool = typer.Option(False, "--json", help="Print the analysis result document as JSON on stdout."),
+    force: bool = typer.Option(False, "--force", help="Analyse a weekend or NSE holiday anyway (refused without it)."),
 ) -> None:
     """Market state → candidates → scores → industry-first sizing → exits, for the universe; results to results/."""
     from optionsv4_lib.jobs.daily import run_analysis
@@ -77,7 +80,7 @@ def analyze(
     with errors_to_exit(), ProgressBar(None if as_json else err_console, total=None) as advance:
         outcome = run_analysis(
             risk=risk, symbols=symbol or None, first=symbols, trade_date=trade_date, source=source, seed=seed,
-            charts=charts, progress=advance,
+            charts=charts, progress=advance, force=force,
         )
     for warning in outcome.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
@@ -101,6 +104,7 @@ def report(
     """Show a stored analysis run — market state, symbols, top strategies — and where the Data Docs are."""
     from optionsv4_lib.marketdata.source import as_date
     from optionsv4_lib.quality.suites import data_docs_index
+    from optionsv4_lib.reference.calendar import unconfirmed_holidays
     from optionsv4_lib.store import fetch_analysis, open_store
     from optionsv4_lib.store.runs import latest_run
 
@@ -117,6 +121,8 @@ def report(
         finally:
             conn.close()
     print_summary(result, top)
+    if warning := unconfirmed_holidays(result.trade_date):
+        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     docs = data_docs_index()
     console.print(f"Data Docs: {docs}" if docs.exists() else "Data Docs: not built yet (the daily DAG builds them)")
 

@@ -1,6 +1,7 @@
 """Where the project's bundled files live (the package is installed editable from the checkout), and the check that
 a directory a run writes to can be written."""
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -9,6 +10,9 @@ from optionsv4_lib.core.errors import InputError
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_DIR / "include" / "data"  # dated reference data
 SQL_DIR = PROJECT_DIR / "include" / "sql"  # ordered migrations
+USER_REFERENCE_DIR = Path(os.environ.get("OPTIONSV4_REFERENCE_DIR") or PROJECT_DIR / ".optionsv4" / "reference")
+"""Reference data a user imported (e.g. NSE's holiday list): read over the bundled tables. Set by the environment
+variable OPTIONSV4_REFERENCE_DIR (not .env: the calendar reads it before any settings)."""
 
 
 def writable_dir(path: Path, setting: str) -> Path:

@@ -104,9 +104,10 @@ class BrokerOrder:
 
 @dataclass(frozen=True)
 class Position:
-    """A net position the broker holds in one security (units: > 0 long, < 0 short; ₹ amounts)."""
+    """A net position the broker holds in one security (units: > 0 long, < 0 short; ₹ amounts). A paper position in
+    a contract without a security id has none, and its contract as trading_symbol."""
 
-    security_id: int
+    security_id: int | None
     exchange_segment: str
     net_quantity: int
     trading_symbol: str | None = None

@@ -373,32 +373,46 @@ def strategy_legs(conn, run_id: int, candidate_id: str) -> list[dict]:
 
 
 def paper_positions(conn) -> list[tuple]:
-    """Net paper positions per security id: (security_id, exchange_segment, net units, buy average, sell average)."""
+    """Net paper positions per contract: (security_id or None, exchange_segment, contract, net units, buy average,
+    sell average, the one strategy that traded it or None), the contract as 'SYMBOL 29-Dec-2026 395 PE'."""
     with transaction(conn) as cur:
         cur.execute(
-            """SELECT security_id, exchange_segment,
-                      sum(CASE side WHEN 'BUY' THEN filled_quantity ELSE -filled_quantity END),
-                      sum(filled_quantity * average_price) FILTER (WHERE side = 'BUY')
-                          / nullif(sum(filled_quantity) FILTER (WHERE side = 'BUY'), 0),
-                      sum(filled_quantity * average_price) FILTER (WHERE side = 'SELL')
-                          / nullif(sum(filled_quantity) FILTER (WHERE side = 'SELL'), 0)
-               FROM orders WHERE mode = 'paper' AND filled_quantity > 0 AND security_id IS NOT NULL
-               GROUP BY 1, 2 ORDER BY 1""")
-        return cur.fetchall()
+            """SELECT o.security_id, o.exchange_segment, s.symbol, d.expiry, d.strike, d.instrument,
+                      sum(CASE o.side WHEN 'BUY' THEN o.filled_quantity ELSE -o.filled_quantity END),
+                      sum(o.filled_quantity * o.average_price) FILTER (WHERE o.side = 'BUY')
+                          / nullif(sum(o.filled_quantity) FILTER (WHERE o.side = 'BUY'), 0),
+                      sum(o.filled_quantity * o.average_price) FILTER (WHERE o.side = 'SELL')
+                          / nullif(sum(o.filled_quantity) FILTER (WHERE o.side = 'SELL'), 0),
+                      CASE WHEN count(DISTINCT o.strategy_id) = 1 THEN min(o.strategy_id) END
+               FROM orders o JOIN strategies s USING (strategy_id)
+               JOIN strategy_details d ON (d.run_id, d.candidate_id, d.leg_no) = (s.run_id, s.candidate_id, o.leg_no)
+               WHERE o.mode = 'paper' AND o.filled_quantity > 0
+               GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 3, 4, 6, 5""")
+        return [(sid, segment, _contract(symbol, expiry, strike, instrument), int(net), buy, sell, owner)
+                for sid, segment, symbol, expiry, strike, instrument, net, buy, sell, owner in cur.fetchall()]
+
+
+def _contract(symbol: str, expiry, strike, instrument: str) -> str:
+    """A leg's contract as text: 'SYMBOL 29-Dec-2026 395 PE' (broker.Contract's words), or the symbol for stock."""
+    return symbol if instrument == "STK" else f"{symbol} {expiry:%d-%b-%Y} {strike:g} {instrument}"
 
 
 def record_positions(conn, mode: Mode, positions: Sequence[Position], moment: datetime) -> None:
     """The broker's net positions as positions_snapshots rows at `moment`, each tied to the strategy whose orders
-    traded that security when exactly one did."""
+    traded that security (a paper contract without one: that contract) when exactly one did."""
+    owner_of_contract = {contract: owner for _, _, contract, _, _, _, owner in paper_positions(conn)} \
+        if mode == "paper" else {}
     with transaction(conn) as cur:
         cur.execute("""SELECT security_id, min(strategy_id) FROM orders
                        WHERE mode = %s AND filled_quantity > 0 AND security_id IS NOT NULL
                        GROUP BY security_id HAVING count(DISTINCT strategy_id) = 1""", (mode,))
-        owner = dict(cur.fetchall())
+        owner_of_security = dict(cur.fetchall())
         for p in positions:
+            owner = owner_of_contract.get(p.trading_symbol) if p.security_id is None \
+                else owner_of_security.get(p.security_id)
             cur.execute(
                 """INSERT INTO positions_snapshots (snapshot_at, mode, exchange_segment, security_id, trading_symbol,
                        strategy_id, net_qty, buy_avg, sell_avg, ltp, unrealized_pnl, realized_pnl)
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                (moment, mode, p.exchange_segment, p.security_id, p.trading_symbol, owner.get(p.security_id),
+                (moment, mode, p.exchange_segment, p.security_id, p.trading_symbol, owner,
                  p.net_quantity, p.buy_average, p.sell_average, p.last_price, p.unrealized_pnl, p.realized_pnl))

@@ -114,6 +114,6 @@ class PaperBroker:
         return False
 
     def positions(self) -> list[Position]:
-        """Net paper positions per security id (orders without a security id are not included)."""
-        return [Position(int(sid), segment, int(net), buy_average=buy, sell_average=sell)
-                for sid, segment, net, buy, sell in ledger.paper_positions(self.conn)]
+        """Net paper positions per contract, named by it; the security id where the orders had one."""
+        return [Position(None if sid is None else int(sid), segment, net, contract, buy_average=buy, sell_average=sell)
+                for sid, segment, contract, net, buy, sell, _ in ledger.paper_positions(self.conn)]

@@ -21,6 +21,7 @@ step succeeds: the run goes on. Anything else (a network error, a bug) raises, a
 import json
 import logging
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -54,8 +55,10 @@ from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDat
 from optionsv4_lib.reference.calendar import (
     IST,
     closed_reason,
+    coverage_warning,
     current_or_next_trading_day,
     latest_trading_day,
+    special_session,
     unconfirmed_holidays,
 )
 from optionsv4_lib.reporting.analysis_files import payoff_charts, write_results
@@ -79,11 +82,19 @@ class RunSpec:
     seed: int
     data_dir: str
     started_at: str
+    warnings: tuple[str, ...] = ()  # calendar_warnings of the trade date
 
     @staticmethod
     def read(run_dir: str | Path) -> "RunSpec":
         raw = json.loads((Path(run_dir) / "run.json").read_text())
-        return RunSpec(**(raw | {"trade_date": date.fromisoformat(raw["trade_date"])}))
+        return RunSpec(**(raw | {"trade_date": date.fromisoformat(raw["trade_date"]),
+                                 "warnings": tuple(raw.get("warnings", ()))}))
+
+
+def calendar_warnings(day: date) -> list[str]:
+    """What a run on `day` must say about the calendar: holidays unconfirmed for its year, and the holiday file
+    running out within 30 days (with what to do)."""
+    return [warning for warning in (unconfirmed_holidays(day), coverage_warning(day)) if warning]
 
 
 def run_dir_for(data_dir: Path, trade_date: date, risk_profile: str) -> Path:
@@ -104,13 +115,16 @@ def plan_run(
     """Check the date, write the run's parameters, universe, budgets and the stored ATM IV history (symbol,
     trade_date, atm_iv; for IV ranks); return {"run_dir", "symbols"}.
 
-    Raises NotATradingDay (with the holiday's name) for a weekend or NSE holiday; logs a warning for a year whose
-    holidays are not in the calendar (its weekdays count as trading days).
+    Raises NotATradingDay (with the holiday's name) for a weekend or NSE holiday; logs the calendar_warnings (a
+    year whose holidays are not in the calendar, the calendar running out) and records them in run.json.
     """
     day = as_date(trade_date, "trade_date")
     if closed := closed_reason(day):
         raise NotATradingDay(closed)
-    if warning := unconfirmed_holidays(day):
+    if special := special_session(day):
+        log.info("%s: %s", day, special)
+    warnings = calendar_warnings(day)
+    for warning in warnings:
         log.warning("%s", warning)
     profile = risk_profile or settings.risk_profile
     settings.limits(profile)  # an unknown profile fails here, before any work
@@ -119,7 +133,7 @@ def plan_run(
         shutil.rmtree(run_dir / stale, ignore_errors=True)
     (run_dir / "symbols").mkdir(parents=True, exist_ok=True)
     spec = RunSpec(day, profile, source, settings.seed if seed is None else seed, str(settings.data_dir),
-                   datetime.now(IST).isoformat())
+                   datetime.now(IST).isoformat(), tuple(warnings))
     (run_dir / "run.json").write_text(json.dumps(spec.__dict__ | {"trade_date": day.isoformat()}, indent=2))
     universe.to_parquet(run_dir / "universe.parquet", index=False)
     budgets(universe, allocations, settings.capital).to_parquet(run_dir / "budgets.parquet", index=False)
@@ -179,16 +193,18 @@ def fetch_chain(run_dir: str, symbol: str, settings: Settings, *, final_attempt:
     """
     spec = RunSpec.read(run_dir)
     source = _live(spec, settings)
+    started = time.monotonic()
     try:
         near, *far = choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates)
-        source.option_chain(symbol, near)
-        for optional in (*(partial(source.option_chain, symbol, expiry) for expiry in far),
-                         partial(source.candles, symbol, spec.trade_date - timedelta(days=FORECAST_HISTORY_DAYS),
-                                 spec.trade_date)):
+        fetched = [f"chain {near}: {len(source.option_chain(symbol, near))} rows"]
+        history_from = spec.trade_date - timedelta(days=FORECAST_HISTORY_DAYS)
+        for what, optional in (*((f"chain {expiry}", partial(source.option_chain, symbol, expiry)) for expiry in far),
+                               ("price history", partial(source.candles, symbol, history_from, spec.trade_date))):
             try:
-                optional()
+                fetched.append(f"{what}: {len(optional())} rows")
             except DataError as exc:
                 log.info("%s: left out of the snapshot: %s", symbol, exc)
+        log.info("%s (%s): fetched %s in %.1f s", symbol, source.name, "; ".join(fetched), time.monotonic() - started)
     except AuthError:
         raise
     except DataError as exc:
@@ -351,7 +367,7 @@ def report(run_dir: str, result_dir: str, settings: Settings) -> dict:
     charts = payoff_charts(result, settings.results_dir / f"payoffs_{stamp}", settings.risk_free_rate)
     docs = quality.build_data_docs(_run_name(spec))
     return {"analysis": str(analysis_path), "allocation": str(allocation_path), "charts": len(charts),
-            "data_docs": str(docs), "summary": summary_lines(result)}
+            "data_docs": str(docs), "summary": summary_lines(result), "warnings": list(spec.warnings)}
 
 
 class RunCheckFailed(OptionsV4Error):
@@ -451,6 +467,7 @@ def run_analysis(
     seed: int | None = None,
     charts: int = 10,
     progress: Callable[[str, int], None] | None = None,
+    force: bool = False,
 ) -> RunOutcome:
     """Analyze the (sub-)universe on one trade date; write the result JSONs, payoff PNGs and the run log, then store
     the run in the database (progress(symbol, symbols in all) as each symbol is done). Universe and allocations come
@@ -459,16 +476,18 @@ def run_analysis(
     The trade date (default: the latest trading day; from Dhan, the next session) is the session whose quotes the
     run holds: Dhan quotes today's session, or the next one on a day without a session; the synthetic and snapshot
     sources may analyse past dates, never one after the next session (InputError). Raises NotATradingDay for a
-    weekend or NSE holiday. A year whose holidays the calendar does not have is analysed (weekdays count as
-    trading days) with a warning, logged and in the outcome's `warnings`."""
+    weekend or NSE holiday unless `force` (then analysed as if it had a session, with a warning). The
+    calendar_warnings (holidays unconfirmed for the year, the calendar running out) are logged and in the outcome's
+    `warnings`."""
     cfg = current_settings()
     cfg.limits(risk)  # an unknown risk profile fails before any work, and so does a directory it cannot write
     writable_dir(cfg.results_dir, "OPTIONSV4_RESULTS_DIR")
     writable_dir(cfg.data_dir / "snapshots", "OPTIONSV4_DATA_DIR")
     upcoming = current_or_next_trading_day()
     day = as_date(trade_date, "date") if trade_date else upcoming if source == "dhan" else latest_trading_day()
-    if closed := closed_reason(day):
-        raise NotATradingDay(f"date: {closed}; there is no session to analyze")
+    closed = closed_reason(day)
+    if closed and not force:
+        raise NotATradingDay(f"date: {closed}; there is no session to analyze (use --force to analyse it anyway)")
     if source == "dhan" and day != upcoming:
         raise InputError(f"date: Dhan quotes the session of {upcoming} (today's, or the next one), not {day}; "
                          "a run holds the quotes of its own session")
@@ -476,12 +495,14 @@ def run_analysis(
         raise InputError(f"date: {day} is after the next session {upcoming}; the {source} source analyses past "
                          "sessions and the next one, never later ones")
     log_path = log_to_file(cfg.logs_dir, "main", day)
-    warnings = [warning] if (warning := unconfirmed_holidays(day)) else []
+    forced = [f"{closed}: analysed anyway (--force), priced as if it had a session"] if closed else []
+    warnings = forced + calendar_warnings(day)
     for text in warnings:
         log.warning("%s", text)
     universe, allocations = stored_universe(cfg)
     universe = subset_universe(universe, symbols, first)
-    market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir, settings=cfg)
+    market = open_source(source, day, seed=cfg.seed if seed is None else seed, data_dir=cfg.data_dir, settings=cfg,
+                         forced=bool(closed))
     logging.getLogger(__name__).info("analysis of %d symbols on %s from %s", len(universe), day, market.name)
     advance = (lambda symbol: progress(symbol, len(universe))) if progress else None
     history = stored_iv_history(day, cfg)

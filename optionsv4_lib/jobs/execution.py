@@ -137,11 +137,15 @@ def reconcile(settings: Settings, mode: str) -> dict[str, Any]:
         conn.close()
 
 
-def summary(plan_path: str, outcomes: Sequence[dict[str, Any]], reconciled: dict[str, Any] | None) -> dict:
-    """Write summary.json next to the plan; ExecutionFailed (after writing it) if a strategy did not end well."""
-    document = {"plan": plan_path, "outcomes": list(outcomes), "reconciled": reconciled,
+def summary(plan_path: str | None, outcomes: Sequence[dict[str, Any]], reconciled: dict[str, Any] | None) -> dict:
+    """Write summary.json next to the plan (none without a plan: the pre-trade checks failed); ExecutionFailed
+    (after writing it) if a strategy did not end well. Any upstream step may have failed: what is missing is None
+    or empty."""
+    outcomes = [o for o in outcomes or [] if o]
+    document = {"plan": plan_path, "outcomes": outcomes, "reconciled": reconciled,
                 "counts": dict(Counter(o["status"] for o in outcomes))}
-    Path(plan_path).with_name("summary.json").write_text(json.dumps(document, indent=2, ensure_ascii=False))
+    if plan_path:
+        Path(plan_path).with_name("summary.json").write_text(json.dumps(document, indent=2, ensure_ascii=False))
     bad = [o for o in outcomes if o["status"] in BAD_OUTCOMES]
     if bad:
         raise ExecutionFailed("; ".join(f"strategy {o['strategy_id']} {o['status']}: {o['reason']}" for o in bad))

@@ -27,15 +27,16 @@ SOURCES: tuple[SourceName, ...] = ("synthetic", "snapshot", "dhan")
 
 
 def open_source(name: str, trade_date: date, *, seed: int, data_dir: Path, record: bool = True,
-                settings: Settings | None = None) -> MarketDataSource:
+                settings: Settings | None = None, forced: bool = False) -> MarketDataSource:
     """The named source for trade_date; live sources are wrapped so that every dataset read is also snapshotted.
+    `forced`: the synthetic market quotes a day without a session (an analysis forced onto it).
 
     "dhan" reads its credentials and base URL from `settings` (default: config.Settings() from the environment).
     """
     if name == "snapshot":
         return ParquetSnapshotSource(data_dir, trade_date)
     if name == "synthetic":
-        source: MarketDataSource = SyntheticMarket(seed, trade_date)
+        source: MarketDataSource = SyntheticMarket(seed, trade_date, forced=forced)
     elif name == "dhan":
         source = DhanMarketData.from_settings(settings or Settings(), trade_date)
     else:

@@ -87,7 +87,9 @@ DEEP_OTM_NO_BID_PROBABILITY = 0.35
 class SyntheticMarket:
     """A MarketDataSource over a synthetic market; see the module docstring for the model.
 
-    seed: non-negative integer. trade_date: a trading day at least MIN_HISTORY_DAYS sessions after HISTORY_START.
+    seed: non-negative integer. trade_date: a trading day at least MIN_HISTORY_DAYS sessions after HISTORY_START
+    (a special session's day is quoted after the regular history; so is any other day when `forced`, for an analysis
+    forced onto a weekend or holiday).
     universe: reference.universe.UNIVERSE rows (default reference.load_universe()); must contain NIFTY.
     broken: symbol → mode from BROKEN_MODES; None means DEFAULT_BROKEN (symbols not in the universe skipped).
     """
@@ -100,7 +102,7 @@ class SyntheticMarket:
     strikes_each_side_stock = 20
 
     def __init__(self, seed: int, trade_date: date, universe: pd.DataFrame | None = None,
-                 broken: dict[str, str] | None = None):
+                 broken: dict[str, str] | None = None, forced: bool = False):
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
             raise InputError(f"seed: expected a non-negative integer, got {seed!r}")
         self.seed = int(seed)
@@ -119,7 +121,9 @@ class SyntheticMarket:
 
         self._days = _session_days(HISTORY_START, self.trade_date)
         if len(self._days) and self._days[-1] != np.datetime64(self.trade_date):
-            raise InputError(f"trade_date: {self.trade_date} is not a trading day")
+            if not (forced or calendar.is_trading_day(self.trade_date)):
+                raise InputError(f"trade_date: {self.trade_date} is not a trading day")
+            self._days = np.append(self._days, np.datetime64(self.trade_date, "D"))  # after the regular sessions
         if len(self._days) <= MIN_HISTORY_DAYS:
             raise InputError(f"trade_date: {self.trade_date} leaves fewer than {MIN_HISTORY_DAYS} sessions of "
                              f"synthetic history after {HISTORY_START}")
@@ -433,14 +437,16 @@ def _break(frame: pd.DataFrame, mode: str | None, rng: np.random.Generator) -> p
 
 
 def _session_days(start: date, end: date) -> np.ndarray:
-    """Trading days from start to end (datetime64[D]): the NSE calendar where covered, weekdays elsewhere."""
+    """Regular trading days from start to end (datetime64[D]): the NSE calendar where covered, weekdays elsewhere;
+    special sessions (Muhurat, Budget on a weekend) are not part of the synthetic history."""
     weekdays = np.arange(np.datetime64(start, "D"), np.datetime64(end, "D") + 1)
     weekdays = weekdays[np.is_busday(weekdays)]
     cover_start, cover_end = (np.datetime64(day, "D") for day in calendar.holiday_coverage())
     covered = (weekdays >= cover_start) & (weekdays <= cover_end)
     if covered.any():
         first, last = weekdays[covered][[0, -1]].tolist()
-        trading = np.array(calendar.trading_days(first, last), dtype="datetime64[D]")
+        trading = np.array([day for day in calendar.trading_days(first, last) if calendar.special_session(day) is None],
+                           dtype="datetime64[D]")
         weekdays = weekdays[~covered | np.isin(weekdays, trading)]
     return weekdays
 

@@ -4,9 +4,14 @@ Time to expiry, used everywhere in OptionsV4: ACT/365 calendar time, in years, f
 normal-market close (IST, from session_times.csv) on the expiry day. A naive datetime means IST.
 
 Reference data in include/data/, each row with its source:
-- nse_holidays.csv: weekday trading holidays, covering whole calendar years. Outside those years every weekday
-  counts as a trading day (trading days, sessions, expiries alike), with a warning logged once per uncovered
-  year that its holidays are unconfirmed (unconfirmed_holidays gives the sentence for a run's output).
+- nse_holidays.csv: weekday trading holidays, covering whole calendar years; a year imported from NSE's published
+  list (`optionsv4 calendar import-holidays`, reference.holiday_import) into USER_REFERENCE_DIR/nse_holidays.csv
+  replaces that year's bundled rows. Outside the covered years every weekday counts as a trading day (trading
+  days, sessions, expiries alike), with a warning logged once per uncovered year that its holidays are unconfirmed
+  (unconfirmed_holidays gives the sentence for a run's output; coverage_warning warns 30 days ahead).
+- special_sessions.csv: sessions on a weekend or holiday (Union Budget on a Saturday or Sunday, Muhurat trading)
+  with their open and close: those days are trading days with those hours (both segments). Expiries never move to
+  them: an expiry on a holiday moves to the previous regular trading day.
 - session_times.csv: normal-market open and close per segment (FO, CM), effective-dated.
 - expiry_rules.csv: for each underlying (NIFTY, BANKNIFTY, FINNIFTY; STOCK for every other symbol) and
   kind (weekly, monthly), the expiry weekday for contracts expiring on or after effective_from. Monthly
@@ -24,10 +29,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from optionsv4_lib.core.errors import DataError, InputError
-from optionsv4_lib.core.paths import DATA_DIR
+from optionsv4_lib.core.paths import DATA_DIR, USER_REFERENCE_DIR
 from optionsv4_lib.reference.dated import row_in_force
 
 HOLIDAYS_FILE = DATA_DIR / "nse_holidays.csv"
+IMPORTED_HOLIDAYS_FILE = USER_REFERENCE_DIR / "nse_holidays.csv"
+HOLIDAY_COLUMNS = ("date", "description", "weekday", "source_circular")
+SPECIAL_SESSIONS_FILE = DATA_DIR / "special_sessions.csv"
+COVERAGE_WARNING_DAYS = 30  # the daily run warns this many days before the holiday calendar runs out
 SESSIONS_FILE = DATA_DIR / "session_times.csv"
 EXPIRY_RULES_FILE = DATA_DIR / "expiry_rules.csv"
 
@@ -64,18 +73,43 @@ def _parse(value: str, parser, path: Path, column: str):
         raise DataError(f"{path.name}: bad {column} {value!r}") from exc
 
 
+def _holiday_rows(path: Path) -> dict[date, str]:
+    rows = _read_csv(path, ("date", "description"))
+    return {_parse(row["date"], date.fromisoformat, path, "date"): row["description"] for row in rows}
+
+
 @functools.cache
 def _holidays() -> dict[date, str]:
-    rows = _read_csv(HOLIDAYS_FILE, ("date", "description"))
-    return {_parse(row["date"], date.fromisoformat, HOLIDAYS_FILE, "date"): row["description"] for row in rows}
+    """Bundled holidays, with each year found in the imported file taken from it instead."""
+    imported = _holiday_rows(IMPORTED_HOLIDAYS_FILE) if IMPORTED_HOLIDAYS_FILE.exists() else {}
+    years = {day.year for day in imported}
+    return {day: name for day, name in _holiday_rows(HOLIDAYS_FILE).items() if day.year not in years} | imported
+
+
+@functools.cache
+def _special_sessions() -> dict[date, tuple[str, time, time]]:
+    """Day → (kind, open, close) of the sessions held on a weekend or holiday."""
+    table = {}
+    for row in _read_csv(SPECIAL_SESSIONS_FILE, ("date", "kind", "open", "close")):
+        day = _parse(row["date"], date.fromisoformat, SPECIAL_SESSIONS_FILE, "date")
+        table[day] = (row["kind"], _parse(row["open"], time.fromisoformat, SPECIAL_SESSIONS_FILE, "open"),
+                      _parse(row["close"], time.fromisoformat, SPECIAL_SESSIONS_FILE, "close"))
+    return table
+
+
+def reload() -> None:
+    """Forget the tables read so far (after an import changed the holidays)."""
+    for cached in (_holidays, holiday_coverage, _business_days, _special_sessions, _warn_year):
+        cached.cache_clear()
 
 
 @functools.cache
 def holiday_coverage() -> tuple[date, date]:
-    """First and last day of the whole calendar years that nse_holidays.csv covers."""
+    """First and last day of the whole calendar years that nse_holidays.csv (and any imported years) cover."""
     years = sorted({day.year for day in _holidays()})
     if not years or years != list(range(years[0], years[-1] + 1)):
-        raise DataError(f"{HOLIDAYS_FILE.name}: expected consecutive whole years, found years {years}")
+        raise DataError(f"{HOLIDAYS_FILE.name} and {IMPORTED_HOLIDAYS_FILE}: expected consecutive whole years, "
+                        f"found years {years}")
     return date(years[0], 1, 1), date(years[-1], 12, 31)
 
 
@@ -145,14 +179,28 @@ def _warn_year(year: int) -> None:
         log.warning("%s", warning)
 
 
+def coverage_warning(today: date, days_ahead: int = COVERAGE_WARNING_DAYS) -> str | None:
+    """What to do when the holiday calendar ends within `days_ahead` days of `today` (or has ended), else None."""
+    day = _as_date(today, "today")
+    end = holiday_coverage()[1]
+    left = (end - day).days
+    if left > days_ahead:
+        return None
+    when = f"ends on {end} ({left} days from {day})" if left >= 0 else f"ended on {end}"
+    return (f"the NSE holiday calendar {when}: from {end + timedelta(days=1)} every weekday counts as a trading day "
+            f"and holidays are unconfirmed; import NSE's {end.year + 1} list with `optionsv4 calendar "
+            f"import-holidays FILE` (the JSON or CSV NSE publishes)")
+
+
 # ---------------------------------------------------------------- trading days
 
 
 def is_trading_day(d: date) -> bool:
-    """True if NSE's equity and F&O segments trade on d (a weekday that is not a trading holiday)."""
+    """True if NSE's equity and F&O segments trade on d: a weekday that is not a trading holiday, or a day with a
+    special session."""
     day = _as_date(d, "d")
     _warn_uncovered(day)
-    return bool(np.is_busday(np.datetime64(day), busdaycal=_business_days()))
+    return day in _special_sessions() or bool(np.is_busday(np.datetime64(day), busdaycal=_business_days()))
 
 
 def trading_days(start: date, end: date) -> list[date]:
@@ -162,13 +210,15 @@ def trading_days(start: date, end: date) -> list[date]:
         raise InputError(f"start: {first} is after end {last}")
     _warn_uncovered(first, last)
     days = np.arange(np.datetime64(first), np.datetime64(last) + 1)
-    return days[np.is_busday(days, busdaycal=_business_days())].tolist()
+    special = np.isin(days, np.array(sorted(_special_sessions()), dtype="datetime64[D]"))
+    return days[np.is_busday(days, busdaycal=_business_days()) | special].tolist()
 
 
 def previous_trading_day(d: date) -> date:
     """The last trading day strictly before d."""
     day = _as_date(d, "d")
-    previous = np.busday_offset(np.datetime64(day) - 1, 0, roll="backward", busdaycal=_business_days()).item()
+    regular = np.busday_offset(np.datetime64(day) - 1, 0, roll="backward", busdaycal=_business_days()).item()
+    previous = max((s for s in _special_sessions() if regular < s < day), default=regular)
     _warn_uncovered(previous, day)
     return previous
 
@@ -176,9 +226,19 @@ def previous_trading_day(d: date) -> date:
 def next_trading_day(d: date) -> date:
     """The first trading day strictly after d."""
     day = _as_date(d, "d")
-    following = np.busday_offset(np.datetime64(day) + 1, 0, roll="forward", busdaycal=_business_days()).item()
+    regular = np.busday_offset(np.datetime64(day) + 1, 0, roll="forward", busdaycal=_business_days()).item()
+    following = min((s for s in _special_sessions() if day < s < regular), default=regular)
     _warn_uncovered(day, following)
     return following
+
+
+def special_session(d: date) -> str | None:
+    """'<kind>, special session <open>–<close> IST' if d has a session on a weekend or holiday, else None."""
+    found = _special_sessions().get(_as_date(d, "d"))
+    if found is None:
+        return None
+    kind, open_at, close_at = found
+    return f"{kind}, special session {open_at:%H:%M}–{close_at:%H:%M} IST"
 
 
 def holiday_name(d: date) -> str | None:
@@ -213,11 +273,14 @@ def latest_trading_day(today: date | None = None) -> date:
 
 
 def session(d: date, segment: str = "FO") -> tuple[time, time]:
-    """Normal-market (open, close) in IST for segment ('FO' or 'CM') in force on d."""
+    """Normal-market (open, close) in IST for segment ('FO' or 'CM') in force on d; a special session's hours on
+    its day."""
     day = _as_date(d, "d")
     rows = _sessions().get(segment)
     if rows is None:
         raise InputError(f"segment: unknown segment {segment!r}; expected one of {sorted(_sessions())}")
+    if day in _special_sessions():
+        return _special_sessions()[day][1:]
     in_force = row_in_force(rows, day)
     if in_force is None:
         raise DataError(f"{SESSIONS_FILE.name}: no {segment} session times for {day}; the table covers "
@@ -256,7 +319,7 @@ def _expiry_weekday(underlying: str, kind: str, day: date) -> int | None:
 
 
 def _roll_back_to_trading_day(day: date) -> date:
-    """day if it is a trading day, else the previous one."""
+    """day if it is a regular trading day, else the previous one (never a special session)."""
     _warn_uncovered(day)
     return np.busday_offset(np.datetime64(day), 0, roll="backward", busdaycal=_business_days()).item()
 

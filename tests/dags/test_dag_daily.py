@@ -208,6 +208,17 @@ def test_an_nse_holiday_skips_the_run_with_its_name(dagbag, dag_env, store_url, 
     assert runs["n"][0] == 0
 
 
+def test_a_run_within_30_days_of_the_calendar_end_warns_what_to_do(dagbag, dag_env, capfd):
+    """Today, 7 Dec 2026: nse_holidays.csv ends on 31 Dec; the run succeeds and its plan and report logs say so."""
+    run, states = run_daily(dagbag, date(2026, 12, 7), symbols=2, min_success_share=0.5)
+    assert str(run.state) == "success", states
+    logged = capfd.readouterr()
+    logged = logged.out + logged.err
+    warning = "the NSE holiday calendar ends on 2026-12-31 (24 days from 2026-12-07)"
+    assert warning in logged and "optionsv4 calendar import-holidays FILE" in logged
+    assert f"WARNING: {warning}" in logged  # the report task's summary repeats it at the end of the run
+
+
 def test_run_settings_read_the_airflow_connections(airflow_home, monkeypatch):
     from optionsv4_airflow import run_settings
 

@@ -14,7 +14,7 @@ from optionsv4_lib.reference.calendar import IST
 from optionsv4_lib.store import transaction
 
 MONITOR = "options_v4_monitor"
-DEFAULTS = {"source": "synthetic", "confirm_live_exits": False, "confirmation": ""}
+DEFAULTS = {"source": "synthetic", "confirm_live_exits": False, "confirmation": None}
 
 
 @pytest.fixture
@@ -36,7 +36,9 @@ def test_the_dag_runs_every_15_minutes_in_market_hours(dagbag):
     assert dag.timetable.expression == "*/15 9-15 * * 1-5" and str(dag.timetable.timezone) == "Asia/Kolkata"
     assert dag.catchup is False and dag.max_active_runs == 1
     assert set(dag.params) == {"source", "confirm_live_exits", "confirmation"}
-    assert dag.params["confirm_live_exits"] is False
+    assert dag.params["confirm_live_exits"] is False and dag.params["confirmation"] is None
+    confirmation = dag.params.get_param("confirmation")  # the form sends an empty field as null: allowed, means no
+    assert confirmation.resolve(None) is None and confirmation.resolve("") == ""
     assert [t.task_id for t in dag.topological_sort()] == ["in_session", "monitor"]
 
 

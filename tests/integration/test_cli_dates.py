@@ -29,8 +29,23 @@ def stored_dates(store_url: str) -> set:
 def test_analyze_refuses_a_day_without_a_session(optionsv4, store_url, day, reason):
     ran = optionsv4("analyze", "--date", day, "--symbol", "TCS", "--charts", "0")
     assert ran.exit_code == 2, ran.output
-    assert flat(ran.output) == f"error: date: {day} is not an NSE trading day ({reason}); there is no session to analyze"
+    assert flat(ran.output) == (f"error: date: {day} is not an NSE trading day ({reason}); there is no session to "
+                                "analyze (use --force to analyse it anyway)")
     assert "Traceback" not in ran.output and day not in stored_dates(store_url)
+
+
+def test_force_analyses_a_saturday_with_a_warning(optionsv4, store_url):
+    ran = optionsv4("analyze", "--date", "2025-01-25", "--symbol", "TCS", "--charts", "0", "--force")
+    assert ran.exit_code == 0, ran.output
+    assert ("warning: 2025-01-25 is not an NSE trading day (weekend): analysed anyway (--force), priced as if it "
+            "had a session") in flat(ran.output)
+    assert "2025-01-25" in stored_dates(store_url)
+
+
+def test_the_saturday_budget_session_of_2025_is_analysed(optionsv4, store_url):
+    ran = optionsv4("analyze", "--date", "2025-02-01", "--symbol", "TCS", "--charts", "0")
+    assert ran.exit_code == 0 and "warning" not in ran.output, ran.output
+    assert "2025-02-01" in stored_dates(store_url)
 
 
 def test_a_year_beyond_the_holiday_calendar_is_analysed_with_a_warning(optionsv4, store_url, tmp_path):
@@ -43,6 +58,8 @@ def test_a_year_beyond_the_holiday_calendar_is_analysed_with_a_warning(optionsv4
     assert "2027-01-26" in stored_dates(store_url)
     log = (tmp_path / "logs" / "options_v4_main_20270126.log").read_text()
     assert "NSE trading holidays for 2027 are not in nse_holidays.csv" in log
+    reported = optionsv4("report", "--date", "2027-01-26", "--risk", "moderate")
+    assert reported.exit_code == 0 and warning in flat(reported.output), reported.output
 
 
 def test_a_date_before_the_expiry_rules_names_the_table_and_its_dates(optionsv4):

@@ -1,5 +1,6 @@
 """The daily pipeline's steps (what the DAG tasks call) give the same result as one analyze_portfolio call."""
 
+import logging
 from datetime import date
 from functools import partialmethod
 from pathlib import Path
@@ -82,6 +83,19 @@ def test_a_year_beyond_the_holiday_calendar_is_planned_with_a_warning(tmp_path, 
                           allocations=load_allocations())
     assert plan["symbols"] == ["NIFTY", "BANKNIFTY"]
     assert "NSE trading holidays for 2027 are not in nse_holidays.csv" in caplog.text
+    assert daily.RunSpec.read(plan["run_dir"]).warnings[0].startswith("NSE trading holidays for 2027 are not in")
+
+
+def test_the_plan_warns_30_days_before_the_holiday_calendar_ends(tmp_path, caplog):
+    """Today (7 Dec 2026) the file ends in 24 days: the run warns, in its log and run.json, and says what to do."""
+    plan = daily.plan_run(date(2026, 12, 7), settings=Settings(data_dir=tmp_path), universe=load_universe().head(1),
+                          allocations=load_allocations())
+    [warning] = daily.RunSpec.read(plan["run_dir"]).warnings
+    assert warning.startswith("the NSE holiday calendar ends on 2026-12-31 (24 days from 2026-12-07)")
+    assert "optionsv4 calendar import-holidays FILE" in warning and warning in caplog.text
+    plan = daily.plan_run(date(2026, 11, 30), settings=Settings(data_dir=tmp_path), universe=load_universe().head(1),
+                          allocations=load_allocations())
+    assert daily.RunSpec.read(plan["run_dir"]).warnings == ()
 
 
 def test_quality_load_report_and_final_check(tmp_path, store_url):
@@ -175,3 +189,20 @@ def test_a_symbol_whose_fetch_task_died_is_excluded_not_fatal_to_the_others(tmp_
     excluded = daily.validate_chains(run_dir, settings)
     assert set(excluded) == {plan["symbols"][-1]} and excluded[plan["symbols"][-1]].startswith(
         "fetch: no usable recorded chain")
+
+
+def test_fetch_chain_logs_what_it_fetched(tmp_path, caplog):
+    """One line per symbol: the source, each expiry's chain and the price history with their rows, and the seconds."""
+    settings = Settings(data_dir=tmp_path)
+    plan = daily.plan_run(TRADE_DATE, settings=settings, universe=load_universe().head(3).tail(1),
+                          allocations=load_allocations())
+    [symbol] = plan["symbols"]
+    market = SyntheticMarket(settings.seed, TRADE_DATE)
+    with caplog.at_level(logging.INFO, logger=daily.__name__):
+        daily.fetch_chain(plan["run_dir"], symbol, settings)
+    [line] = [r.getMessage() for r in caplog.records if "fetched" in r.getMessage()]
+    near, far = daily.choose_expiries(market.expiries(symbol), TRADE_DATE, settings.candidates)
+    assert line.startswith(f"{symbol} (synthetic(seed=42)): fetched chain {near}: "
+                           f"{len(market.option_chain(symbol, near))} rows; chain {far}: "
+                           f"{len(market.option_chain(symbol, far))} rows; price history: ")
+    assert line.endswith(" s")

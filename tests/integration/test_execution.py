@@ -495,6 +495,25 @@ def test_reconcile_refreshes_open_orders_and_snapshots_positions(db, emulator):
         assert cur.fetchall() == [("live", sid, -CONDOR_UNITS)] * 2 + [("live", sid, CONDOR_UNITS)] * 2
 
 
+def test_paper_reconcile_snapshots_paper_positions_by_contract(db):
+    """Before: paper contracts have no security id (no scrip master), so reconcile recorded 0 positions."""
+    [sid] = store_and_mark(db, CONDOR)
+    broker = PaperBroker(db, capital=SETTINGS.capital)
+    run(db, broker)
+    assert {o.security_id for o in orders_of(db, sid)} == {None}
+    summary = reconcile(db, broker, now=NOW)
+    assert summary["orders_open"] == [] and summary["positions"] == 4
+    with transaction(db) as cur:
+        cur.execute("""SELECT mode, strategy_id, security_id, trading_symbol, net_qty FROM positions_snapshots
+                       WHERE leg_no IS NULL ORDER BY trading_symbol""")
+        rows = cur.fetchall()
+        cur.execute("SELECT DISTINCT expiry FROM strategy_details WHERE candidate_id = %s", (CONDOR,))
+        [(expiry,)] = cur.fetchall()
+    expected = [("paper", sid, None, f"TATAPOWER {expiry:%d-%b-%Y} {strike:g} {kind}",
+                 (1 if side == "BUY" else -1) * CONDOR_UNITS) for _, side, kind, strike, *_ in CONDOR_LEGS]
+    assert rows == sorted(expected, key=lambda row: row[3])
+
+
 def test_executor_refuses_a_plan_for_another_mode(db, emulator):
     store_and_mark(db, CONDOR)
     plan = plan_execution(db, paper_broker(db), SETTINGS, now=NOW)

@@ -485,3 +485,12 @@ def test_a_bad_universe_file_names_the_file_and_line(tmp_path, edit, message):
     with pytest.raises(DataError, match=message) as error:
         load_universe(path)
     assert str(path) in str(error.value)
+
+
+def test_a_special_session_or_a_forced_day_is_quoted_after_the_regular_history():
+    budget = SyntheticMarket(7, date(2025, 2, 1))  # Saturday Budget session, 09:15 open
+    friday = SyntheticMarket(7, date(2025, 1, 31))
+    assert budget.as_of.isoformat() == "2025-02-01T09:15:00+05:30"
+    assert list(budget._days[:-1]) == list(friday._days) and budget._days[-1] == np.datetime64("2025-02-01")
+    forced = SyntheticMarket(7, date(2025, 1, 25), forced=True)  # a plain Saturday, analysed with --force
+    assert forced._days[-1] == np.datetime64("2025-01-25") and forced._days[-2] == np.datetime64("2025-01-24")

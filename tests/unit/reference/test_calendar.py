@@ -286,3 +286,36 @@ def test_every_2026_nifty_monthly_is_the_last_tuesday_or_a_trading_day_just_befo
         nominal = expiry + timedelta(days=(1 - expiry.weekday()) % 7)
         assert nominal.weekday() == 1 and (nominal + timedelta(days=7)).month != month
         assert cal.is_trading_day(expiry)
+
+
+# ---------------------------------------------------------------- special sessions and coverage
+
+
+def test_the_saturday_budget_session_of_1_feb_2025_is_a_trading_day_with_normal_hours():
+    budget = date(2025, 2, 1)  # NSE circular of 23-Dec-2024: live session 09:15-15:30 on a Saturday
+    assert cal.is_trading_day(budget) and cal.closed_reason(budget) is None
+    assert cal.session(budget, "FO") == (time(9, 15), time(15, 30)) == cal.session(budget, "CM")
+    assert cal.next_trading_day(date(2025, 1, 31)) == budget and cal.previous_trading_day(date(2025, 2, 3)) == budget
+    assert cal.trading_days(date(2025, 1, 31), date(2025, 2, 3)) == [date(2025, 1, 31), budget, date(2025, 2, 3)]
+    assert cal.special_session(budget) == "Union Budget (Saturday), special session 09:15–15:30 IST"
+    assert not cal.is_trading_day(date(2025, 2, 2)) and cal.special_session(date(2025, 2, 3)) is None
+
+
+def test_muhurat_2025_trades_one_hour_on_a_holiday_but_hosts_no_expiry():
+    muhurat = date(2025, 10, 21)  # Diwali Laxmi Pujan, a Tuesday holiday: Muhurat session 13:45-14:45
+    assert cal.is_trading_day(muhurat) and cal.session(muhurat) == (time(13, 45), time(14, 45))
+    assert cal.holiday_name(muhurat).startswith("Diwali Laxmi Pujan")
+    # The NIFTY weekly of Tuesday 21-Oct-2025 expired on Monday 20-Oct, the regular trading day before.
+    assert cal.expiries("NIFTY", date(2025, 10, 15), 1) == [date(2025, 10, 20), date(2025, 10, 28)]
+    after_close = datetime(2025, 10, 21, 14, 45)
+    assert cal.previous_close(date(2025, 10, 23)) == after_close.replace(tzinfo=cal.IST)  # 22nd: Balipratipada
+
+
+def test_the_coverage_warning_starts_30_days_before_the_calendar_ends():
+    assert cal.coverage_warning(date(2026, 11, 30)) is None  # 31 days left
+    assert cal.coverage_warning(date(2026, 12, 1)).startswith("the NSE holiday calendar ends on 2026-12-31 (30 days")
+    warning = cal.coverage_warning(date(2026, 12, 7))
+    assert warning.startswith("the NSE holiday calendar ends on 2026-12-31 (24 days from 2026-12-07): from "
+                              "2027-01-01 every weekday counts as a trading day")
+    assert "optionsv4 calendar import-holidays FILE" in warning
+    assert cal.coverage_warning(date(2027, 3, 1)).startswith("the NSE holiday calendar ended on 2026-12-31")
