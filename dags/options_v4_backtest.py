@@ -8,8 +8,9 @@ No schedule: trigger it from the UI form or `airflow dags trigger options_v4_bac
    and left out); universe and allocations from the database; the backtest directory `backtests/<key>/` under the
    data dir (a rerun with the same params starts it afresh).
 2. `simulate` — one mapped task per trade date (the date is the map index): the analysis on that date's market
-   (synthetic, the snapshots recorded that day, or that day's NSE bhavcopy), its `top` strategies entered as paper positions at the analysis
-   prices and carried day by day through the monitor's exit rules to their exit or expiry; its trades as Parquet.
+   (synthetic, the snapshots recorded that day, or that day's NSE bhavcopy), its `top` strategies entered as paper
+   positions at the analysis prices and carried day by day through the monitor's exit rules to their exit or expiry;
+   its trades as Parquet.
    A date or a later day without data is recorded as a reason, not a failure.
 3. `report` — runs when every `simulate` is done, failed or not (a failed date is listed as left out): realized P&L
    net of costs (gross alongside), win rate, average win and loss, max drawdown, overall, per strategy family and per

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from optionsv4_lib.cli.backtest import backtest
 from optionsv4_lib.cli.common import ProgressBar, err_console, errors_to_exit
+from optionsv4_lib.cli.data import data_app
 from optionsv4_lib.cli.db import db_app, import_allocations, import_scrip_master
 from optionsv4_lib.cli.dq import dq_app
 from optionsv4_lib.cli.execute import execute
@@ -26,6 +27,7 @@ console = Console(width=None if Console().is_terminal else 160)  # tables wrap w
 
 app.add_typer(db_app, name="db")
 app.add_typer(dq_app, name="dq")
+app.add_typer(data_app, name="data")
 app.command("mark")(mark)
 app.command("unmark")(unmark)
 app.command("execute")(execute)
