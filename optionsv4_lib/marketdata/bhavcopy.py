@@ -141,7 +141,7 @@ def _table(raw: bytes, columns: dict[str, pa.DataType], path: Path) -> pa.Table:
     try:
         return pacsv.read_csv(pa.BufferReader(raw), convert_options=pacsv.ConvertOptions(
             column_types=columns, include_columns=list(columns), strings_can_be_null=True))
-    except pa.ArrowInvalid as exc:  # a missing column, a bad number
+    except pa.ArrowException as exc:  # a missing column, a bad number
         raise DataError(f"{path}: {exc}") from exc
 
 

@@ -34,7 +34,7 @@ def read_vix_history(path: Path | str) -> pd.DataFrame:
 
 def _read(path: Path | str) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path, dtype=str, skipinitialspace=True)
+        frame = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""])
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: cannot read it as CSV: {exc}") from exc
     return frame.rename(columns=lambda name: str(name).strip().lower())

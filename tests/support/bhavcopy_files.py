@@ -68,7 +68,7 @@ def contracts_rows(day: date, u: Underlying, *, expiries: list[date] | None = No
         sigma = u.atm_vol - 0.25 * k + 1.5 * k**2
         for option_type in ("CE", "PE"):
             model = np.maximum(_tick(bs_price(option_type, spot, strikes, years, RATE, sigma)), TICK)
-            activity = np.exp(-(k / (0.03 if u.index else 0.05)) ** 2) / (1 + 20 * years)
+            activity = np.exp(-(k / (0.015 if u.index else 0.03)) ** 2) / (1 + 20 * years)
             traded = np.round(u.peak_contracts * activity).astype(int)
             close = np.where(traded > 0, model, _tick(model * 1.08))  # an untraded contract keeps a stale close
             for strike, c, s, n, a in zip(strikes, close, model, traded, activity):
