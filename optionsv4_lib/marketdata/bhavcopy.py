@@ -66,8 +66,8 @@ _UDIFF_NAME = re.compile(r"^BhavCopy_NSE_FO_0_0_0_(\d{8})_F_0000\.csv(\.gz|\.zip
 _LEGACY_NAME = re.compile(r"^fo(\d{2})([A-Z]{3})(\d{4})bhav\.csv(\.gz|\.zip)?$")
 _KIND = {"IDO": "OPT", "STO": "OPT", "IDF": "FUT", "STF": "FUT",
          "OPTIDX": "OPT", "OPTSTK": "OPT", "FUTIDX": "FUT", "FUTSTK": "FUT"}
-_UDIFF_COLUMNS = {"TradDt": pa.string(), "TckrSymb": pa.string(), "FinInstrmTp": pa.string(),
-                  "XpryDt": pa.string(), "StrkPric": pa.float64(), "OptnTp": pa.string(), "OpnPric": pa.float64(),
+_UDIFF_COLUMNS = {"TradDt": pa.timestamp("s"), "TckrSymb": pa.string(), "FinInstrmTp": pa.string(),
+                  "XpryDt": pa.timestamp("s"), "StrkPric": pa.float64(), "OptnTp": pa.string(), "OpnPric": pa.float64(),
                   "HghPric": pa.float64(), "LwPric": pa.float64(), "ClsPric": pa.float64(),
                   "SttlmPric": pa.float64(), "UndrlygPric": pa.float64(), "OpnIntrst": pa.int64(),
                   "TtlTradgVol": pa.int64(), "NewBrdLotQty": pa.int64()}
@@ -149,8 +149,8 @@ def _udiff(table: pa.Table) -> pd.DataFrame:
     raw = table.to_pandas()
     option_type = raw["OptnTp"].where(raw["OptnTp"].isin(["CE", "PE"]))
     return pd.DataFrame({
-        "trade_date": pd.to_datetime(raw["TradDt"], format="%Y-%m-%d"), "instrument": raw["FinInstrmTp"].map(_KIND),
-        "symbol": raw["TckrSymb"], "expiry": pd.to_datetime(raw["XpryDt"], format="%Y-%m-%d"),
+        "trade_date": raw["TradDt"], "instrument": raw["FinInstrmTp"].map(_KIND),
+        "symbol": raw["TckrSymb"], "expiry": raw["XpryDt"],
         "strike": raw["StrkPric"], "option_type": option_type, "open": raw["OpnPric"], "high": raw["HghPric"],
         "low": raw["LwPric"], "close": raw["ClsPric"], "settle": raw["SttlmPric"],
         "underlying_price": raw["UndrlygPric"], "oi": raw["OpnIntrst"], "contracts": raw["TtlTradgVol"],
