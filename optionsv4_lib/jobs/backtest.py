@@ -37,6 +37,7 @@ from optionsv4_lib.backtest.spec import BACKTEST_SOURCES, BacktestResult, Backte
 from optionsv4_lib.config import Settings
 from optionsv4_lib.core.errors import DataError, InputError, OptionsV4Error
 from optionsv4_lib.jobs.venues import open_source
+from optionsv4_lib.marketdata.bhavcopy import open_archive
 from optionsv4_lib.marketdata.bhavcopy_source import BhavcopyInputs
 from optionsv4_lib.marketdata.source import as_date
 from optionsv4_lib.reference.calendar import closed_reason, trading_days
@@ -90,6 +91,15 @@ def market_of(spec: BacktestSpec, settings: Settings) -> Market:
                                    settings=settings, bhavcopy=bhavcopy)
 
 
+def prepare_market(spec: BacktestSpec, workers: int = 1) -> None:
+    """For the bhavcopy source: parse and cache the folder's days not cached yet, `workers` processes at once, so
+    that the entry dates analyzed in parallel do not parse the same files (a file that cannot be read stays its
+    day's reason)."""
+    if spec.source == "bhavcopy":
+        for day, problem in open_archive(spec.bhavcopy_dir).prepare(workers).items():
+            log.warning("%s: %s", day, problem)
+
+
 def enter_on(spec: BacktestSpec, day: date, *, settings: Settings, universe: pd.DataFrame, allocations: Allocations
              ) -> tuple[Book | None, str | None]:
     """The analysis of `day` on the spec's market and its top strategies as a book; or (None, why there is none)."""
@@ -113,6 +123,7 @@ def run_backtest(spec: BacktestSpec, *, settings: Settings, universe: pd.DataFra
     if not isinstance(workers, int) or workers < 1:
         raise InputError(f"workers: expected a whole number ≥ 1, got {workers!r}")
     days, skipped = entry_days(spec)
+    prepare_market(spec, workers)
     enter_day = partial(enter_on, spec, settings=settings, universe=universe, allocations=allocations)
     entered: dict[date, tuple[Book | None, str | None]] = {}
     with _pool(min(workers, len(days))) as pool:
@@ -159,6 +170,7 @@ def plan_backtest(spec: BacktestSpec, *, settings: Settings, universe: pd.DataFr
     shutil.rmtree(directory / "entries", ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
     days, skipped = entry_days(spec)
+    prepare_market(spec)
     (directory / "spec.json").write_text(json.dumps(
         spec.to_json() | {"days": [d.isoformat() for d in days], "skipped": json_records(pd.DataFrame(skipped))},
         indent=2))

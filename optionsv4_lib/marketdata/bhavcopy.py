@@ -18,10 +18,11 @@ parsed once and then read columnar.
 """
 
 import gzip
-import io
+import multiprocessing
 import re
 import zipfile
 from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +33,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.core.errors import DataError, InputError, OptionsV4Error
 from optionsv4_lib.core.frames import Column, conform
 from optionsv4_lib.marketdata.snapshots import write_parquet
 
@@ -59,6 +60,7 @@ UDIFF_FIRST_DAY = date(2024, 7, 8)  # NSE publishes UDiFF bhavcopies from this t
 CACHE_DIR = ".parquet-cache"
 CACHE_VERSION = "1"  # bump when the canonical frame changes: every cached day is rebuilt
 MEMORY_DAYS = 8  # parsed days an archive keeps in memory
+_KEY = b"optionsv4:key"  # Parquet metadata: the cache key of the file a cached day was parsed from
 
 _UDIFF_HEADER = b"TradDt,BizDt,Sgmt,Src,FinInstrmTp"
 _LEGACY_HEADER = b"INSTRUMENT,SYMBOL,EXPIRY_DT,STRIKE_PR,OPTION_TYP"
@@ -220,15 +222,28 @@ class BhavcopyArchive:
             raise DataError(f"no bhavcopy of {day} in {self.directory}")
         frame = self._cached(path)
         if frame is None:
-            frame = read_bhavcopy(path)
-            found = frame["trade_date"].iloc[0].date() if len(frame) else day
-            if found != day:
-                raise DataError(f"{path}: its name says {day} but its rows are of {found}")
-            write_parquet(frame, self._cache_path(path), {b"optionsv4:key": _cache_key(path)})
+            frame = _parse_and_cache(path, day, self._cache_path(path))
         self._memory[day] = frame
         if len(self._memory) > MEMORY_DAYS:
             self._memory.popitem(last=False)
         return frame
+
+    def prepare(self, workers: int = 1) -> dict[date, str]:
+        """Parse and cache every day whose cache is missing or stale, `workers` processes at once (a year's first
+        read). Returns the days that could not be read, with why (day() raises the same error when asked)."""
+        stale = [(day, path, self._cache_path(path)) for day, path in self.files.items()
+                 if _cache_key(path) != _written_key(self._cache_path(path))]
+        failed = {}
+        if workers > 1 and len(stale) > 1:
+            with ProcessPoolExecutor(min(workers, len(stale)),
+                                     mp_context=multiprocessing.get_context("forkserver")) as pool:
+                outcomes = list(pool.map(_try_parse_and_cache, *zip(*stale), chunksize=4))
+        else:
+            outcomes = [_try_parse_and_cache(*job) for job in stale]
+        for (day, _, _), problem in zip(stale, outcomes):
+            if problem:
+                failed[day] = problem
+        return failed
 
     def underlying_closes(self, start: date, end: date) -> pd.DataFrame:
         """Columns date, symbol, close: every symbol's underlying price on each file's day from start to end."""
@@ -250,18 +265,42 @@ class BhavcopyArchive:
     def _cached(self, path: Path) -> pd.DataFrame | None:
         """The cached frame of `path` if the cache was written from this very file (name, size, mtime), else None."""
         cached = self._cache_path(path)
-        try:
-            metadata = pq.read_schema(cached).metadata or {}
-        except (FileNotFoundError, pa.ArrowInvalid):
+        if _written_key(cached) != _cache_key(path):
             return None
-        if metadata.get(b"optionsv4:key") != _cache_key(path):
-            return None
-        return conform(pq.read_table(cached).to_pandas(), BHAVCOPY, str(cached))
+        return conform(pq.read_table(cached).to_pandas(), BHAVCOPY, str(cached))  # Parquet keeps dates in ms
 
 
 def _cache_key(path: Path) -> bytes:
     stat = path.stat()
     return f"{CACHE_VERSION}:{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+
+
+def _written_key(cached: Path) -> bytes | None:
+    """The key a cache file was written with, or None when there is none."""
+    try:
+        return (pq.read_schema(cached).metadata or {}).get(_KEY)
+    except (FileNotFoundError, pa.ArrowInvalid):
+        return None
+
+
+def _parse_and_cache(path: Path, day: date, cached: Path) -> pd.DataFrame:
+    """read_bhavcopy(path), checked to be of `day`, written to `cached` with its key."""
+    key = _cache_key(path)  # before reading: a file replaced meanwhile is read again next time
+    frame = read_bhavcopy(path)
+    found = frame["trade_date"].iloc[0].date() if len(frame) else day
+    if found != day:
+        raise DataError(f"{path}: its name says {day} but its rows are of {found}")
+    write_parquet(frame, cached, {_KEY: key})
+    return frame
+
+
+def _try_parse_and_cache(day: date, path: Path, cached: Path) -> str | None:
+    """_parse_and_cache for a worker process: None, or why the file cannot be read."""
+    try:
+        _parse_and_cache(path, day, cached)
+    except OptionsV4Error as exc:
+        return str(exc)
+    return None
 
 
 @lru_cache(maxsize=4)

@@ -291,3 +291,14 @@ def test_inputs_name_a_missing_path():
         BhavcopyInputs(Path("/nowhere"))
     with pytest.raises(InputError, match=r"vix file: /nowhere.csv is not a file"):
         BhavcopyInputs(FOLDER, None, Path("/nowhere.csv"))
+
+
+def test_prepare_caches_every_day_in_worker_processes_and_names_a_bad_file(tmp_path):
+    folder = shutil.copytree(FOLDER, tmp_path / "bhav")
+    (folder / "BhavCopy_NSE_FO_0_0_0_20250127_F_0000.csv").write_text("SYMBOL,SERIES\nX,EQ\n")
+    failed = BhavcopyArchive(folder).prepare(workers=2)
+    assert list(failed) == [date(2025, 1, 27)] and "not an NSE F&O bhavcopy" in failed[date(2025, 1, 27)]
+    assert len(list((folder / ".parquet-cache").glob("*.parquet"))) == 5
+    assert BhavcopyArchive(folder).prepare(workers=2) == {date(2025, 1, 27): failed[date(2025, 1, 27)]}
+    with pytest.raises(DataError, match="not an NSE F&O bhavcopy"):
+        BhavcopyArchive(folder).day(date(2025, 1, 27))
