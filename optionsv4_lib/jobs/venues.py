@@ -37,7 +37,8 @@ def open_source(name: str, trade_date: date, *, seed: int, data_dir: Path, recor
         return ParquetSnapshotSource(data_dir, trade_date)
     if name == "bhavcopy":
         if bhavcopy is None:
-            raise InputError("source bhavcopy: no folder of bhavcopies given (--data-dir)")
+            raise InputError("source bhavcopy: needs a folder of bhavcopies, which only the backtest takes "
+                             "(optionsv4 backtest --source bhavcopy --data-dir DIR)")
         return bhavcopy.open(trade_date, (settings or Settings()).spread_model)
     if name == "synthetic":
         source: MarketDataSource = SyntheticMarket(seed, trade_date)
