@@ -3,9 +3,10 @@ then one carry over all positions), and the steps of the options_v4_backtest DAG
 report).
 
 Each entry date is analyzed on the market of that date (the synthetic market, the snapshots recorded that day, or
-that day's NSE bhavcopy at its close; Dhan has no historical chains) and its positions are carried by backtest.engine.carry. Positions are independent, so
-carrying the entry dates one by one (the DAG) gives the same trades as carrying them together (the CLI). A date
-that is not an NSE trading day, or whose data is missing, is a reason in `skipped`, never a crash.
+that day's NSE bhavcopy at its close; Dhan has no historical chains) and its positions are carried by
+backtest.engine.carry. Positions are independent, so carrying the entry dates one by one (the DAG) gives the same
+trades as carrying them together (the CLI). A date that is not an NSE trading day, or whose data is missing, is a
+reason in `skipped`, never a crash.
 
 DAG layout under the data dir, one directory per spec (reruns of the same spec replace it):
 
