@@ -303,9 +303,19 @@ def _try_parse_and_cache(day: date, path: Path, cached: Path) -> str | None:
     return None
 
 
+def open_archive(directory: Path | str) -> BhavcopyArchive:
+    """The archive of `directory`, shared within the process while the folder's listing is unchanged (the days of a
+    backtest read it one after another; a file added or removed makes a new one)."""
+    path = Path(directory).resolve()
+    try:
+        listed = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise InputError(f"data dir: {path} is not a directory") from exc
+    return _shared_archive(str(path), listed)
+
+
 @lru_cache(maxsize=4)
-def open_archive(directory: str) -> BhavcopyArchive:
-    """The archive of `directory`, shared within the process (the days of a backtest read it one after another)."""
+def _shared_archive(directory: str, listed: int) -> BhavcopyArchive:
     return BhavcopyArchive(directory)
 
 

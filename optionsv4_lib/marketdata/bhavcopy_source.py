@@ -51,7 +51,7 @@ class BhavcopyInputs:
     def open(self, trade_date: date, spread: SpreadModel | None = None) -> "BhavcopySource":
         """The market of trade_date (DataError when the folder has no bhavcopy of that day)."""
         return BhavcopySource(
-            open_archive(str(Path(self.directory).resolve())), trade_date, spread=spread or SpreadModel(),
+            open_archive(self.directory), trade_date, spread=spread or SpreadModel(),
             index_history=_index_history(self.index_history) if self.index_history else None,
             vix=_vix(self.vix_file) if self.vix_file else None)
 

@@ -302,3 +302,13 @@ def test_prepare_caches_every_day_in_worker_processes_and_names_a_bad_file(tmp_p
     assert BhavcopyArchive(folder).prepare(workers=2) == {date(2025, 1, 27): failed[date(2025, 1, 27)]}
     with pytest.raises(DataError, match="not an NSE F&O bhavcopy"):
         BhavcopyArchive(folder).day(date(2025, 1, 27))
+
+
+def test_the_shared_archive_sees_a_file_added_to_the_folder(tmp_path):
+    folder = tmp_path / "bhav"
+    folder.mkdir()
+    shutil.copy(FOLDER / "BhavCopy_NSE_FO_0_0_0_20250121_F_0000.csv", folder)
+    first = bhavcopy.open_archive(folder)
+    assert bhavcopy.open_archive(str(folder)) is first and first.days() == [date(2025, 1, 21)]
+    shutil.copy(FOLDER / "BhavCopy_NSE_FO_0_0_0_20250122_F_0000.csv.zip", folder)
+    assert bhavcopy.open_archive(folder).days() == [date(2025, 1, 21), date(2025, 1, 22)]
