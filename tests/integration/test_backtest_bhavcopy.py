@@ -108,3 +108,17 @@ def test_the_cli_backtests_a_folder_of_bhavcopies_and_says_the_spread_is_a_model
 def test_bad_bhavcopy_options_exit_2_naming_the_problem(optionsv4, args, message):
     ran = optionsv4("backtest", "--from", "2025-01-20", "--to", "2025-01-22", *args)
     assert ran.exit_code == 2 and message in ran.output, ran.output
+
+
+def test_the_cli_runs_on_nse_real_file(optionsv4, tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    shutil.copy(FIXTURES / "BhavCopy_NSE_FO_0_0_0_20241121_F_0000.csv.gz", real)  # NSE's NIFTY and BANKNIFTY rows
+    ran = optionsv4("backtest", "--source", "bhavcopy", "--data-dir", str(real), "--index-history", str(HISTORY),
+                    "--vix-file", str(VIX), "--from", "2024-11-21", "--to", "2024-11-21", "--symbol", "NIFTY",
+                    "--symbol", "BANKNIFTY", "--top", "2", "--json", "--workers", "1")
+    assert ran.exit_code == 0, ran.output
+    document = json.loads(ran.stdout)
+    assert {t["entry_date"][:10] for t in document["trades"]} == {"2024-11-21"} and len(document["trades"]) == 2
+    assert all(t["status"] == "open" for t in document["trades"])  # no later file: open at the entry marks
+    assert any("no bhavcopy of 2024-11-22" in row["reason"] for row in document["skipped"])
