@@ -20,6 +20,7 @@ from optionsv4_lib.analysis.limits import DEFAULT_PROFILES, AnalysisSettings
 from optionsv4_lib.analysis.market_state import MarketStateConfig
 from optionsv4_lib.core.errors import InputError
 from optionsv4_lib.core.paths import PROJECT_DIR
+from optionsv4_lib.marketdata.spread_model import SpreadModel
 from optionsv4_lib.strategies.candidates import CandidateRules
 
 
@@ -43,6 +44,10 @@ class Settings(BaseSettings, AnalysisSettings):
     dhan_chain_interval: float = Field(3.0, ge=0, description="seconds between option-chain requests (Dhan: 1 per 3 s)")
     live_trading: bool = Field(False, description="OPTIONSV4_LIVE_TRADING=1 is one of the two keys to live orders")
     config_file: Path | None = Field(None, description="JSON file whose keys override the nested models below")
+    spread_model: SpreadModel = Field(default_factory=SpreadModel, description="the modelled touch around end-of-day "
+                                      "prices (bhavcopy source)")
+    nse_archive_url: str = Field("https://nsearchives.nseindia.com/content", description="NSE's archive base URL "
+                                 "(`optionsv4 data fetch-bhavcopy`)")
 
     @field_validator("live_trading", mode="before")
     @classmethod
@@ -65,6 +70,7 @@ class Settings(BaseSettings, AnalysisSettings):
             "profiles": {name: limits.model_dump() for name, limits in DEFAULT_PROFILES.items()},
             "market": MarketStateConfig().model_dump(),
             "candidates": CandidateRules().model_dump(),
+            "spread_model": SpreadModel().model_dump(),
         }
         return _deep_merge(_deep_merge(merged, overrides), data)
 
@@ -95,7 +101,7 @@ def _deep_merge(base: dict, extra: dict) -> dict:
 
 
 _UNSHOWN = ("database_url", "dhan_client_id", "dhan_access_token")  # values never put in a message
-_NESTED = ("profiles", "market", "candidates")  # set as JSON, usually in OPTIONSV4_CONFIG_FILE
+_NESTED = ("profiles", "market", "candidates", "spread_model")  # set as JSON, usually in OPTIONSV4_CONFIG_FILE
 
 
 def load_settings(**values: Any) -> Settings:

@@ -15,8 +15,9 @@ from optionsv4_lib.reference.calendar import IST, closed_reason, trading_days
 
 log = logging.getLogger(__name__)
 
-BACKTEST_SOURCES = ("synthetic", "snapshot")
-"""Sources with past trade dates: the synthetic market (any date) and recorded snapshots."""
+BACKTEST_SOURCES = ("synthetic", "snapshot", "bhavcopy")
+"""Sources with past trade dates: the synthetic market (any date), recorded snapshots and a folder of NSE
+bhavcopies (marketdata.bhavcopy_source)."""
 
 SKIPPED_COLUMNS = ("day", "stage", "reason")
 """A day left out: stage 'entry' (no positions entered that day) or 'mark' (open positions not, or not all, marked
@@ -29,7 +30,8 @@ BASIS = ("P&L net of costs (reference.costs: both legs of every round trip; legs
 @dataclass(frozen=True)
 class BacktestSpec:
     """What a backtest replays: entry dates from `start` to `end` (inclusive), the risk profile, the market source
-    and its seed, the `top` strategies entered per date (0 = all sized) and the universe's symbols."""
+    and its seed, the `top` strategies entered per date (0 = all sized) and the universe's symbols; for the
+    bhavcopy source its folder, NIFTY's history file and the INDIA VIX file (paths as given)."""
 
     start: date
     end: date
@@ -38,12 +40,16 @@ class BacktestSpec:
     seed: int
     top: int
     symbols: tuple[str, ...]
+    bhavcopy_dir: str | None = None
+    index_history: str | None = None
+    vix_file: str | None = None
 
     @property
     def key(self) -> str:
-        """A directory name unique to the spec (the symbols as a digest), e.g.
+        """A directory name unique to the spec (the symbols, and a bhavcopy source's files, as a digest), e.g.
         '2026-10-05_2026-10-09_moderate_synthetic_seed42_top10_1a2b3c4d'."""
-        digest = hashlib.blake2b(",".join(self.symbols).encode(), digest_size=4).hexdigest()
+        files = [str(v) for v in (self.bhavcopy_dir, self.index_history, self.vix_file) if v is not None]
+        digest = hashlib.blake2b(",".join([*self.symbols, *files]).encode(), digest_size=4).hexdigest()
         return (f"{self.start}_{self.end}_{self.risk_profile}_{self.source}_seed{self.seed}_top{self.top}"
                 f"_{digest}")
 
@@ -55,7 +61,7 @@ class BacktestSpec:
     @staticmethod
     def from_json(raw: dict[str, Any]) -> "BacktestSpec":
         """The spec in a to_json document (other keys ignored)."""
-        fields = {name: raw[name] for name in BacktestSpec.__dataclass_fields__}
+        fields = {name: raw[name] for name in BacktestSpec.__dataclass_fields__ if name in raw}
         return BacktestSpec(**fields | {"start": date.fromisoformat(raw["start"]),
                                         "end": date.fromisoformat(raw["end"]), "symbols": tuple(raw["symbols"])})
 
@@ -90,11 +96,18 @@ class BacktestResult:
         frame = pd.DataFrame(skipped, columns=SKIPPED_COLUMNS).sort_values(["day", "stage"], ignore_index=True)
         return BacktestResult(spec, days, trades, frame, summarize(trades))
 
+    @property
+    def basis(self) -> str:
+        """What the P&L is: BASIS, and for the bhavcopy source that its entry and exit prices come from a model."""
+        return BASIS + ("; prices: NSE bhavcopy closes — bhavcopies carry no bid/ask, so entries and exits use a "
+                        "modelled spread (marketdata.spread_model, settings spread_model), not quotes"
+                        if self.spec.source == "bhavcopy" else "")
+
     def document(self) -> dict[str, Any]:
         """The backtest as one JSON-safe document: spec, basis, totals, groups, equity, trades and skipped days."""
         return {
             "backtest": self.spec.to_json() | {"entry_days": [d.isoformat() for d in self.entry_days],
-                                               "generated_at": self.generated_at.isoformat(), "basis": BASIS},
+                                               "generated_at": self.generated_at.isoformat(), "basis": self.basis},
             "totals": json_records(pd.DataFrame([self.summary.totals]))[0],
             **{f"by_{key}": json_records(frame) for key, frame in self.summary.groups.items()},
             "equity": json_records(self.summary.equity),

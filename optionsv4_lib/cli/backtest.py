@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from optionsv4_lib.backtest.engine import GROUPS
-from optionsv4_lib.backtest.spec import BACKTEST_SOURCES, BASIS, BacktestResult
+from optionsv4_lib.backtest.spec import BACKTEST_SOURCES, BacktestResult
 from optionsv4_lib.cli.common import ProgressBar, console, err_console, errors_to_exit
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.core.text import money
@@ -29,8 +29,15 @@ SKIPPED_SHOWN = 10  # days left out listed in the terminal; the HTML page lists 
 def backtest(
     start: str = typer.Option(..., "--from", help="First entry date, YYYY-MM-DD."),
     end: str = typer.Option(..., "--to", help="Last entry date, YYYY-MM-DD (inclusive)."),
-    source: str = typer.Option("synthetic", "--source", help=f"Market data: {' or '.join(BACKTEST_SOURCES)} "
-                                                             "(recorded dates); Dhan has no historical chains."),
+    source: str = typer.Option("synthetic", "--source", help=f"Market data: {', '.join(BACKTEST_SOURCES)} "
+                                                             "(snapshot: recorded dates; bhavcopy: a folder of NSE "
+                                                             "bhavcopies, --data-dir); Dhan has no historical chains."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="--source bhavcopy: the folder of NSE F&O bhavcopies "
+                                                           "(either format; .csv, .csv.gz or .csv.zip)."),
+    index_history: Path = typer.Option(None, "--index-history", help="--source bhavcopy: NIFTY's daily history, a "
+                                                                     "CSV with at least date and close."),
+    vix_file: Path = typer.Option(None, "--vix-file", help="--source bhavcopy: INDIA VIX history in NSE's export "
+                                                           "format (Date, Open, High, Low, Close …)."),
     risk: str = typer.Option(None, "--risk", help="Risk profile: conservative, moderate or aggressive (default from "
                                                   "settings)."),
     symbols: int = typer.Option(None, "--symbols", min=1, help="Only the first N symbols of the universe."),
@@ -52,7 +59,7 @@ def backtest(
         universe, allocations = stored_universe(cfg)
         universe = subset_universe(universe, symbol or None, symbols)
         spec = make_spec(start, end, settings=cfg, universe=universe, risk_profile=risk, source=source, seed=seed,
-                         top=top)
+                         top=top, bhavcopy_dir=data_dir, index_history=index_history, vix_file=vix_file)
         with ProgressBar(None if as_json else err_console, len(trading_days(spec.start, spec.end))) as advance:
             result = run_backtest(spec, settings=cfg, universe=universe, allocations=allocations, progress=advance,
                                   workers=workers)
@@ -71,7 +78,7 @@ def print_backtest(result: BacktestResult) -> None:
     console.print(f"[bold]{escape(headline)}[/bold]")
     for line in lines:
         console.print(escape(line))
-    console.print(f"[dim]{BASIS}.[/dim]")
+    console.print(f"[dim]{escape(result.basis)}.[/dim]")
     for key, heading in GROUPS.items():
         frame = result.summary.groups[key]
         if frame.empty:

@@ -1,19 +1,47 @@
-"""`optionsv4 data …`: reference downloads that never run on their own (the network is asked only here)."""
+"""`optionsv4 data …`: market files kept on disk — NSE's F&O bhavcopies and NSE Clearing's SPAN risk-parameter
+files — downloaded only when asked (nothing downloads implicitly)."""
+
+from pathlib import Path
 
 import typer
 
-from optionsv4_lib.cli.common import console, errors_to_exit
+from optionsv4_lib.cli.common import console, err_console, errors_to_exit
 from optionsv4_lib.config import settings as current_settings
+from optionsv4_lib.marketdata.source import as_date
 
-data_app = typer.Typer(no_args_is_help=True, add_completion=False,
-                       help="Downloads of market reference files (explicit only; nothing downloads implicitly).")
+data_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Market files from NSE: bhavcopies, SPAN risk parameters (explicit downloads only).")
+
+
+@data_app.command("fetch-bhavcopy")
+def fetch_bhavcopy(
+    start: str = typer.Option(..., "--from", help="First trade date, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--to", help="Last trade date, YYYY-MM-DD (inclusive)."),
+    directory: Path = typer.Option(None, "--dir", help="Folder for the files (default <data dir>/bhavcopy); files "
+                                                       "already there are kept, so a rerun resumes."),
+    interval: float = typer.Option(1.0, "--interval", min=0.0, help="Seconds between requests to NSE."),
+) -> None:
+    """Download NSE's F&O bhavcopies (zipped CSV, UDiFF from 8 Jul 2024, legacy before) of every trading day from
+    --from to --to, for `optionsv4 backtest --source bhavcopy --data-dir DIR`. Base URL: OPTIONSV4_NSE_ARCHIVE_URL."""
+    from optionsv4_lib.adapters.nse_archive import fetch_bhavcopies
+
+    with errors_to_exit():
+        cfg = current_settings()
+        folder = directory or cfg.data_dir / "bhavcopy"
+        first, last = as_date(start, "from"), as_date(end, "to")
+        done = fetch_bhavcopies(first, last, folder, base_url=cfg.nse_archive_url, interval=interval,
+                                progress=lambda f: err_console.print(f"{f.day} {f.status}", highlight=False))
+    counts = {status: sum(f.status == status for f in done) for status in ("fetched", "present", "missing")}
+    console.print(f"{len(done)} trading days in {folder}: {counts['fetched']} fetched, {counts['present']} already "
+                  f"there, {counts['missing']} not published by NSE", highlight=False)
+    for f in done:
+        if f.status == "missing":
+            console.print(f"[yellow]missing[/yellow] {f.day}: NSE has no bhavcopy for it (404)")
 
 
 @data_app.command("fetch-span")
 def fetch_span(trade_date: str = typer.Option(..., "--date", help="The SPAN file's business date, YYYY-MM-DD.")
                ) -> None:
     """Download NSE Clearing's settlement SPAN risk-parameter file of a date into OPTIONSV4_SPAN_DIR."""
-    from optionsv4_lib.marketdata.source import as_date
     from optionsv4_lib.marketdata.span_file import download_span_file
 
     with errors_to_exit():

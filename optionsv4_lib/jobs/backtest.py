@@ -2,10 +2,11 @@
 then one carry over all positions), and the steps of the options_v4_backtest DAG (plan → simulate one entry date →
 report).
 
-Each entry date is analyzed on the market of that date (the synthetic market, or the snapshots recorded that day;
-Dhan has no historical chains) and its positions are carried by backtest.engine.carry. Positions are independent, so
-carrying the entry dates one by one (the DAG) gives the same trades as carrying them together (the CLI). A date
-that is not an NSE trading day, or whose data is missing, is a reason in `skipped`, never a crash.
+Each entry date is analyzed on the market of that date (the synthetic market, the snapshots recorded that day, or
+that day's NSE bhavcopy at its close; Dhan has no historical chains) and its positions are carried by
+backtest.engine.carry. Positions are independent, so carrying the entry dates one by one (the DAG) gives the same
+trades as carrying them together (the CLI). A date that is not an NSE trading day, or whose data is missing, is a
+reason in `skipped`, never a crash.
 
 DAG layout under the data dir, one directory per spec (reruns of the same spec replace it):
 
@@ -37,6 +38,8 @@ from optionsv4_lib.backtest.spec import BACKTEST_SOURCES, BacktestResult, Backte
 from optionsv4_lib.config import Settings
 from optionsv4_lib.core.errors import DataError, InputError, OptionsV4Error
 from optionsv4_lib.jobs.venues import open_source
+from optionsv4_lib.marketdata.bhavcopy import open_archive
+from optionsv4_lib.marketdata.bhavcopy_source import BhavcopyInputs
 from optionsv4_lib.marketdata.source import as_date
 from optionsv4_lib.reference.calendar import closed_reason, trading_days
 from optionsv4_lib.reporting.backtest_report import summary_lines, write_outputs
@@ -45,9 +48,11 @@ from optionsv4_lib.store import stored_universe
 log = logging.getLogger(__name__)
 
 def make_spec(start, end, *, settings: Settings, universe: pd.DataFrame, risk_profile: str | None = None,
-              source: str = "synthetic", seed: int | None = None, top: int = 10) -> BacktestSpec:
+              source: str = "synthetic", seed: int | None = None, top: int = 10, bhavcopy_dir=None,
+              index_history=None, vix_file=None) -> BacktestSpec:
     """A checked spec over `universe`'s symbols. InputError naming the problem: dates out of order, an unknown
-    source or risk profile, Dhan as the source, a negative top, a range without an NSE trading day."""
+    source or risk profile, Dhan as the source, a negative top, a range without an NSE trading day; for the
+    bhavcopy source no folder or no VIX file, or a path that is not there (the files are given only with it)."""
     first, last = as_date(start, "from"), as_date(end, "to")
     if first > last:
         raise InputError(f"from: {first} is after to {last}")
@@ -57,19 +62,43 @@ def make_spec(start, end, *, settings: Settings, universe: pd.DataFrame, risk_pr
         raise InputError(f"source: unknown {source!r}; expected one of {', '.join(BACKTEST_SOURCES)}")
     if top < 0:
         raise InputError(f"top: expected 0 (every sized strategy) or more, got {top}")
+    files = {"--data-dir": bhavcopy_dir, "--index-history": index_history, "--vix-file": vix_file}
+    if source == "bhavcopy":
+        for option in ("--data-dir", "--vix-file"):
+            if files[option] is None:
+                raise InputError(f"{option}: required with --source bhavcopy")
+        BhavcopyInputs(*(Path(p) if p is not None else None for p in files.values()))  # refuses a missing path
+    elif given := [option for option, path in files.items() if path is not None]:
+        raise InputError(f"{', '.join(given)}: only with --source bhavcopy")
     profile = risk_profile or settings.risk_profile
     settings.limits(profile)  # an unknown profile fails here
     if not trading_days(first, last):
         raise InputError(f"from/to: no NSE trading day from {first} to {last} "
                          f"({'; '.join(closed_reason(d) for d in pd.date_range(first, last).date)})")
+    paths = {name: str(Path(path).resolve()) if path is not None else None for name, path in
+             zip(("bhavcopy_dir", "index_history", "vix_file"), files.values())}
     return BacktestSpec(first, last, profile, source, settings.seed if seed is None else seed, top,
-                        tuple(universe["symbol"]))
+                        tuple(universe["symbol"]), **paths)
 
 
 def market_of(spec: BacktestSpec, settings: Settings) -> Market:
-    """The spec's market on any day: the synthetic market, or the snapshots recorded that day (DataError if none)."""
+    """The spec's market on any day: the synthetic market, the snapshots recorded that day, or that day's bhavcopy
+    (DataError if none)."""
+    bhavcopy = None
+    if spec.source == "bhavcopy":
+        bhavcopy = BhavcopyInputs(*(Path(p) if p else None for p in (spec.bhavcopy_dir, spec.index_history,
+                                                                       spec.vix_file)))
     return lambda day: open_source(spec.source, day, seed=spec.seed, data_dir=settings.data_dir, record=False,
-                                   settings=settings)
+                                   settings=settings, bhavcopy=bhavcopy)
+
+
+def prepare_market(spec: BacktestSpec, workers: int = 1) -> None:
+    """For the bhavcopy source: parse and cache the folder's days not cached yet, `workers` processes at once, so
+    that the entry dates analyzed in parallel do not parse the same files (a file that cannot be read stays its
+    day's reason)."""
+    if spec.source == "bhavcopy":
+        for day, problem in open_archive(spec.bhavcopy_dir).prepare(workers).items():
+            log.warning("%s: %s", day, problem)
 
 
 def enter_on(spec: BacktestSpec, day: date, *, settings: Settings, universe: pd.DataFrame, allocations: Allocations
@@ -95,6 +124,7 @@ def run_backtest(spec: BacktestSpec, *, settings: Settings, universe: pd.DataFra
     if not isinstance(workers, int) or workers < 1:
         raise InputError(f"workers: expected a whole number ≥ 1, got {workers!r}")
     days, skipped = entry_days(spec)
+    prepare_market(spec, workers)
     enter_day = partial(enter_on, spec, settings=settings, universe=universe, allocations=allocations)
     entered: dict[date, tuple[Book | None, str | None]] = {}
     with _pool(min(workers, len(days))) as pool:
@@ -141,6 +171,7 @@ def plan_backtest(spec: BacktestSpec, *, settings: Settings, universe: pd.DataFr
     shutil.rmtree(directory / "entries", ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
     days, skipped = entry_days(spec)
+    prepare_market(spec)
     (directory / "spec.json").write_text(json.dumps(
         spec.to_json() | {"days": [d.isoformat() for d in days], "skipped": json_records(pd.DataFrame(skipped))},
         indent=2))
@@ -151,13 +182,13 @@ def plan_backtest(spec: BacktestSpec, *, settings: Settings, universe: pd.DataFr
 
 
 def plan(start, end, *, settings: Settings, risk_profile: str | None = None, source: str = "synthetic", top: int = 10,
-         first: int = 0) -> dict[str, Any]:
+         first: int = 0, bhavcopy_dir=None, index_history=None, vix_file=None) -> dict[str, Any]:
     """The DAG's `plan`: plan_backtest over the universe and allocations stored in the database (the first `first`
-    symbols; 0 = all)."""
+    symbols; 0 = all); the bhavcopy source's files as make_spec takes them."""
     universe, allocations = stored_universe(settings)
     universe = universe.head(first) if first else universe
     spec = make_spec(start, end, settings=settings, universe=universe, risk_profile=risk_profile, source=source,
-                     top=top)
+                     top=top, bhavcopy_dir=bhavcopy_dir, index_history=index_history, vix_file=vix_file)
     return plan_backtest(spec, settings=settings, universe=universe, allocations=allocations)
 
 

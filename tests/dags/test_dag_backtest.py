@@ -3,6 +3,8 @@
 report written — with exactly the trades of the CLI's run, which carries all dates together."""
 
 import re
+import shutil
+from pathlib import Path
 
 import pandas as pd
 
@@ -20,7 +22,8 @@ def test_the_dag_is_manual_with_a_mapped_simulation(dagbag):
     assert dagbag.import_errors == {}
     dag = dagbag.get_dag(BACKTEST)
     assert type(dag.timetable).__name__ == "NullTimetable" and dag.catchup is False and dag.max_active_runs == 1
-    assert set(dag.params) == {"from_date", "to_date", "risk_profile", "source", "symbols", "top"}
+    assert set(dag.params) == {"from_date", "to_date", "risk_profile", "source", "bhavcopy_dir", "index_history",
+                               "vix_file", "symbols", "top"}
     assert [t.task_id for t in dag.topological_sort()] == ["plan", "simulate", "report"]
     simulate = dag.get_task("simulate")
     assert simulate.map_index_template == "{{ day }}" and simulate.retries == 2
@@ -48,4 +51,24 @@ def test_a_run_simulates_each_date_and_reports_the_trades_of_the_combined_run(da
     combined = run_backtest(spec, settings=settings, universe=universe, allocations=load_allocations())
     combined.trades.to_parquet(dag_env / "combined.parquet", index=False)
     assert len(reported) == 6
+    pd.testing.assert_frame_equal(reported, pd.read_parquet(dag_env / "combined.parquet"))
+
+
+def test_on_bhavcopies_the_dag_reports_the_trades_of_the_cli(dagbag, dag_env, tmp_path):
+    fixtures = Path(__file__).parents[1] / "fixtures"
+    folder = shutil.copytree(fixtures / "bhavcopy" / "udiff", tmp_path / "bhav")
+    files = {"bhavcopy_dir": str(folder), "index_history": str(fixtures / "bhavcopy" / "nifty_history.csv"),
+             "vix_file": str(fixtures / "india_vix_nse.csv.gz")}
+    conf = CONF | files | {"from_date": "2025-01-20", "to_date": "2025-01-21", "source": "bhavcopy", "top": 2}
+    run = dagbag.get_dag(BACKTEST).test(run_conf=conf)
+    assert str(run.state) == "success"
+
+    universe = load_universe().head(3)
+    settings = Settings(data_dir=dag_env / "data", results_dir=dag_env / "results")
+    spec = make_spec(conf["from_date"], conf["to_date"], settings=settings, universe=universe, source="bhavcopy",
+                     top=2, **files)
+    reported = pd.read_parquet(dag_env / "results" / f"backtest_{spec.key}_trades.parquet")
+    combined = run_backtest(spec, settings=settings, universe=universe, allocations=load_allocations())
+    combined.trades.to_parquet(dag_env / "combined.parquet", index=False)
+    assert len(reported) > 0
     pd.testing.assert_frame_equal(reported, pd.read_parquet(dag_env / "combined.parquet"))

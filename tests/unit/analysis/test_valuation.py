@@ -24,6 +24,7 @@ from optionsv4_lib.analysis.limits import DEFAULT_PROFILES
 from optionsv4_lib.analysis.market_state import MarketState
 from optionsv4_lib.analysis.valuation import value_symbol
 from optionsv4_lib.core.frames import conform
+from optionsv4_lib.marketdata.bhavcopy import read_bhavcopy
 from optionsv4_lib.marketdata.checks import check_chain
 from optionsv4_lib.marketdata.schema import OPTION_CHAIN
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
@@ -43,19 +44,19 @@ QUOTED_MONEYNESS = 0.06  # strikes within this share of the spot are quoted
 
 def real_chain(expiries=("2024-11-28", "2024-12-26")) -> pd.DataFrame:
     """NIFTY's option closes of 21 Nov 2024 as OPTION_CHAIN rows, quoted by the module's stated model."""
-    raw = pd.read_csv(BHAVCOPY)
-    rows = raw[(raw["TckrSymb"] == "NIFTY") & (raw["FinInstrmTp"] == "IDO") & raw["XpryDt"].isin(expiries)]
-    close = rows["ClsPric"].to_numpy(float)
-    near_money = np.abs(rows["StrkPric"] / rows["UndrlygPric"] - 1).to_numpy() <= QUOTED_MONEYNESS
-    traded = (rows["TtlTradgVol"].to_numpy() > 0) & near_money
+    raw = read_bhavcopy(BHAVCOPY)
+    rows = raw[(raw["symbol"] == "NIFTY") & (raw["instrument"] == "OPT") & raw["expiry"].isin(pd.to_datetime(expiries))]
+    close = rows["close"].to_numpy(float)
+    near_money = np.abs(rows["strike"] / rows["underlying_price"] - 1).to_numpy() <= QUOTED_MONEYNESS
+    traded = (rows["contracts"].to_numpy() > 0) & near_money
     half = np.maximum(TICK, np.round(HALF_SPREAD_SHARE * close / TICK) * TICK)
     frame = pd.DataFrame({
-        "symbol": "NIFTY", "expiry": pd.to_datetime(rows["XpryDt"]).to_numpy(), "strike": rows["StrkPric"],
-        "option_type": rows["OptnTp"], "bid": np.where(traded, np.maximum(close - half, 0.0), 0.0),
+        "symbol": "NIFTY", "expiry": rows["expiry"].to_numpy(), "strike": rows["strike"],
+        "option_type": rows["option_type"], "bid": np.where(traded, np.maximum(close - half, 0.0), 0.0),
         "ask": np.where(traded, close + half, 0.0), "ltp": close, "bid_qty": 1000, "ask_qty": 1000,
         "iv": np.nan, "delta": np.nan, "gamma": np.nan, "theta": np.nan, "vega": np.nan,
-        "oi": rows["OpnIntrst"], "volume": rows["TtlTradgVol"], "underlying_price": rows["UndrlygPric"],
-        "lot_size": rows["NewBrdLotQty"], "quoted_at": pd.Timestamp(CLOSE).tz_convert("UTC"),
+        "oi": rows["oi"], "volume": rows["contracts"] * rows["lot_size"], "underlying_price": rows["underlying_price"],
+        "lot_size": rows["lot_size"], "quoted_at": pd.Timestamp(CLOSE).tz_convert("UTC"),
     })
     return conform(frame.sort_values(["expiry", "strike", "option_type"]).reset_index(drop=True), OPTION_CHAIN,
                    "NIFTY 21 Nov 2024")

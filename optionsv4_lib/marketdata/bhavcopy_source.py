@@ -1,0 +1,147 @@
+"""A MarketDataSource over a folder of NSE F&O bhavcopies (marketdata.bhavcopy): the market at the close of one
+trade date, for backtests and replays. It never downloads.
+
+- option_chain: the day's contracts of one expiry. ltp = NSE's close; bid/ask = the stated SpreadModel around the
+  close when the contract traded that day, else around NSE's settlement price (a theoretical price for untraded
+  options); oi in units; volume in units (contracts × lot; the legacy format has no lot, so there the lot is the
+  common divisor of the expiry's open interests, bhavcopy.lots_from_open_interest); lot_size from the file
+  (NewBrdLotQty; missing in the legacy format); iv and greeks NaN (the pipeline implies its own); no depth (bid_qty,
+  ask_qty 0); quoted_at = the F&O close of the trade date.
+- spot: the file's underlying price (INDIA VIX: the VIX file's close of the day).
+- candles, never after the trade date: NIFTY from the index history when given, INDIA VIX from the VIX file, every
+  other symbol (and NIFTY without a history file) from the bhavcopies' underlying prices in the folder (open = high
+  = low = close).
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.core.frames import conform
+from optionsv4_lib.marketdata.bhavcopy import BhavcopyArchive, lots_from_open_interest, open_archive
+from optionsv4_lib.marketdata.histories import read_index_history, read_vix_history
+from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN
+from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, as_date, as_symbol
+from optionsv4_lib.marketdata.spread_model import SpreadModel
+from optionsv4_lib.reference.calendar import IST, session
+
+
+@dataclass(frozen=True)
+class BhavcopyInputs:
+    """Where a bhavcopy market comes from: the folder of bhavcopies, NIFTY's daily history (CSV, optional) and
+    NSE's INDIA VIX export (optional: without it the market state cannot be read)."""
+
+    directory: Path
+    index_history: Path | None = None
+    vix_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not Path(self.directory).is_dir():
+            raise InputError(f"data dir: {self.directory} is not a directory")
+        for name in ("index_history", "vix_file"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise InputError(f"{name.replace('_', ' ')}: {path} is not a file")
+
+    def open(self, trade_date: date, spread: SpreadModel | None = None) -> "BhavcopySource":
+        """The market of trade_date (DataError when the folder has no bhavcopy of that day)."""
+        return BhavcopySource(
+            open_archive(self.directory), trade_date, spread=spread or SpreadModel(),
+            index_history=_index_history(self.index_history) if self.index_history else None,
+            vix=_vix(self.vix_file) if self.vix_file else None)
+
+
+class BhavcopySource:
+    """The MarketDataSource of one trade date's bhavcopy (see the module docstring)."""
+
+    def __init__(self, archive: BhavcopyArchive, trade_date: date, *, spread: SpreadModel,
+                 index_history: pd.DataFrame | None = None, vix: pd.DataFrame | None = None):
+        self.trade_date = as_date(trade_date, "trade_date")
+        self.archive, self.spread = archive, spread
+        self.index_history, self.vix = index_history, vix
+        self.name = f"NSE bhavcopy ({archive.files[self.trade_date].name})" if self.trade_date in archive.files \
+            else "NSE bhavcopy"
+        self.as_of = datetime.combine(self.trade_date, session(self.trade_date)[1], tzinfo=IST)
+        frame = archive.day(self.trade_date)
+        self._options = frame[frame["instrument"] == "OPT"]
+        self._spots = frame.dropna(subset=["underlying_price"]).drop_duplicates("symbol").set_index("symbol")[
+            "underlying_price"]
+
+    def expiries(self, symbol: str) -> list[date]:
+        rows = self._options[self._options["symbol"] == self._known(symbol)]
+        return [stamp.date() for stamp in sorted(rows["expiry"].unique())]
+
+    def option_chain(self, symbol: str, expiry: date) -> pd.DataFrame:
+        key, when = self._known(symbol), pd.Timestamp(as_date(expiry, "expiry"))
+        rows = self._options[(self._options["symbol"] == key) & (self._options["expiry"] == when)]
+        if rows.empty:
+            raise DataError(f"{key}: no option expiring {when.date()} in the bhavcopy of {self.trade_date}")
+        if rows["lot_size"].isna().all():
+            lots = lots_from_open_interest(rows)  # legacy: for volume in units only
+        else:
+            lots = rows["lot_size"].fillna(0).astype("int64")
+        traded = rows["contracts"].to_numpy() > 0
+        settle = rows["settle"].to_numpy(float)
+        centre = np.where(traded | ~(settle > 0), rows["close"].to_numpy(float), settle)
+        spot = rows["underlying_price"].to_numpy(float)
+        bid, ask = self.spread.quotes(centre, rows["strike"].to_numpy(float) / spot, rows["contracts"].to_numpy())
+        chain = pd.DataFrame({
+            "symbol": key, "expiry": rows["expiry"], "strike": rows["strike"], "option_type": rows["option_type"],
+            "bid": bid, "ask": ask, "ltp": rows["close"], "bid_qty": 0, "ask_qty": 0, "iv": np.nan,
+            "delta": np.nan, "gamma": np.nan, "theta": np.nan, "vega": np.nan, "oi": rows["oi"],
+            "volume": rows["contracts"].to_numpy() * lots.to_numpy(), "underlying_price": spot,
+            "lot_size": rows["lot_size"], "quoted_at": pd.Timestamp(self.as_of).tz_convert("UTC"),
+        })
+        return conform(chain.reset_index(drop=True), OPTION_CHAIN, f"{key} {when.date()} chain")
+
+    def candles(self, symbol: str, start: date, end: date) -> pd.DataFrame:
+        key, first, last = as_symbol(symbol), as_date(start, "start"), as_date(end, "end")
+        if first > last:
+            raise InputError(f"start: {first} is after end {last}")
+        last = min(last, self.trade_date)  # nothing after the close of the trade date
+        if key == VIX_SYMBOL:
+            if self.vix is None:
+                raise DataError(f"{VIX_SYMBOL}: no VIX file given (--vix-file, NSE's historical export)")
+            frame = self.vix
+        elif key == MARKET_SYMBOL and self.index_history is not None:
+            frame = self.index_history
+        else:
+            closes = self.archive.underlying_closes(first, last)
+            closes = closes[closes["symbol"] == self._known(key)]
+            frame = conform(closes.assign(open=closes["close"], high=closes["close"], low=closes["close"], volume=0),
+                            CANDLES, f"{key} closes from the bhavcopies")
+        inside = (frame["date"] >= pd.Timestamp(first)) & (frame["date"] <= pd.Timestamp(last))
+        return frame[inside].reset_index(drop=True)
+
+    def spot(self, symbol: str) -> float:
+        key = as_symbol(symbol)
+        if key == VIX_SYMBOL:
+            today = self.candles(VIX_SYMBOL, self.trade_date, self.trade_date)
+            if today.empty:
+                raise DataError(f"{VIX_SYMBOL}: no close of {self.trade_date} in the VIX file")
+            return float(today["close"].iloc[0])
+        return float(self._spots[self._known(key)])
+
+    def _known(self, symbol: str) -> str:
+        key = as_symbol(symbol)
+        if key not in self._spots.index:
+            raise DataError(f"{key}: not in the bhavcopy of {self.trade_date}")
+        return key
+
+
+@lru_cache(maxsize=4)
+def _read_cached(kind: str, path: str, mtime_ns: int) -> pd.DataFrame:
+    return read_vix_history(path) if kind == "vix" else read_index_history(path, MARKET_SYMBOL)
+
+
+def _index_history(path: Path) -> pd.DataFrame:
+    return _read_cached("index", str(path), Path(path).stat().st_mtime_ns)
+
+
+def _vix(path: Path) -> pd.DataFrame:
+    return _read_cached("vix", str(path), Path(path).stat().st_mtime_ns)

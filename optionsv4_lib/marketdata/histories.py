@@ -1,0 +1,76 @@
+"""Daily histories read from files, as schema.CANDLES: an index's closes from a plain CSV (`--index-history`) and
+INDIA VIX from NSE's historical export (`--vix-file`).
+
+- Index history: a CSV (optionally .gz) with at least the columns date and close (any case, spaces trimmed), and
+  optionally open, high, low (missing ones are the close); dates as 2025-01-20, 20-Jan-2025 or 20 Jan 2025.
+- NSE's INDIA VIX export: headers `Date ,Open ,High ,Low ,Close ,Prev. Close ,Change ,% Change` (trailing spaces),
+  dates like 02-JAN-2012. NSE's file has days whose open, high and low are 0 (12-Feb-2021, 30-Mar-2021): a
+  missing or non-positive open, high or low is taken as the close.
+Errors are DataError naming the file and what is wrong in it.
+"""
+
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from optionsv4_lib.core.errors import DataError
+from optionsv4_lib.core.frames import conform
+from optionsv4_lib.marketdata.schema import CANDLES
+from optionsv4_lib.marketdata.source import VIX_SYMBOL
+
+DATE_FORMATS = ("%Y-%m-%d", "%d-%b-%Y", "%d %b %Y")
+
+
+def read_index_history(path: Path | str, symbol: str) -> pd.DataFrame:
+    """The CANDLES of `symbol` in an index-history CSV (see the module docstring), sorted by date, volume 0."""
+    return _candles(_read(path), path, symbol)
+
+
+def read_vix_history(path: Path | str) -> pd.DataFrame:
+    """The INDIA VIX CANDLES in NSE's historical export (see the module docstring), sorted by date."""
+    return _candles(_read(path), path, VIX_SYMBOL)
+
+
+def _read(path: Path | str) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: cannot read it as CSV: {exc}") from exc
+    return frame.rename(columns=lambda name: str(name).strip().lower())
+
+
+def _candles(raw: pd.DataFrame, path: Path | str, symbol: str) -> pd.DataFrame:
+    missing = [c for c in ("date", "close") if c not in raw.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found {', '.join(raw.columns)})")
+    raw = raw.dropna(subset=["date", "close"]).reset_index(drop=True)
+    frame = pd.DataFrame({"symbol": symbol, "date": _dates(raw["date"], path)})
+    for column in ("close", "open", "high", "low"):
+        values = raw[column] if column in raw.columns else raw["close"]
+        number = pd.to_numeric(values.str.replace(",", "").str.strip(), errors="coerce")
+        if column == "close" and not (number > 0).all():
+            bad = values[~(number > 0)].iloc[0]
+            raise DataError(f"{path}: column close: {bad!r} is not a price > 0")
+        frame[column] = number.where(number > 0, frame.get("close")).to_numpy(float)
+    frame["volume"] = 0
+    if frame["date"].duplicated().any():
+        raise DataError(f"{path}: date {frame['date'][frame['date'].duplicated()].iloc[0].date()} appears twice")
+    return conform(frame.sort_values("date", ignore_index=True), CANDLES, str(path))
+
+
+def _dates(values: pd.Series, path: Path | str) -> pd.Series:
+    """Each distinct date string parsed with the first of DATE_FORMATS that reads it; DataError naming one none
+    reads."""
+    parsed = {}
+    for text in values.unique():
+        cleaned = text.strip().title()
+        for form in DATE_FORMATS:
+            try:
+                parsed[text] = datetime.strptime(cleaned, form)
+                break
+            except ValueError:
+                continue
+        else:
+            raise DataError(f"{path}: date {text!r} is not like 2025-01-20, 20-Jan-2025 or 20 Jan 2025")
+    return pd.to_datetime(values.map(parsed)).to_numpy()
