@@ -9,12 +9,12 @@ The book used below (₹ per unit, quantities in units; realized = min(bought, s
        BUY 100 @45 → −500; realized −3,500 (a loss)
     C  FINNIFTY bear put spread 1, open:     leg 0 BUY 65 @80, latest ltp 95 → +975; leg 1 SELL 65 @40, latest ltp
        30 → +650; unrealized +1,625 (an older snapshot priced them 70 and 35)
-    D  RELIANCE short strangle 1, partially_filled with 1 of its 43 lots: leg 0 SELL 100 @9 + SELL 100 @11 (avg 10),
+    D  RELIANCE short strangle 1, partially_filled with 1 of its 9 lots: leg 0 SELL 100 @9 + SELL 100 @11 (avg 10),
        BUY 50 @14 → realized 50 × (10 − 14) = −200, net −150 at ltp 12 → unrealized −150 × (12 − 10) = −300;
        leg 1 rejected, nothing filled
-    E  COALINDIA short strangle 1, marked (live), no orders: not traded
+    E  BPCL short strangle 1, marked (live), no orders: not traded
 Totals: realized 10,400 − 3,500 − 200 = 6,700; unrealized 1,625 − 300 = 1,325; total 8,025; win rate 1/2 closed.
-Open risk: C's max loss (all its lots) + D's capital at risk (unbounded max loss) × 1/43 lots.
+Open risk: C's max loss (all its lots) + D's capital at risk (unbounded max loss) × 1/9 lots.
 """
 
 import base64
@@ -44,7 +44,7 @@ from optionsv4_lib.store import store_analysis, transaction
 TRADE_DATE = date(2026, 11, 23)
 TODAY = date(2026, 11, 24)
 CANDIDATES = {"A": "BANKNIFTY:bear-put-spread:1", "B": "BANKNIFTY:bear-call-spread:1", "C": "FINNIFTY:bear-put-spread:1",
-              "D": "RELIANCE:short-strangle:1", "E": "COALINDIA:short-strangle:1"}
+              "D": "RELIANCE:short-strangle:1", "E": "BPCL:short-strangle:1"}
 T0 = datetime(2026, 11, 23, 9, 20, tzinfo=timezone.utc)
 
 
@@ -68,7 +68,7 @@ def book(db, result) -> dict[str, dict]:
     # the synthetic market decides these; the hand computations above depend on them
     assert [strategies[k]["strategy"] for k in "ABCD"] == ["Bear Put Spread", "Bear Call Spread", "Bear Put Spread",
                                                           "Short Strangle"]
-    assert strategies["D"]["lots"] == 43 and math.isinf(strategies["D"]["max_loss"])
+    assert strategies["D"]["lots"] == 9 and math.isinf(strategies["D"]["max_loss"])
     assert math.isfinite(strategies["C"]["max_loss"])
     ids = {k: s["strategy_id"] for k, s in strategies.items()}
     mark(db, [ids[k] for k in "ABCD"], today=TODAY)
@@ -148,7 +148,7 @@ def test_status_per_strategy_and_per_leg(db, book):
     pnl = {k: (strategies[book[k]["strategy_id"]]["realized_pnl"], strategies[book[k]["strategy_id"]]["unrealized_pnl"])
            for k in "ABCDE"}
     assert pnl == {"A": (10_400, 0), "B": (-3_500, 0), "C": (0, 1_625), "D": (-200, -300), "E": (0, 0)}
-    assert strategies[book["D"]["strategy_id"]]["lots"] == 1 and strategies[book["D"]["strategy_id"]]["run_lots"] == 43
+    assert strategies[book["D"]["strategy_id"]]["lots"] == 1 and strategies[book["D"]["strategy_id"]]["run_lots"] == 9
     legs = status.legs.set_index(["strategy_id", "leg_no"])
     c0 = legs.loc[(book["C"]["strategy_id"], 0)]
     assert (c0["bought"], c0["buy_avg"], c0["net_qty"], c0["ltp"], c0["broker_qty"]) == (65, 80, 65, 95, 65)
@@ -166,7 +166,7 @@ def test_status_per_strategy_and_per_leg(db, book):
 
 def test_performance_by_strategy_family_and_industry(db, book):
     perf = performance(load_status(db))
-    open_risk = -book["C"]["max_loss"] + book["D"]["capital_at_risk"] * 1 / 43
+    open_risk = -book["C"]["max_loss"] + book["D"]["capital_at_risk"] * 1 / 9
     assert perf.totals == pytest.approx({
         "strategies": 4, "closed": 2, "wins": 1, "win_rate": 0.5, "realized_pnl": 6_700, "unrealized_pnl": 1_325,
         "total_pnl": 8_025, "open_strategies": 2, "open_risk": open_risk, "unbounded_open": 1, "unpriced": 0,
@@ -186,7 +186,7 @@ def test_performance_by_strategy_family_and_industry(db, book):
                         book["D"]["industry"]: (-200, -300)}
     assert perf.groups["family"]["family"].tolist() == ["directional", "neutral", "income"]  # best total first
     assert perf.open_positions.set_index("strategy_id")["open_risk"].to_dict() == pytest.approx(
-        {book["C"]["strategy_id"]: -book["C"]["max_loss"], book["D"]["strategy_id"]: book["D"]["capital_at_risk"] / 43})
+        {book["C"]["strategy_id"]: -book["C"]["max_loss"], book["D"]["strategy_id"]: book["D"]["capital_at_risk"] / 9})
 
 
 def test_an_open_leg_without_a_price_is_counted_and_left_out(db, book):
@@ -240,7 +240,7 @@ def test_cli_status_prints_strategies_and_legs(optionsv4, book):
     ran = optionsv4("status")
     assert ran.exit_code == 0, ran.output
     for text in ("partially_filled", "REJECTED", "₹10,400", "₹-3,500", "₹1,625", "200 @10.00", "50 @14.00", "-150",
-                 "RELIANCE", "COALINDIA", "live"):
+                 "RELIANCE", "BPCL", "live"):
         assert text in ran.output, text
     one = optionsv4("status", str(book["A"]["strategy_id"]), "--mode", "paper")
     assert one.exit_code == 0 and "RELIANCE" not in one.output and "₹10,400" in one.output
@@ -263,7 +263,7 @@ def test_cli_performance_dashboard_prints_the_summary_and_writes_the_page(option
     assert ran.exit_code == 0, ran.output
     text = " ".join(ran.output.split())
     assert "realized ₹6,700 · unrealized ₹1,325 · total ₹8,025 · win rate 50% (1/2 closed)" in text
-    open_risk = -book["C"]["max_loss"] + book["D"]["capital_at_risk"] / 43
+    open_risk = -book["C"]["max_loss"] + book["D"]["capital_at_risk"] / 9
     assert f"Open risk: ₹{open_risk:,.0f} in 2 open strategies (1 unbounded" in text
     assert "P&L by industry" in text and "Bear Put Spread" in text
     pages = list((tmp_path / "results").glob("performance_dashboard_*.html"))

@@ -498,7 +498,7 @@ def test_reconcile_refreshes_open_orders_and_snapshots_positions(db, emulator):
 def test_paper_reconcile_snapshots_paper_positions_by_contract(db):
     """Before: paper contracts have no security id (no scrip master), so reconcile recorded 0 positions."""
     [sid] = store_and_mark(db, CONDOR)
-    broker = PaperBroker(db, capital=SETTINGS.capital)
+    broker = PaperBroker(db, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate)
     run(db, broker)
     assert {o.security_id for o in orders_of(db, sid)} == {None}
     summary = reconcile(db, broker, now=NOW)
@@ -524,7 +524,7 @@ def test_executor_refuses_a_plan_for_another_mode(db, emulator):
 def test_paper_refuses_a_quantity_that_is_not_whole_lots_of_its_contract(db):
     """TATAPOWER's lot is 1450 (include/data/lot_sizes.csv): 1450 units fill, 725 are rejected as NSE would."""
     [sid] = store_and_mark(db, CONDOR)
-    broker = PaperBroker(db, capital=SETTINGS.capital)
+    broker = PaperBroker(db, capital=SETTINGS.capital, rate=SETTINGS.risk_free_rate)
     contract = Contract("TATAPOWER", "PE", 395.0, date(2026, 11, 24))
     assert broker.contract_lot(contract) == 1450
     quote = Quote(2.5, 2.7)
