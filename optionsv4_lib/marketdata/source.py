@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from optionsv4_lib.core.errors import InputError
+from optionsv4_lib.core.errors import DataError, InputError
 
 MARKET_SYMBOL = "NIFTY"
 VIX_SYMBOL = "INDIA VIX"
@@ -39,6 +39,24 @@ class MarketDataSource(Protocol):
     def spot(self, symbol: str) -> float:
         """Last price of symbol in ₹ (index points for indices and INDIA VIX)."""
         ...
+
+
+def option_chains(source: MarketDataSource,
+                  wanted: list[tuple[str, date]]) -> dict[tuple[str, date], pd.DataFrame | DataError]:
+    """The chains of many (symbol, expiry) pairs at once: each pair → its chain, or the DataError that says why it
+    could not be had (one pair's problem never costs another). A source that can fetch in batches (Dhan's market-quote
+    endpoint: 1,000 instruments a request) offers `option_chains(wanted)` with this contract; others are asked one
+    chain at a time. Other errors (AuthError, broker trouble that outlasted the retries) propagate."""
+    batch = getattr(source, "option_chains", None)
+    if batch is not None:
+        return batch(wanted)
+    chains: dict[tuple[str, date], pd.DataFrame | DataError] = {}
+    for symbol, expiry in wanted:
+        try:
+            chains[(symbol, expiry)] = source.option_chain(symbol, expiry)
+        except DataError as exc:
+            chains[(symbol, expiry)] = exc
+    return chains
 
 
 def as_date(value, field: str) -> date:
