@@ -89,7 +89,7 @@ with DAG(
         ti = context["ti"]
         return daily.fetch_chain(run_dir, symbol, run_settings(), final_attempt=ti.try_number > ti.max_tries)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)  # after every fetch, but never without a plan
     def validate_chains(run_dir: str) -> dict[str, str]:
         from optionsv4_airflow import run_settings
 
@@ -126,7 +126,7 @@ with DAG(
         get_current_context()["symbol"] = symbol
         return daily.analyze_symbol(run_dir, symbol, run_settings(), excluded)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)  # after every symbol, but never without a plan
     def allocate(run_dir: str) -> str:
         from optionsv4_airflow import run_settings
 

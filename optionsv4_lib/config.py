@@ -40,6 +40,10 @@ class Settings(BaseSettings, AnalysisSettings):
     database_url: SecretStr | None = Field(None, validation_alias=AliasChoices("OPTIONSV4_DATABASE_URL", "SUPABASE_DB_URL"))
     dhan_client_id: str | None = Field(None, validation_alias=AliasChoices("OPTIONSV4_DHAN_CLIENT_ID", "DHAN_CLIENT_ID"))
     dhan_access_token: SecretStr | None = Field(None, validation_alias=AliasChoices("OPTIONSV4_DHAN_ACCESS_TOKEN", "DHAN_ACCESS_TOKEN"))
+    dhan_pin: SecretStr | None = Field(None, description="Dhan login PIN, to renew the access token by TOTP")
+    dhan_totp_secret: SecretStr | None = Field(None, description="the base32 TOTP secret of the Dhan account (set up "
+                                               "for API access), to renew the access token unattended")
+    dhan_auth_url: str = Field("https://auth.dhan.co", description="Dhan's auth host (token generation)")
     dhan_base_url: str = "https://api.dhan.co/v2"
     dhan_chain_interval: float = Field(3.0, ge=0, description="seconds between option-chain requests (Dhan: 1 per 3 s)")
     live_trading: bool = Field(False, description="OPTIONSV4_LIVE_TRADING=1 is one of the two keys to live orders")
@@ -100,7 +104,7 @@ def _deep_merge(base: dict, extra: dict) -> dict:
     return out
 
 
-_UNSHOWN = ("database_url", "dhan_client_id", "dhan_access_token")  # values never put in a message
+_UNSHOWN = ("database_url", "dhan_client_id", "dhan_access_token", "dhan_pin", "dhan_totp_secret")  # values never put in a message
 _NESTED = ("profiles", "market", "candidates", "spread_model")  # set as JSON, usually in OPTIONSV4_CONFIG_FILE
 
 

@@ -88,9 +88,13 @@ def run_settings() -> Settings:
         pass  # the embedded PostgreSQL default
     try:
         dhan = BaseHook.get_connection(DHAN_CONN_ID)
-        if dhan.password:
-            mask_secret(dhan.password)
+        extras = dhan.extra_dejson
+        for secret in (dhan.password, extras.get("pin"), extras.get("totp_secret")):
+            if secret:
+                mask_secret(secret)
         overrides |= {"dhan_client_id": dhan.login, "dhan_access_token": dhan.password}
+        overrides |= {key: extras[name] for key, name in (("dhan_pin", "pin"), ("dhan_totp_secret", "totp_secret"))
+                      if extras.get(name)}
     except AirflowNotFoundException:
         pass
     return load_settings(**overrides)

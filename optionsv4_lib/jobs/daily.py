@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from optionsv4_lib.adapters.dhan.token import settings_credentials
 from optionsv4_lib.analysis.allocation import Allocations, budgets
 from optionsv4_lib.analysis.analyze import (
     FORECAST_HISTORY_DAYS,
@@ -116,7 +117,8 @@ def plan_run(
     trade_date, atm_iv; for IV ranks); return {"run_dir", "symbols"}.
 
     Raises NotATradingDay (with the holiday's name) for a weekend or NSE holiday; logs the calendar_warnings (a
-    year whose holidays are not in the calendar, the calendar running out) and records them in run.json.
+    year whose holidays are not in the calendar, the calendar running out) and records them in run.json. With Dhan
+    as the source, raises AuthError when the access token will not last the run and cannot be renewed.
     """
     day = as_date(trade_date, "trade_date")
     if closed := closed_reason(day):
@@ -128,6 +130,8 @@ def plan_run(
         log.warning("%s", warning)
     profile = risk_profile or settings.risk_profile
     settings.limits(profile)  # an unknown profile fails here, before any work
+    if source == "dhan":
+        settings_credentials(settings)  # an expiring token that cannot be renewed fails here, with the reason
     run_dir = run_dir_for(settings.data_dir, day, profile)
     for stale in ("symbols", "result"):  # a rerun starts from a clean slate
         shutil.rmtree(run_dir / stale, ignore_errors=True)

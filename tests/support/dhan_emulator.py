@@ -45,6 +45,7 @@ endpoint's:
                                                the payload to send, or raw bytes/str)
 """
 
+import base64
 import json
 import re
 import threading
@@ -52,7 +53,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -93,6 +94,15 @@ ERRORS = {
     813: (None, "Invalid SecurityId"),
     814: (None, "Invalid Request"),
 }
+
+def jwt_token(client_id: str, expiry: datetime) -> str:
+    """An unsigned JWT shaped like Dhan's access tokens (header.payload.signature, `exp` in epoch seconds)."""
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    claims = {"dhanClientId": client_id, "tokenConsumerType": "SELF", "exp": int(expiry.timestamp())}
+    return ".".join((part({"typ": "JWT", "alg": "HS512"}), part(claims), "emulator"))
+
 
 ROUTES = (  # (method, path pattern under /v2, endpoint name)
     ("POST", r"/optionchain/expirylist", "expirylist"),
@@ -228,14 +238,17 @@ class DhanEmulator:
     advance orders on each read, else one step per that many seconds. legacy_chain: serve chains without
     security_id and average_price (answers before API v2.5). freeze: units per order by symbol (NSE's quantity
     freeze; default: include/data/freeze_quantities.csv in force on the market's trade date). rate: the risk-free
-    rate of the basket-margin estimate (decimal).
+    rate of the basket-margin estimate (decimal). pin, totp_secret: the account's, for the auth host's
+    `POST /app/generateAccessToken` (served at the root, `auth_url`): a right PIN and current TOTP get a new 24-hour
+    JWT access token, which replaces the old one.
     """
 
     def __init__(self, market: SyntheticMarket, *, client_id: str = "1000000001",
                  access_token: str = "emulator-access-token", balance: float = 10_000_000.0,
                  step_seconds: float | None = None, legacy_chain: bool = False, freeze: dict[str, int] | None = None,
-                 rate: float = 0.065):
+                 rate: float = 0.065, pin: str | None = None, totp_secret: str | None = None):
         self.market, self.client_id, self.access_token = market, client_id, access_token
+        self.pin, self.totp_secret = pin, totp_secret  # the auth host's TOTP flow (None: it refuses)
         self.balance, self.step_seconds, self.legacy_chain = balance, step_seconds, legacy_chain
         self.freeze, self.rate = freeze, rate
         self.kill_switch = False
@@ -278,6 +291,11 @@ class DhanEmulator:
     def url(self) -> str:
         """Base URL to set on dhanhq's HTTP object: http://127.0.0.1:PORT/v2."""
         return f"http://127.0.0.1:{self._server.server_address[1]}/v2"
+
+    @property
+    def auth_url(self) -> str:
+        """The auth host's base URL (Dhan: https://auth.dhan.co)."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # ---------------------------------------------------------------- faults and outcomes
 
@@ -366,6 +384,10 @@ class DhanEmulator:
     def handle(self, method: str, raw_path: str, headers, raw_body: bytes) -> tuple[Answer, float]:
         """(answer, seconds to stall first) for one request."""
         parts = urlsplit(raw_path)
+        if method == "POST" and parts.path == "/app/generateAccessToken":
+            with self._lock:
+                self.requests.append(Request(time.monotonic(), method, parts.path, "generate_access_token", None))
+                return self._generate_access_token(parse_qs(parts.query)), 0.0
         path = parts.path[len("/v2"):] if parts.path.startswith("/v2/") else None
         endpoint, key = None, None
         for route_method, pattern, name in ROUTES:
@@ -400,6 +422,23 @@ class DhanEmulator:
             return json_answer(payload), stall
         except ApiError as exc:
             return exc.answer, stall
+
+    # ---------------------------------------------------------------- the auth host
+
+    def _generate_access_token(self, query: dict[str, list[str]]) -> Answer:
+        """Dhan's TOTP token flow: the client id, PIN and the TOTP of this 30-second step → a new access token."""
+        from optionsv4_lib.adapters.dhan.token import totp
+
+        given = {name: (query.get(name) or [""])[0] for name in ("dhanClientId", "pin", "totp")}
+        now = datetime.now(timezone.utc)
+        valid = (self.totp_secret is not None and given["dhanClientId"] == self.client_id and given["pin"] == self.pin
+                 and given["totp"] == totp(self.totp_secret, now))
+        if not valid:
+            return json_answer({"status": "error", "message": "Invalid client id, PIN or TOTP"}, 401)
+        expiry = now + timedelta(hours=24)
+        self.access_token = jwt_token(self.client_id, expiry)
+        return json_answer({"dhanClientId": self.client_id, "accessToken": self.access_token,
+                            "expiryTime": expiry.astimezone(IST).replace(tzinfo=None).isoformat(timespec="seconds")})
 
     # ---------------------------------------------------------------- market data
 

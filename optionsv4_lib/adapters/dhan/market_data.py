@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from optionsv4_lib.adapters.dhan.client import DEFAULT_TIMEOUT, PRODUCTION_BASE_URL, Category, DhanClient
+from optionsv4_lib.adapters.dhan.token import settings_credentials
 from optionsv4_lib.adapters.pacing import Rate, RetryPolicy
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.core.frames import conform
@@ -85,13 +86,12 @@ class DhanMarketData:
 
     @classmethod
     def from_settings(cls, settings: "Settings", trade_date: date, **options) -> "DhanMarketData":
-        """The source for config.Settings: dhan_client_id, dhan_access_token, dhan_base_url and dhan_chain_interval;
-        InputError when the credentials are unset. `options` go to the constructor."""
-        if not settings.dhan_client_id or settings.dhan_access_token is None:
-            raise InputError("dhan_client_id: Dhan credentials are not configured (set DHAN_CLIENT_ID and "
-                             "DHAN_ACCESS_TOKEN, or OPTIONSV4_DHAN_CLIENT_ID and OPTIONSV4_DHAN_ACCESS_TOKEN)")
+        """The source for config.Settings: dhan_client_id, a token good for the run (adapters.dhan.token: the
+        configured one, else renewed by TOTP), dhan_base_url and dhan_chain_interval; InputError when the credentials
+        are unset, AuthError when the token is expiring and cannot be renewed. `options` go to the constructor."""
+        credentials = settings_credentials(settings)
         options.setdefault("rate_limits", {"option_chain": Rate(1, settings.dhan_chain_interval)})
-        return cls(settings.dhan_client_id, settings.dhan_access_token.get_secret_value(), trade_date=trade_date,
+        return cls(credentials.client_id, credentials.access_token, trade_date=trade_date,
                    base_url=settings.dhan_base_url, **options)
 
     def __repr__(self) -> str:
