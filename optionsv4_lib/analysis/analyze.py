@@ -34,6 +34,7 @@ from optionsv4_lib.core.errors import AuthError, DataError, OptionsV4Error
 from optionsv4_lib.core.text import money_indian
 from optionsv4_lib.marketdata.checks import check_chain
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource
+from optionsv4_lib.marketdata.span_file import SpanFile
 from optionsv4_lib.reference.calendar import IST, session, years_to_expiry
 from optionsv4_lib.reference.margin_parameters import MarginParameters, margin_parameters
 from optionsv4_lib.strategies.candidates import CandidateRules, generate_candidates
@@ -99,6 +100,7 @@ class SymbolSizing:
     margin: MarginParameters
     beta: float
     stress_grid: tuple[np.ndarray, np.ndarray]
+    span: SpanFile | None = None  # NSE's SPAN risk parameters of the day: their risk arrays replace our scenarios
 
     @classmethod
     def unbudgeted(cls, symbol: str, day: date, is_index: bool) -> "SymbolSizing":
@@ -107,12 +109,26 @@ class SymbolSizing:
         return cls(3e7, np.inf, np.inf, margin_parameters(symbol, day, index=is_index), 1.0, grid)
 
 
-def lot_margin(positions: Positions, spot: float, r: float, params: MarginParameters) -> np.ndarray:
-    """(N,) SPAN + exposure margin of each position, ₹ (analysis.margin; stock legs are held, so not margined)."""
+def lot_margin(positions: Positions, spot: float, r: float, params: MarginParameters,
+               span: SpanFile | None = None, symbol: str = "", expiry: np.ndarray | None = None) -> np.ndarray:
+    """(N,) SPAN + exposure margin of each position, ₹ (analysis.margin; stock legs are held, so not margined).
+    With a SPAN file, its risk arrays value the positions whose every leg it lists (expiry: (N, L) leg dates)."""
     option = positions.is_option
-    return strategy_margin(np.where(option, positions.strike, 1.0), positions.kind == CE,
-                           np.where(option, positions.qty, 0.0), np.where(option, positions.years, 1.0),
-                           np.where(option, positions.sigma, 0.2), spot=spot, rate=r, params=params).total
+    strike, is_call = np.where(option, positions.strike, 1.0), positions.kind == CE
+    quantity = np.where(option, positions.qty, 0.0)
+    arrays = None if span is None or expiry is None else span.risk_arrays(symbol, strike, is_call, expiry, quantity)
+    return strategy_margin(strike, is_call, quantity, np.where(option, positions.years, 1.0),
+                           np.where(option, positions.sigma, 0.2), spot=spot, rate=r, params=params,
+                           risk_arrays=arrays).total
+
+
+def leg_expiries(legs: pd.DataFrame, ids: list[str], width: int) -> np.ndarray:
+    """(N, width) datetime64[D] expiry of each leg in the row order of `ids` and column order of leg_no (the first
+    leg's where a leg does not exist)."""
+    row = pd.Series(np.arange(len(ids)), index=ids)[legs["candidate_id"]].to_numpy()
+    matrix = np.full((len(ids), width), np.datetime64("NaT"), dtype="datetime64[D]")
+    matrix[row, legs["leg_no"].to_numpy(int)] = pd.to_datetime(legs["expiry"]).to_numpy().astype("datetime64[D]")
+    return np.where(np.isnat(matrix), matrix[:, :1], matrix)
 
 
 def short_contracts(legs: pd.DataFrame) -> pd.Series:
@@ -195,7 +211,9 @@ def analyze_symbol(
     worst = stress.min(axis=1, initial=0.0)
     table, legs = evaluate_candidates(cset, r, 0.0, as_of.date(), valuation=valuation, stress_move=stress_move,
                                       risk_floor=-worst)
-    table["margin"] = lot_margin(cset.positions, cset.spot, r, sizing.margin)
+    expiry = leg_expiries(cset.legs, list(cset.meta["candidate_id"]), cset.positions.kind.shape[1]) \
+        if sizing.span is not None else None
+    table["margin"] = lot_margin(cset.positions, cset.spot, r, sizing.margin, sizing.span, symbol, expiry)
     table["worst_stress"] = worst
     rank, rank_note = _iv_rank(symbol, is_index, state, iv_history, valuation.near.atm_vol)
     scored = score_candidates(table, state=state, limits=limits, iv_rank=rank, position_type=position_type)
@@ -236,12 +254,14 @@ def market_context(source: MarketDataSource, settings: AnalysisSettings) -> Mark
 def symbol_outcome(
     source: MarketDataSource, row, *, plan: pd.DataFrame, state: MarketState, settings: AnalysisSettings,
     limits: RiskLimits, iv_history: np.ndarray | None = None, market_closes: pd.Series | None = None,
+    span: SpanFile | None = None,
 ) -> SymbolOutcome:
     """Fetch one symbol's chains and price history from `source` and analyze them; any problem of the symbol's own
     becomes the row's reason, so that it never costs another symbol. Only AuthError (every symbol would fail alike)
     propagates. A far expiry the source cannot give drops only the multi-expiry candidates (noted); no price history
     leaves the view at the implied vol and the beta at its default (noted). iv_history: as for analyze_symbol.
-    market_closes: NIFTY's daily closes by date, for the symbol's beta (market_closes() reads them)."""
+    market_closes: NIFTY's daily closes by date, for the symbol's beta (market_closes() reads them). span: NSE's
+    SPAN risk parameters for the margins (None: our scenario revaluation)."""
     outcome = SymbolOutcome({"symbol": row.symbol, "sector": row.sector, "industry": row.industry, "status": "ok",
                              "reason": None, "position_type": plan["position_type"].get(row.symbol)})
     notes: list[str] = []
@@ -262,7 +282,7 @@ def symbol_outcome(
         sizing = SymbolSizing(settings.capital, float(plan.at[row.symbol, "symbol_budget"]),
                               float(plan.at[row.symbol, "industry_budget"]),
                               margin_parameters(row.symbol, source.trade_date, index=is_index), beta,
-                              settings.stress.scenarios())
+                              settings.stress.scenarios(), span)
         analysis = analyze_symbol(
             row.symbol, pd.concat(chains, ignore_index=True), is_index=is_index,
             state=state, as_of=analysis_moment(source.trade_date), r=settings.risk_free_rate, limits=limits,
@@ -333,9 +353,11 @@ def analyze_portfolio(
     risk_profile: str | None = None,
     progress: Callable[[str], None] | None = None,
     iv_history: Mapping[str, np.ndarray] | None = None,
+    span: SpanFile | None = None,
 ) -> AnalysisResult:
     """The whole analysis for `universe` on `source`'s trade date; every symbol ends ok or with a reason.
-    iv_history: symbol → its stored ATM IVs (decimals, oldest first), for IV ranks."""
+    iv_history: symbol → its stored ATM IVs (decimals, oldest first), for IV ranks. span: NSE's SPAN risk
+    parameters of the day (marketdata.span_file.span_for_run), whose arrays margin the contracts they list."""
     started = datetime.now(IST)
     profile = risk_profile or settings.risk_profile
     limits = settings.limits(profile)
@@ -345,7 +367,8 @@ def analyze_portfolio(
     outcomes = []
     for row in universe.itertuples(index=False):
         outcomes.append(symbol_outcome(source, row, plan=plan, state=state, settings=settings, limits=limits,
-                                       iv_history=(iv_history or {}).get(row.symbol), market_closes=nifty))
+                                       iv_history=(iv_history or {}).get(row.symbol), market_closes=nifty,
+                                       span=span))
         if progress:
             progress(row.symbol)
     return assemble(

@@ -51,6 +51,7 @@ from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.core.errors import AuthError, BrokerError, DataError, InputError, OptionsV4Error
 from optionsv4_lib.core.paths import writable_dir
 from optionsv4_lib.jobs.venues import open_source
+from optionsv4_lib.marketdata.span_file import SpanFile, load_span, save_span, span_for_run
 from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource, as_date
 from optionsv4_lib.reference.calendar import (
@@ -67,6 +68,8 @@ from optionsv4_lib.store import open_store, store_analysis, stored_iv_history, s
 from optionsv4_lib.strategies.metrics import Valuation
 
 log = logging.getLogger(__name__)
+
+SPAN_FILE = "span.parquet"  # the day's SPAN parameters in a run directory
 
 
 class NotATradingDay(OptionsV4Error):
@@ -143,7 +146,18 @@ def plan_run(
     budgets(universe, allocations, settings.capital).to_parquet(run_dir / "budgets.parquet", index=False)
     history = pd.DataFrame(columns=["symbol", "trade_date", "atm_iv"]) if iv_history is None else iv_history
     history.astype({"atm_iv": float}).to_parquet(run_dir / "iv_history.parquet", index=False)
+    span = span_for_run(day, settings.span_dir, set(universe["symbol"]))
+    (run_dir / SPAN_FILE).unlink(missing_ok=True)
+    if span is not None:
+        save_span(span, run_dir / SPAN_FILE)
+        log.info("margins from NSE's SPAN file of %s (%d option contracts)", span.business_date, len(span.contracts))
     return {"run_dir": str(run_dir), "symbols": list(universe["symbol"])}
+
+
+def _run_span(run_dir: str) -> SpanFile | None:
+    """The SPAN parameters plan_run kept for the run, if it found a file."""
+    path = Path(run_dir) / SPAN_FILE
+    return load_span(path) if path.exists() else None
 
 
 def plan(trade_date: date | str, *, settings: Settings, risk_profile: str | None = None,
@@ -236,7 +250,7 @@ def analyze_symbol(run_dir: str, symbol: str, settings: Settings, excluded: dict
     outcome = symbol_outcome(
         source, row, plan=plan, state=read_market_state(run_dir), settings=settings,
         limits=settings.limits(spec.risk_profile), iv_history=history.loc[history["symbol"] == symbol, "atm_iv"],
-        market_closes=market_closes(source),
+        market_closes=market_closes(source), span=_run_span(run_dir),
     )
     _write_outcome(run_dir, outcome)
     return symbol
@@ -510,9 +524,10 @@ def run_analysis(
     logging.getLogger(__name__).info("analysis of %d symbols on %s from %s", len(universe), day, market.name)
     advance = (lambda symbol: progress(symbol, len(universe))) if progress else None
     history = stored_iv_history(day, cfg)
+    span = span_for_run(day, cfg.span_dir, set(universe["symbol"]))
     result = analyze_portfolio(market, universe=universe, allocations=allocations, settings=cfg, risk_profile=risk,
                                progress=advance, iv_history={s: g["atm_iv"].to_numpy() for s, g in
-                                                             history.groupby("symbol")})
+                                                             history.groupby("symbol")}, span=span)
     analysis_path, allocation_path = write_results(result, cfg.results_dir)  # kept even if the store fails
     stamp = result.finished_at.strftime("%Y%m%d_%H%M%S")
     pngs = payoff_charts(result, cfg.results_dir / f"payoffs_{stamp}", cfg.risk_free_rate, top=charts) if charts else []

@@ -12,6 +12,7 @@ non-numeric field is an error naming the contract, never a silent 0. The file is
 Nothing here downloads: `download_span_file` is called only by `optionsv4 data fetch-span`.
 """
 
+import json
 import re
 import urllib.error
 import urllib.request
@@ -24,8 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.reference.calendar import previous_trading_day
 
 N_SCENARIOS = 16
 FILE_NAME = re.compile(r"nsccl\.(\d{8})\.(s|i\d{1,2})\.spn$", re.IGNORECASE)
@@ -69,6 +73,38 @@ class SpanFile:
         safe = np.where(found, rows, 0)
         return RiskArrays(self.arrays[safe], self.contracts["delta"].to_numpy()[safe],
                           self.contracts["price"].to_numpy()[safe], (found | (quantity == 0)).all(axis=1))
+
+
+def span_for_run(day: date, directory: Path | str, symbols: set[str] | None = None) -> SpanFile | None:
+    """The SPAN parameters a pre-market run of `day` can know: the day's own file when present (an intraday or
+    beginning-of-day revision), else the previous trading day's settlement file; None when the folder has neither."""
+    for candidate in (day, previous_trading_day(day)):
+        path = span_file_for(candidate, directory) if Path(directory).is_dir() else None
+        if path is not None:
+            return read_span_file(path, symbols)
+    return None
+
+
+def save_span(span: SpanFile, path: Path) -> None:
+    """Write a parsed SPAN file as one Parquet file (contracts with their 16 arrays; date and underlyings in the
+    schema metadata), for the tasks of a run to share without parsing the XML again."""
+    frame = span.contracts.copy()
+    for k in range(N_SCENARIOS):
+        frame[f"a{k}"] = span.arrays[:, k] if len(span.arrays) else []
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = {b"span": json.dumps({"business_date": span.business_date.isoformat(),
+                                 "underlying": span.underlying}).encode()}
+    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **meta}), path)
+
+
+def load_span(path: Path) -> SpanFile:
+    """A SPAN file written by save_span."""
+    table = pq.read_table(path)
+    meta = json.loads(table.schema.metadata[b"span"])
+    frame = table.to_pandas()
+    columns = [f"a{k}" for k in range(N_SCENARIOS)]
+    return SpanFile(date.fromisoformat(meta["business_date"]), frame.drop(columns=columns),
+                    frame[columns].to_numpy(float).reshape(-1, N_SCENARIOS), meta["underlying"])
 
 
 def read_span_file(path: Path | str, symbols: set[str] | None = None) -> SpanFile:
