@@ -6,7 +6,8 @@ ALTER TABLE run_symbols
 
 ALTER TABLE strategies
     ADD COLUMN margin       double precision CHECK (margin >= 0),       -- ₹, SPAN-style scenarios + exposure
-    ADD COLUMN worst_stress double precision CHECK (worst_stress <= 0); -- ₹, the worst stress scenario's P&L
+    ADD COLUMN worst_stress double precision CHECK (worst_stress <= 0), -- ₹, the worst stress scenario's P&L
+    ADD COLUMN stress_pnl   double precision[];                         -- ₹ per scenario, in run_book_stress order
 
 -- One row per run: the book's greeks in NIFTY terms, its margin and its worst stress P&L beside the limits.
 CREATE TABLE run_book (

@@ -438,6 +438,7 @@ def _size_and_finalise(chosen: list[SymbolOutcome], plan: pd.DataFrame, settings
     table["margin"] *= lots
     table["worst_stress"] *= lots
     stress = per_lot_stress[keep] * lots[:, None]
+    table["stress_pnl"] = [list(map(float, row)) for row in stress]
     symbol_of = {o.row["symbol"]: o for o in chosen}
     parts = [_at_size(rows, all_legs, symbol_of[symbol].valuation, symbol_of[symbol].row["quoted_at"], settings)
              for symbol, rows in table.groupby("symbol", sort=False)]

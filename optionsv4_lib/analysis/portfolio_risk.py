@@ -38,8 +38,8 @@ class StressConfig(BaseModel):
     default_beta: float = Field(1.0, description="beta to NIFTY of a stock without enough common history")
 
     def scenarios(self) -> tuple[np.ndarray, np.ndarray]:
-        """(moves, vol_shifts), each (S,): the full grid, moves varying slowest."""
-        moves, shifts = np.meshgrid(np.asarray(self.moves, float), np.asarray(self.vol_shifts, float), indexing="ij")
+        """(moves, vol_shifts), each (S,): the full grid in ascending (move, shift) order."""
+        moves, shifts = np.meshgrid(np.unique(self.moves), np.unique(self.vol_shifts), indexing="ij")
         return moves.ravel(), shifts.ravel()
 
 

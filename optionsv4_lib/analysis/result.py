@@ -33,13 +33,13 @@ STRATEGY_COLUMNS = (
     "max_loss", "unbounded_profit", "unbounded_loss", "breakevens", "pop", "pop_net", "expected_pnl",
     "expected_pnl_net", "pop_market", "expected_pnl_market", "edge", "forecast_vol", "implied_vol",
     "capital_at_risk", "reward_risk", "return_on_risk", "delta", "gamma", "vega", "theta", "costs", "min_oi",
-    "max_spread_pct", "score", "rank", "rationale", "budget_binding", "margin", "worst_stress",
+    "max_spread_pct", "score", "rank", "rationale", "budget_binding", "margin", "worst_stress", "stress_pnl",
 )
 """Selected strategies, sized: every money column and greek is for the whole position (all `lots` strategy lots),
 re-evaluated at that size (costs do not scale linearly: brokerage is per order). capital_at_risk is |max loss|
 for defined risk, the stress loss (the worst at expiry within ± stress_move) for undefined risk; margin is what a
 broker blocks (SPAN-style scenarios + exposure, analysis.margin); worst_stress the worst P&L over the book's stress
-grid (≤ 0). max_profit may be +inf and max_loss −inf (unbounded; the
+grid (≤ 0) and stress_pnl its P&L in each scenario of that grid (a list, ₹, in the order of book_stress). max_profit may be +inf and max_loss −inf (unbounded; the
 flags say so, and the JSON has null). pop/expected_pnl (gross) and pop_net/expected_pnl_net: the view;
 pop_market/expected_pnl_market (net of costs): the smile; edge = expected_pnl_net − expected_pnl_market
 (strategies.metrics); forecast_vol (the view's σ) and implied_vol (the near smile's ATM), decimals."""
@@ -190,8 +190,9 @@ def load_result(directory: Path) -> AnalysisResult:
     frames = {name: pd.read_parquet(directory / f"{name}.parquet") for name in _FRAMES}
     if "variant" in frames["strategies"]:
         frames["strategies"]["variant"] = frames["strategies"]["variant"].map(json.loads)
-    if "breakevens" in frames["strategies"]:
-        frames["strategies"]["breakevens"] = frames["strategies"]["breakevens"].map(list)
+    for column in ("breakevens", "stress_pnl"):
+        if column in frames["strategies"]:
+            frames["strategies"][column] = frames["strategies"][column].map(list)
     return AnalysisResult(
         trade_date=date.fromisoformat(header["trade_date"]), risk_profile=header["risk_profile"],
         source=header["source"], capital=header["capital"], market=MarketState.model_validate(header["market"]),

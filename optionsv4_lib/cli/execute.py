@@ -24,6 +24,7 @@ from optionsv4_lib.execution import (
 )
 from optionsv4_lib.execution.slicing import describe
 from optionsv4_lib.jobs.daily import log_to_file
+from optionsv4_lib.jobs.execution import book_lines
 from optionsv4_lib.jobs.venues import open_venue
 from optionsv4_lib.reference.calendar import IST
 from optionsv4_lib.store import open_store
@@ -89,6 +90,8 @@ def print_plan(plan: ExecutionPlan) -> None:
     console.print(f"Cleared {len(cleared)} of {len(plan.strategies)} strategies · margin "
                   f"{money(sum(p.required_margin for p in cleared))} · costs {money(sum(p.costs for p in cleared))}"
                   f" · entry value {money(sum(p.entry_value for p in cleared))}")
+    for line in book_lines(plan.book):
+        console.print(escape(line), highlight=False)
 
 
 def _orders_table(plan: StrategyPlan) -> Table:

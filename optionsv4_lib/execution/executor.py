@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from optionsv4_lib.config import Settings
 from optionsv4_lib.core.errors import BrokerError, InputError, OptionsV4Error
+from optionsv4_lib.execution.book_risk import plan_book_risk
 from optionsv4_lib.execution import ledger
 from optionsv4_lib.execution.broker import OPEN_STATUSES, Broker, BrokerOrder, OrderRequest, opposite
 from optionsv4_lib.execution.checks import apply_checks, check_context
@@ -107,7 +108,8 @@ def plan_execution(conn, broker: Broker, settings: Settings, *, strategy_ids: Se
                    max_strategies: int | None = None, quotes: QuoteSource | None = None,
                    now: datetime | None = None, prices: PricePolicy = PricePolicy()) -> ExecutionPlan:
     """The order plan of the strategies marked for the broker's mode (all, or `strategy_ids`; at most
-    `max_strategies`) with the pre-trade checks applied. Sends no order."""
+    `max_strategies`) with the pre-trade checks applied and the risk the cleared ones add (execution.book_risk).
+    Sends no order."""
     moment = (now or datetime.now(IST)).astimezone(IST)
     strategies = marked_strategies(conn, strategy_ids, max_strategies, broker.mode)
     plans = [plan_strategy(conn, broker, strategy, quotes or NoQuotes(), today=moment.date(), prices=prices)
@@ -115,7 +117,9 @@ def plan_execution(conn, broker: Broker, settings: Settings, *, strategy_ids: Se
     context = check_context(conn, broker, settings.profiles, now=moment,
                             exclude=tuple(s.strategy_id for s in strategies))
     apply_checks(plans, context)
-    return ExecutionPlan(broker.mode, moment, plans, finished_strategies(conn, strategy_ids or (), broker.mode))
+    cleared = [plan.strategy.strategy_id for plan in plans if not plan.blocked]
+    return ExecutionPlan(broker.mode, moment, plans, finished_strategies(conn, strategy_ids or (), broker.mode),
+                         book=plan_book_risk(conn, cleared, settings.capital))
 
 
 def execute_plan(conn, broker: Broker, plan: ExecutionPlan, *, quotes: QuoteSource | None = None,

@@ -203,6 +203,7 @@ class ExecutionPlan:
     created_at: datetime
     strategies: list[StrategyPlan]
     finished: list[MarkedStrategy] = field(default_factory=list)
+    book: dict[str, Any] | None = None  # the cleared strategies' greeks and stress table (execution.book_risk)
 
     @property
     def cleared(self) -> list[StrategyPlan]:
@@ -212,7 +213,8 @@ class ExecutionPlan:
         return {"mode": self.mode, "created_at": self.created_at.isoformat(),
                 "cleared": [plan.strategy.strategy_id for plan in self.cleared],
                 "strategies": [plan.to_document() for plan in self.strategies],
-                "finished": [{"strategy_id": s.strategy_id, "status": s.status, "note": s.note} for s in self.finished]}
+                "finished": [{"strategy_id": s.strategy_id, "status": s.status, "note": s.note} for s in self.finished],
+                "book": self.book}
 
 
 def marked_strategies(conn, strategy_ids: Sequence[int] | None = None, max_strategies: int | None = None,

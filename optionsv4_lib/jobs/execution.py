@@ -102,7 +102,22 @@ def plan_text(document: dict[str, Any]) -> str:
                      f"costs ₹{s['costs']:,.0f} · entry value ₹{s['entry_value']:,.0f}")
         lines += [f"  blocked: {reason}" for reason in s["reasons"]]
         lines += [f"  warning: {warning}" for warning in s["warnings"]]
-    return "\n".join(lines)
+    return "\n".join(lines + book_lines(document.get("book")))
+
+
+def book_lines(book: dict[str, Any] | None) -> list[str]:
+    """The risk the cleared strategies add: greeks in NIFTY terms and the stress table, as lines."""
+    if not book or not book["stress"]:
+        return []
+    g = book["greeks"]
+    lines = [f"Risk added: delta ₹{g['delta_nifty_inr']:,.0f} of NIFTY · gamma ₹{g['gamma_nifty_inr']:,.0f} per 1 % · "
+             f"vega ₹{g['vega']:,.0f} per vol pt · theta ₹{g['theta']:,.0f} a day; stress (instant gaps, stocks by "
+             f"beta):"]
+    lines += [f"  {row['scenario']:<24} ₹{row['pnl']:>14,.0f}  {row['pnl_pct_capital']:+.2f} %"
+              for row in book["stress"]]
+    if book["unknown"]:
+        lines.append(f"  not in the stress table (analysed before it was stored): {book['unknown']}")
+    return lines
 
 
 def gate(settings: Settings, mode: str, *, confirm: bool, confirmation: str | None,

@@ -7,7 +7,7 @@ unless its strategies were marked for execution or traded; then the load is stor
 and the traded revision stays as it is. Re-running a date and profile thus never duplicates rows, and two re-runs of
 a traded day give one new revision; any failure (a constraint, a lost connection) rolls the whole load back and
 leaves the previous state as it was. Values: NaN, NA and NaT are stored as NULL; ±inf stays ±Infinity
-(max_profit, max_loss); breakevens are double precision[]; variant, settings and details are jsonb.
+(max_profit, max_loss); breakevens and stress_pnl are double precision[]; variant, settings and details are jsonb.
 """
 
 import json
@@ -63,7 +63,7 @@ PAGE_SIZE = 1000  # rows per INSERT statement
 _INTEGER = {"lot_size", "contract_lot", "lots", "rank", "qty", "leg_no", "oi", "volume", "security_id", "n_candidates", "n_fitted", "n_outside",
             "n_selected", "n_strategies", "exit_no", "ordinal", "dhan_security_id"}
 _JSON = {"variant", "details", "indicators", "votes", "settings"}
-_ARRAY = {"breakevens", "explanation"}
+_ARRAY = {"breakevens", "explanation", "stress_pnl"}
 _DATE = {"expiry", "far_expiry", "trade_date", "history_date", "as_of"}
 
 _MARKET_COLUMNS = ("history_date", "state", "direction", "direction_confidence", "vix", "vix_regime", "vix_percentile",

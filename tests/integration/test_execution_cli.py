@@ -44,6 +44,22 @@ def test_preview_prints_the_plan_and_places_nothing(optionsv4, db):
     assert orders_of(db, sid) == [] and status_of(db, sid)[0] == "marked"
 
 
+def test_the_preview_shows_the_risk_the_cleared_strategies_add(optionsv4, db):
+    """The book risk at the marked lots: a condor marked for 3 of its analysed lots adds 3/analysed of its stored
+    scenario P&Ls; every scenario of the run's grid is listed."""
+    [sid] = store_and_mark(db, CONDOR, lots=3)
+    with db.cursor() as cur:
+        cur.execute("SELECT lots, stress_pnl FROM strategies WHERE strategy_id = %s", (sid,))
+        analysed, stress = cur.fetchone()
+    db.rollback()
+    ran = optionsv4("--preview")
+    assert ran.exit_code == 0, ran.output
+    assert "Risk added: delta ₹" in ran.output and "stress (instant gaps, stocks by beta)" in ran.output
+    assert len(stress) == 12 and ran.output.count(" IV +50 %") == 4
+    worst = min(stress) * 3 / analysed
+    assert f"₹{worst:>14,.0f}" in ran.output
+
+
 def test_without_confirm_it_is_a_preview(optionsv4, db):
     [sid] = store_and_mark(db, CONDOR)
     assert "Preview only" in optionsv4(str(sid)).output
