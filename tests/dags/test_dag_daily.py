@@ -71,8 +71,8 @@ def test_daily_dag_shape(dagbag):
     fetch, analyze = dag.get_task("fetch_chain"), dag.get_task("analyze_symbol")
     assert fetch.pool == "dhan_option_chain" and fetch.retries == 3 and fetch.retry_exponential_backoff
     assert fetch.map_index_template == analyze.map_index_template == "{{ symbol }}"
-    assert dag.get_task("validate_chains").trigger_rule == "all_done"
-    assert dag.get_task("allocate").trigger_rule == "all_done"
+    assert dag.get_task("validate_chains").trigger_rule == "all_done_min_one_success"
+    assert dag.get_task("allocate").trigger_rule == "all_done_min_one_success"
     order = [t.task_id for t in dag.topological_sort()]
     assert order.index("fetch_chain") < order.index("validate_chains") < order.index("analyze_symbol") \
         < order.index("allocate") < order.index("validate_strategies") < order.index("load") \
