@@ -60,7 +60,8 @@ def make_spec(start, end, *, settings: Settings, universe: pd.DataFrame, risk_pr
     if first > last:
         raise InputError(f"from: {first} is after to {last}")
     if source == "dhan":
-        raise InputError("source: dhan has no historical option chains to replay; backtest on synthetic or snapshot")
+        raise InputError("source: dhan has no historical option chains to replay; backtest on synthetic, snapshot, "
+                         "bhavcopy or dhan-expired (Dhan's expired options, cached by `optionsv4 data fetch-expired`)")
     if source not in BACKTEST_SOURCES:
         raise InputError(f"source: unknown {source!r}; expected one of {', '.join(BACKTEST_SOURCES)}")
     if top < 0:
