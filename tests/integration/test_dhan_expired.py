@@ -60,6 +60,15 @@ def test_the_emulator_refuses_more_than_30_days_as_dhan_documents(emulator):
     assert "at most 30 days" in raw["remarks"]["error_message"]
 
 
+def test_no_data_is_no_bars_and_a_rate_limit_is_retried(client, emulator):
+    emulator.fail_next("rollingoption", status=400, error_code="DH-907")
+    assert client.expired_options(13, "NSE_FNO", "OPTIDX", "WEEK", 1, "ATM", "CALL", "2025-06-02", "2025-06-04",
+                                  60) == {}
+    emulator.fail_next("rollingoption", status=429, error_code="DH-904", retry_after="0")
+    assert len(client.expired_options(13, "NSE_FNO", "OPTIDX", "WEEK", 1, "ATM", "CALL", "2025-06-02",
+                                      "2025-06-04", 60)["close"]) == 14
+
+
 def test_an_unknown_security_id_is_an_input_error_naming_the_field(client):
     with pytest.raises(InputError, match="securityId.*Invalid securityId '999999'"):
         client.expired_options(999999, "NSE_FNO", "OPTIDX", "WEEK", 1, "ATM", "CALL", "2025-06-02", "2025-06-04", 60)

@@ -189,8 +189,9 @@ class DhanClient:
                         strike: str, option_type: str, from_date: str, to_date: str, interval: int) -> dict:
         """Dhan's rolling expired-options bars of one ATM-relative series (/charts/rollingoption): the side's column
         arrays {"open", "high", "low", "close", "volume", "oi", "iv", "strike", "spot", "timestamp"} (epoch seconds,
-        each bar's start); an empty dict when Dhan has no bars. to_date is exclusive and at most
-        EXPIRED_WINDOW_DAYS after from_date. InputError, before anything is sent, for a field outside Dhan's enums."""
+        each bar's start); an empty dict when Dhan has no bars (none for the side, or DH-907 "no data"). to_date is
+        exclusive and at most EXPIRED_WINDOW_DAYS after from_date. InputError, before anything is sent, for a field
+        outside Dhan's enums."""
         _check_expired_request(expiry_flag, expiry_code, strike, option_type, from_date, to_date, interval)
         what = f"expired options {security_id}/{segment} {expiry_flag}{expiry_code} {strike} {option_type} " \
                f"{from_date}..{to_date}"
@@ -198,7 +199,9 @@ class DhanClient:
             str(security_id), segment, instrument, expiry_flag, expiry_code, strike, option_type,
             list(EXPIRED_FIELDS), from_date, to_date, interval), idempotent=True,
             fields=("securityId", "exchangeSegment", "instrument", "expiryFlag", "expiryCode", "strike",
-                    "drvOptionType", "requiredData", "fromDate", "toDate", "interval"))
+                    "drvOptionType", "requiredData", "fromDate", "toDate", "interval"), missing_ok=True)
+        if body is None:
+            return {}
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
             raise DataError(f"{what}: expected {{'data': {{'ce': …, 'pe': …}}}}, got {_short(body)}")
