@@ -8,9 +8,9 @@ No schedule: trigger it from the UI form or `airflow dags trigger options_v4_bac
    and left out); universe and allocations from the database; the backtest directory `backtests/<key>/` under the
    data dir (a rerun with the same params starts it afresh).
 2. `simulate` — one mapped task per trade date (the date is the map index): the analysis on that date's market
-   (synthetic, the snapshots recorded that day, that day's NSE bhavcopy or cached Dhan expired-options data), its `top` strategies entered as paper
-   positions at the analysis prices and carried day by day through the monitor's exit rules to their exit or expiry;
-   its trades as Parquet.
+   (synthetic, the snapshots recorded that day, that day's NSE bhavcopy or cached Dhan expired-options data), its
+   `top` strategies entered as paper positions at the analysis prices and carried day by day through the monitor's
+   exit rules to their exit or expiry; its trades as Parquet.
    A date or a later day without data is recorded as a reason, not a failure.
 3. `report` — runs when every `simulate` is done, failed or not (a failed date is listed as left out): realized P&L
    net of costs (gross alongside), win rate, average win and loss, max drawdown, overall, per strategy family and per
@@ -18,8 +18,8 @@ No schedule: trigger it from the UI form or `airflow dags trigger options_v4_bac
 
 Params: `from_date`, `to_date` (YYYY-MM-DD), `risk_profile`, `source` (synthetic | snapshot | bhavcopy |
 dhan-expired; Dhan's live API has no historical chains), `bhavcopy_dir`, `expired_dir`, `index_history`, `vix_file`
-(the bhavcopy and dhan-expired sources' files, as the CLI's `--data-dir`, `--index-history`, `--vix-file`), `symbols` (the first N of the universe, 0 = all), `top` (strategies
-entered per date, 0 = every sized one).
+(the bhavcopy and dhan-expired sources' files, as the CLI's `--data-dir`, `--index-history`, `--vix-file`),
+`symbols` (the first N of the universe, 0 = all), `top` (strategies entered per date, 0 = every sized one).
 Tasks hand each other paths through XCom, never DataFrames; each task calls the function of the same name in
 `optionsv4_lib.jobs.backtest`.
 """

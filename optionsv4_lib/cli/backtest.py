@@ -36,7 +36,8 @@ def backtest(
                                                              "Dhan's live API has no historical chains."),
     data_dir: Path = typer.Option(None, "--data-dir", help="--source bhavcopy: the folder of NSE F&O bhavcopies "
                                                            "(either format; .csv, .csv.gz or .csv.zip); --source "
-                                                           "dhan-expired: the cache (default <data dir>/dhan_expired)."),
+                                                           "dhan-expired: the cache (default "
+                                                           "<data dir>/dhan_expired)."),
     index_history: Path = typer.Option(None, "--index-history", help="--source bhavcopy or dhan-expired: NIFTY's "
                                                                      "daily history, a CSV with at least date and "
                                                                      "close."),

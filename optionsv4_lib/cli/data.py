@@ -9,7 +9,8 @@ from optionsv4_lib.cli.common import console, err_console, errors_to_exit
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.marketdata.source import as_date
 
-data_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Market files from NSE and Dhan: bhavcopies, SPAN risk parameters, expired options (explicit downloads only).")
+data_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Market files from NSE and Dhan: "
+                       "bhavcopies, SPAN risk parameters, expired options (explicit downloads only).")
 
 
 @data_app.command("fetch-bhavcopy")

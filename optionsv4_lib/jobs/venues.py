@@ -1,5 +1,5 @@
-"""Venues by name: the market-data source of a run (synthetic | snapshot | dhan | bhavcopy | dhan-expired) and the broker of a mode
-(paper | live). The one place that picks an adapter; jobs and the CLI open sources and venues here."""
+"""Venues by name: the market-data source of a run (synthetic | snapshot | dhan | bhavcopy | dhan-expired) and the
+broker of a mode (paper | live). The one place that picks an adapter; jobs and the CLI open sources and venues here."""
 
 from datetime import date, datetime
 from functools import partial

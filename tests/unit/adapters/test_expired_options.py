@@ -25,21 +25,27 @@ def stamp(day: date, hour: int, minute: int) -> int:
 def answer(bars: list[dict]) -> dict:
     """A side's column arrays (Dhan's documented shape) from bar dicts."""
     names = ("open", "high", "low", "close", "iv", "volume", "strike", "oi", "spot", "timestamp")
-    return {name: [bar[name] for bar in bars] for name in names}
+    return {name: [row[name] for row in bars] for name in names}
+
+
+def bar(day, hour, minute, open, high, low, close, iv, volume, strike, oi, spot) -> dict:  # noqa: A002
+    """One bar at an IST moment."""
+    return dict(open=open, high=high, low=low, close=close, iv=iv, volume=volume, strike=strike, oi=oi, spot=spot,
+                timestamp=stamp(day, hour, minute))
 
 
 MON, THU, FRI = date(2025, 1, 20), date(2025, 1, 23), date(2025, 1, 24)
 # ATM+1 and ATM+2 calls of NIFTY's WEEK1 series, 60-minute bars: on Monday the market fell from 23,400 to 23,344.75,
 # so the 23,450 call moved from the ATM+1 place (09:15) to the ATM+2 place (15:15).
-ATM_PLUS_2 = answer([
-    dict(open=61, high=62, low=59, close=60, iv=14.0, volume=1000, strike=23500, oi=5000, spot=23400, timestamp=stamp(MON, 9, 15)),
-    dict(open=79, high=81, low=78, close=80, iv=13.5, volume=500, strike=23450, oi=6000, spot=23344.75, timestamp=stamp(MON, 15, 15)),
-    dict(open=5, high=6, low=1, close=2, iv=30.0, volume=900, strike=23300, oi=800, spot=23205.35, timestamp=stamp(THU, 15, 15)),
-    dict(open=40, high=41, low=39, close=40, iv=0, volume=300, strike=23200, oi=700, spot=23092.2, timestamp=stamp(FRI, 15, 15)),
+ATM_PLUS_2 = answer([  # day, time (IST), open, high, low, close, iv (%), volume, strike, oi, spot
+    bar(MON, 9, 15, 61, 62, 59, 60, 14.0, 1000, 23500, 5000, 23400),
+    bar(MON, 15, 15, 79, 81, 78, 80, 13.5, 500, 23450, 6000, 23344.75),
+    bar(THU, 15, 15, 5, 6, 1, 2, 30.0, 900, 23300, 800, 23205.35),
+    bar(FRI, 15, 15, 40, 41, 39, 40, 0, 300, 23200, 700, 23092.2),
 ])
 ATM_PLUS_1 = answer([
-    dict(open=98, high=105, low=97, close=100, iv=13.9, volume=2000, strike=23450, oi=7000, spot=23400, timestamp=stamp(MON, 9, 15)),
-    dict(open=108, high=111, low=107, close=110, iv=13.6, volume=700, strike=23400, oi=8000, spot=23344.75, timestamp=stamp(MON, 15, 15)),
+    bar(MON, 9, 15, 98, 105, 97, 100, 13.9, 2000, 23450, 7000, 23400),
+    bar(MON, 15, 15, 108, 111, 107, 110, 13.6, 700, 23400, 8000, 23344.75),
 ])
 
 
@@ -117,7 +123,8 @@ def test_the_client_refuses_a_request_outside_dhans_values_before_sending_it(fie
 
 def test_the_source_quotes_the_cached_close_through_the_spread_model(tmp_path):
     monday = rekeyed().query("date == @MON")
-    write_series(tmp_path, "NIFTY", MON, "WEEK1", monday.assign(volume=monday["strike"].map({23450.0: 750, 23400.0: 2100})))
+    volume = monday["strike"].map({23450.0: 750, 23400.0: 2100})
+    write_series(tmp_path, "NIFTY", MON, "WEEK1", monday.assign(volume=volume))
     assert read_day(tmp_path, "NIFTY", MON)["strike"].tolist() == [23400.0, 23450.0]
     source = ExpiredOptionsSource(tmp_path, MON, spread=SpreadModel())
     assert source.expiries("NIFTY") == [date(2025, 1, 23)] and source.spot("NIFTY") == 23344.75
