@@ -68,11 +68,15 @@ def make_spec(start, end, *, settings: Settings, universe: pd.DataFrame, risk_pr
         raise InputError(f"top: expected 0 (every sized strategy) or more, got {top}")
     files = {"--data-dir": bhavcopy_dir, "--index-history": index_history, "--vix-file": vix_file}
     if source == "bhavcopy":
+        if expired_dir is not None:
+            raise InputError("expired_dir: only with --source dhan-expired")
         for option in ("--data-dir", "--vix-file"):
             if files[option] is None:
                 raise InputError(f"{option}: required with --source bhavcopy")
         BhavcopyInputs(*(Path(p) if p is not None else None for p in files.values()))  # refuses a missing path
     elif source == "dhan-expired":
+        if bhavcopy_dir is not None:
+            raise InputError("bhavcopy_dir: only with --source bhavcopy")
         if vix_file is None:
             raise InputError("--vix-file: required with --source dhan-expired")
         expired_dir = expired_dir or settings.data_dir / CACHE_DIR_NAME

@@ -67,12 +67,12 @@ def fetch_expired(client: DhanClient, symbol: str, start: date, end: date, cache
     if key not in rows.index:
         raise InputError(f"symbol: {key} is not in the universe (no Dhan security id)")
     segment = str(rows.loc[key, "underlying_segment"])
+    if segment not in _INSTRUMENT:
+        raise DataError(f"{key}: underlying segment {segment!r} has no options on Dhan")
     limit = EXPIRED_MAX_OFFSET if segment == "IDX_I" else STOCK_MAX_OFFSET
     if not isinstance(strikes, int) or not 0 <= strikes <= limit:
         raise InputError(f"strikes: Dhan keeps ATM±{limit} for {key}; expected 0 to {limit}, got {strikes!r}")
-    if segment not in _INSTRUMENT:
-        raise DataError(f"{key}: underlying segment {segment!r} has no options on Dhan")
-    nth_expiry(key, start, EXPIRY_KINDS[flag], code)  # refuses weeklies where there are none, a code out of range
+    nth_expiry(key, start, EXPIRY_KINDS[flag], code)  # refuses weeklies where the expiry rules list none
     series, offsets = f"{flag}{code}", range(-strikes, strikes + 1)
     done = []
     for first, until in windows(start, end):
