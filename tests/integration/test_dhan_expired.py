@@ -147,3 +147,20 @@ def test_the_cli_fetches_then_backtests_the_cache_and_says_the_spread_is_a_model
 def test_bad_dhan_expired_options_exit_2_naming_the_problem(optionsv4, args, message):
     ran = optionsv4("backtest", "--from", "2025-06-02", "--to", "2025-06-04", *args)
     assert ran.exit_code == 2 and message in ran.output, ran.output
+
+
+def test_a_spec_takes_one_file_source_and_defaults_the_cache_under_the_data_dir(tmp_path):
+    from optionsv4_lib.config import Settings
+    from optionsv4_lib.jobs.backtest import make_spec
+    from optionsv4_lib.reference.universe import load_universe
+
+    settings, universe = Settings(data_dir=tmp_path), load_universe().head(2)
+    (tmp_path / "dhan_expired").mkdir()
+    spec = make_spec(MON, TUE, settings=settings, universe=universe, source="dhan-expired", vix_file=VIX)
+    assert spec.expired_dir == str((tmp_path / "dhan_expired").resolve()) and spec.bhavcopy_dir is None
+    with pytest.raises(InputError, match="bhavcopy_dir: only with --source bhavcopy"):
+        make_spec(MON, TUE, settings=settings, universe=universe, source="dhan-expired", vix_file=VIX,
+                  bhavcopy_dir=tmp_path)
+    with pytest.raises(InputError, match="expired_dir: only with --source dhan-expired"):
+        make_spec(MON, TUE, settings=settings, universe=universe, source="bhavcopy", vix_file=VIX,
+                  bhavcopy_dir=tmp_path, expired_dir=tmp_path)
