@@ -8,18 +8,18 @@ No schedule: trigger it from the UI form or `airflow dags trigger options_v4_bac
    and left out); universe and allocations from the database; the backtest directory `backtests/<key>/` under the
    data dir (a rerun with the same params starts it afresh).
 2. `simulate` — one mapped task per trade date (the date is the map index): the analysis on that date's market
-   (synthetic, the snapshots recorded that day, or that day's NSE bhavcopy), its `top` strategies entered as paper
-   positions at the analysis prices and carried day by day through the monitor's exit rules to their exit or expiry;
-   its trades as Parquet.
+   (synthetic, the snapshots recorded that day, that day's NSE bhavcopy or cached Dhan expired-options data), its
+   `top` strategies entered as paper positions at the analysis prices and carried day by day through the monitor's
+   exit rules to their exit or expiry; its trades as Parquet.
    A date or a later day without data is recorded as a reason, not a failure.
 3. `report` — runs when every `simulate` is done, failed or not (a failed date is listed as left out): realized P&L
    net of costs (gross alongside), win rate, average win and loss, max drawdown, overall, per strategy family and per
    market state at entry — `backtest_<key>.html` (charts inline), `.json` and `_trades.parquet` in the results dir.
 
-Params: `from_date`, `to_date` (YYYY-MM-DD), `risk_profile`, `source` (synthetic | snapshot | bhavcopy; Dhan has no
-historical chains), `bhavcopy_dir`, `index_history`, `vix_file` (the bhavcopy source's files, as the CLI's
-`--data-dir`, `--index-history`, `--vix-file`), `symbols` (the first N of the universe, 0 = all), `top` (strategies
-entered per date, 0 = every sized one).
+Params: `from_date`, `to_date` (YYYY-MM-DD), `risk_profile`, `source` (synthetic | snapshot | bhavcopy |
+dhan-expired; Dhan's live API has no historical chains), `bhavcopy_dir`, `expired_dir`, `index_history`, `vix_file`
+(the bhavcopy and dhan-expired sources' files, as the CLI's `--data-dir`, `--index-history`, `--vix-file`),
+`symbols` (the first N of the universe, 0 = all), `top` (strategies entered per date, 0 = every sized one).
 Tasks hand each other paths through XCom, never DataFrames; each task calls the function of the same name in
 `optionsv4_lib.jobs.backtest`.
 """
@@ -43,13 +43,15 @@ with DAG(
         "to_date": Param(type="string", format="date", title="To",
                          description="last entry date, YYYY-MM-DD (inclusive)"),
         "risk_profile": Param("moderate", enum=["conservative", "moderate", "aggressive"], title="Risk profile"),
-        "source": Param("synthetic", enum=["synthetic", "snapshot", "bhavcopy"], title="Market data"),
+        "source": Param("synthetic", enum=["synthetic", "snapshot", "bhavcopy", "dhan-expired"], title="Market data"),
         "bhavcopy_dir": Param(None, type=["null", "string"], title="Bhavcopy folder",
                               description="source bhavcopy: the folder of NSE F&O bhavcopies"),
+        "expired_dir": Param(None, type=["null", "string"], title="Expired-options cache",
+                             description="source dhan-expired: the cache (default <data dir>/dhan_expired)"),
         "index_history": Param(None, type=["null", "string"], title="NIFTY history",
-                               description="source bhavcopy: CSV with date and close (optional)"),
+                               description="source bhavcopy or dhan-expired: CSV with date and close (optional)"),
         "vix_file": Param(None, type=["null", "string"], title="INDIA VIX file",
-                          description="source bhavcopy: NSE's INDIA VIX historical export"),
+                          description="source bhavcopy or dhan-expired: NSE's INDIA VIX historical export"),
         "symbols": Param(0, type="integer", minimum=0, title="Symbols",
                          description="only the first N symbols (0 = all)"),
         "top": Param(10, type="integer", minimum=0, title="Strategies per date",
@@ -67,7 +69,8 @@ with DAG(
         planned = backtest.plan(params["from_date"], params["to_date"], settings=run_settings(),
                                 risk_profile=params["risk_profile"], source=params["source"], top=params["top"],
                                 first=params["symbols"], bhavcopy_dir=params["bhavcopy_dir"],
-                                index_history=params["index_history"], vix_file=params["vix_file"])
+                                index_history=params["index_history"], vix_file=params["vix_file"],
+                                expired_dir=params["expired_dir"])
         print(f"{len(planned['days'])} trade dates: {', '.join(planned['days'])}")
         return [{"backtest_dir": planned["backtest_dir"], "day": day} for day in planned["days"]]
 

@@ -15,9 +15,11 @@ from optionsv4_lib.reference.calendar import IST, closed_reason, trading_days
 
 log = logging.getLogger(__name__)
 
-BACKTEST_SOURCES = ("synthetic", "snapshot", "bhavcopy")
-"""Sources with past trade dates: the synthetic market (any date), recorded snapshots and a folder of NSE
-bhavcopies (marketdata.bhavcopy_source)."""
+BACKTEST_SOURCES = ("synthetic", "snapshot", "bhavcopy", "dhan-expired")
+"""Sources with past trade dates: the synthetic market (any date), recorded snapshots, a folder of NSE
+bhavcopies (marketdata.bhavcopy_source) and the cache of Dhan's expired-options data (marketdata.expired_options)."""
+CLOSE_SOURCES = ("bhavcopy", "dhan-expired")
+"""Sources of end-of-day prices without bid/ask: quoted at the close through the stated spread model."""
 
 SKIPPED_COLUMNS = ("day", "stage", "reason")
 """A day left out: stage 'entry' (no positions entered that day) or 'mark' (open positions not, or not all, marked
@@ -31,7 +33,8 @@ BASIS = ("P&L net of costs (reference.costs: both legs of every round trip; legs
 class BacktestSpec:
     """What a backtest replays: entry dates from `start` to `end` (inclusive), the risk profile, the market source
     and its seed, the `top` strategies entered per date (0 = all sized) and the universe's symbols; for the
-    bhavcopy source its folder, NIFTY's history file and the INDIA VIX file (paths as given)."""
+    bhavcopy source its folder, for the dhan-expired source its cache folder, and for both NIFTY's history file and
+    the INDIA VIX file (paths as given)."""
 
     start: date
     end: date
@@ -43,12 +46,14 @@ class BacktestSpec:
     bhavcopy_dir: str | None = None
     index_history: str | None = None
     vix_file: str | None = None
+    expired_dir: str | None = None
 
     @property
     def key(self) -> str:
         """A directory name unique to the spec (the symbols, and a bhavcopy source's files, as a digest), e.g.
         '2026-10-05_2026-10-09_moderate_synthetic_seed42_top10_1a2b3c4d'."""
-        files = [str(v) for v in (self.bhavcopy_dir, self.index_history, self.vix_file) if v is not None]
+        files = [str(v) for v in (self.bhavcopy_dir, self.index_history, self.vix_file, self.expired_dir)
+                 if v is not None]
         digest = hashlib.blake2b(",".join([*self.symbols, *files]).encode(), digest_size=4).hexdigest()
         return (f"{self.start}_{self.end}_{self.risk_profile}_{self.source}_seed{self.seed}_top{self.top}"
                 f"_{digest}")
@@ -98,10 +103,13 @@ class BacktestResult:
 
     @property
     def basis(self) -> str:
-        """What the P&L is: BASIS, and for the bhavcopy source that its entry and exit prices come from a model."""
-        return BASIS + ("; prices: NSE bhavcopy closes — bhavcopies carry no bid/ask, so entries and exits use a "
-                        "modelled spread (marketdata.spread_model, settings spread_model), not quotes"
-                        if self.spec.source == "bhavcopy" else "")
+        """What the P&L is: BASIS, and for the end-of-day sources that their entry and exit prices come from a
+        model."""
+        prices = {"bhavcopy": "NSE bhavcopy closes — bhavcopies carry no bid/ask",
+                  "dhan-expired": "Dhan's expired-options closes (ATM-relative series re-keyed to strikes and "
+                                  "calendar expiries) — they carry no bid/ask"}.get(self.spec.source)
+        return BASIS + (f"; prices: {prices}, so entries and exits use a modelled spread (marketdata.spread_model, "
+                        "settings spread_model), not quotes" if prices else "")
 
     def document(self) -> dict[str, Any]:
         """The backtest as one JSON-safe document: spec, basis, totals, groups, equity, trades and skipped days."""

@@ -31,13 +31,18 @@ def backtest(
     end: str = typer.Option(..., "--to", help="Last entry date, YYYY-MM-DD (inclusive)."),
     source: str = typer.Option("synthetic", "--source", help=f"Market data: {', '.join(BACKTEST_SOURCES)} "
                                                              "(snapshot: recorded dates; bhavcopy: a folder of NSE "
-                                                             "bhavcopies, --data-dir); Dhan has no historical chains."),
+                                                             "bhavcopies, --data-dir; dhan-expired: Dhan's expired "
+                                                             "options cached by `optionsv4 data fetch-expired`); "
+                                                             "Dhan's live API has no historical chains."),
     data_dir: Path = typer.Option(None, "--data-dir", help="--source bhavcopy: the folder of NSE F&O bhavcopies "
-                                                           "(either format; .csv, .csv.gz or .csv.zip)."),
-    index_history: Path = typer.Option(None, "--index-history", help="--source bhavcopy: NIFTY's daily history, a "
-                                                                     "CSV with at least date and close."),
-    vix_file: Path = typer.Option(None, "--vix-file", help="--source bhavcopy: INDIA VIX history in NSE's export "
-                                                           "format (Date, Open, High, Low, Close …)."),
+                                                           "(either format; .csv, .csv.gz or .csv.zip); --source "
+                                                           "dhan-expired: the cache (default "
+                                                           "<data dir>/dhan_expired)."),
+    index_history: Path = typer.Option(None, "--index-history", help="--source bhavcopy or dhan-expired: NIFTY's "
+                                                                     "daily history, a CSV with at least date and "
+                                                                     "close."),
+    vix_file: Path = typer.Option(None, "--vix-file", help="--source bhavcopy or dhan-expired: INDIA VIX history in "
+                                                           "NSE's export format (Date, Open, High, Low, Close …)."),
     risk: str = typer.Option(None, "--risk", help="Risk profile: conservative, moderate or aggressive (default from "
                                                   "settings)."),
     symbols: int = typer.Option(None, "--symbols", min=1, help="Only the first N symbols of the universe."),
@@ -59,7 +64,8 @@ def backtest(
         universe, allocations = stored_universe(cfg)
         universe = subset_universe(universe, symbol or None, symbols)
         spec = make_spec(start, end, settings=cfg, universe=universe, risk_profile=risk, source=source, seed=seed,
-                         top=top, bhavcopy_dir=data_dir, index_history=index_history, vix_file=vix_file)
+                         top=top, index_history=index_history, vix_file=vix_file,
+                         **{"expired_dir" if source == "dhan-expired" else "bhavcopy_dir": data_dir})
         with ProgressBar(None if as_json else err_console, len(trading_days(spec.start, spec.end))) as advance:
             result = run_backtest(spec, settings=cfg, universe=universe, allocations=allocations, progress=advance,
                                   workers=workers)

@@ -1,5 +1,5 @@
-"""`optionsv4 data …`: market files kept on disk — NSE's F&O bhavcopies and NSE Clearing's SPAN risk-parameter
-files — downloaded only when asked (nothing downloads implicitly)."""
+"""`optionsv4 data …`: market files kept on disk — NSE's F&O bhavcopies, NSE Clearing's SPAN risk-parameter files
+and Dhan's expired-options data — downloaded only when asked (nothing downloads implicitly)."""
 
 from pathlib import Path
 
@@ -9,7 +9,8 @@ from optionsv4_lib.cli.common import console, err_console, errors_to_exit
 from optionsv4_lib.config import settings as current_settings
 from optionsv4_lib.marketdata.source import as_date
 
-data_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Market files from NSE: bhavcopies, SPAN risk parameters (explicit downloads only).")
+data_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Market files from NSE and Dhan: "
+                       "bhavcopies, SPAN risk parameters, expired options (explicit downloads only).")
 
 
 @data_app.command("fetch-bhavcopy")
@@ -47,3 +48,36 @@ def fetch_span(trade_date: str = typer.Option(..., "--date", help="The SPAN file
     with errors_to_exit():
         path = download_span_file(as_date(trade_date, "date"), current_settings().span_dir)
     console.print(f"SPAN file saved: {path}")
+
+
+@data_app.command("fetch-expired")
+def fetch_expired_options(
+    symbol: str = typer.Option(..., "--symbol", help="Universe symbol, e.g. NIFTY."),
+    start: str = typer.Option(..., "--from", help="First trade date, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--to", help="Last trade date, YYYY-MM-DD (inclusive)."),
+    flag: str = typer.Option("WEEK", "--flag", help="Dhan's expiry flag: WEEK (the weekly cycle) or MONTH."),
+    code: int = typer.Option(1, "--code", help="Dhan's expiry code: 1 near, 2 next, 3 far."),
+    strikes: int = typer.Option(3, "--strikes", help="Strikes each side of the money: up to 10 for index options, "
+                                                     "3 for stock options."),
+    directory: Path = typer.Option(None, "--dir", help="The cache (default <data dir>/dhan_expired); days already "
+                                                       "there with these strikes are kept, so a rerun resumes."),
+) -> None:
+    """Download Dhan's expired-options data (/charts/rollingoption, 30 days a request, every offset and side) of a
+    symbol from --from to --to, re-keyed to real strikes and expiries, into the cache that `optionsv4 backtest
+    --source dhan-expired` reads. Credentials and base URL as for the dhan source (DHAN_CLIENT_ID, …)."""
+    from optionsv4_lib.adapters.dhan.expired_options import fetch_expired
+    from optionsv4_lib.adapters.dhan.market_data import DhanMarketData
+    from optionsv4_lib.marketdata.expired_options import CACHE_DIR_NAME
+
+    with errors_to_exit():
+        cfg = current_settings()
+        folder = directory or cfg.data_dir / CACHE_DIR_NAME
+        first, last = as_date(start, "from"), as_date(end, "to")
+        client = DhanMarketData.from_settings(cfg, first).client  # the account's client, its limits and retries
+        done = fetch_expired(client, symbol, first, last, folder, flag=flag.upper(), code=code, strikes=strikes,
+                             progress=lambda w: err_console.print(f"{w.start}..{w.until} {w.status}",
+                                                                  highlight=False))
+    days = sum(len(w.days) for w in done)
+    present = sum(w.status == "present" for w in done)
+    console.print(f"{symbol.upper()} {flag.upper()}{code} ATM±{strikes}: {days} trading days written to {folder}, "
+                  f"{present} of {len(done)} windows already there", highlight=False)

@@ -3,7 +3,8 @@ then one carry over all positions), and the steps of the options_v4_backtest DAG
 report).
 
 Each entry date is analyzed on the market of that date (the synthetic market, the snapshots recorded that day, or
-that day's NSE bhavcopy at its close; Dhan has no historical chains) and its positions are carried by
+that day's NSE bhavcopy at its close, or the cached Dhan expired-options data at its close; Dhan's live API has no
+historical chains) and its positions are carried by
 backtest.engine.carry. Positions are independent, so carrying the entry dates one by one (the DAG) gives the same
 trades as carrying them together (the CLI). A date that is not an NSE trading day, or whose data is missing, is a
 reason in `skipped`, never a crash.
@@ -40,6 +41,7 @@ from optionsv4_lib.core.errors import DataError, InputError, OptionsV4Error
 from optionsv4_lib.jobs.venues import open_source
 from optionsv4_lib.marketdata.bhavcopy import open_archive
 from optionsv4_lib.marketdata.bhavcopy_source import BhavcopyInputs
+from optionsv4_lib.marketdata.expired_options import CACHE_DIR_NAME, ExpiredOptionsInputs
 from optionsv4_lib.marketdata.source import as_date
 from optionsv4_lib.reference.calendar import closed_reason, trading_days
 from optionsv4_lib.reporting.backtest_report import summary_lines, write_outputs
@@ -49,47 +51,62 @@ log = logging.getLogger(__name__)
 
 def make_spec(start, end, *, settings: Settings, universe: pd.DataFrame, risk_profile: str | None = None,
               source: str = "synthetic", seed: int | None = None, top: int = 10, bhavcopy_dir=None,
-              index_history=None, vix_file=None) -> BacktestSpec:
+              index_history=None, vix_file=None, expired_dir=None) -> BacktestSpec:
     """A checked spec over `universe`'s symbols. InputError naming the problem: dates out of order, an unknown
     source or risk profile, Dhan as the source, a negative top, a range without an NSE trading day; for the
-    bhavcopy source no folder or no VIX file, or a path that is not there (the files are given only with it)."""
+    bhavcopy source no folder or no VIX file, for the dhan-expired source no VIX file (its cache folder defaults to
+    <data dir>/dhan_expired), or a path that is not there (the files are given only with these sources)."""
     first, last = as_date(start, "from"), as_date(end, "to")
     if first > last:
         raise InputError(f"from: {first} is after to {last}")
     if source == "dhan":
-        raise InputError("source: dhan has no historical option chains to replay; backtest on synthetic or snapshot")
+        raise InputError("source: dhan has no historical option chains to replay; backtest on synthetic, snapshot, "
+                         "bhavcopy or dhan-expired (Dhan's expired options, cached by `optionsv4 data fetch-expired`)")
     if source not in BACKTEST_SOURCES:
         raise InputError(f"source: unknown {source!r}; expected one of {', '.join(BACKTEST_SOURCES)}")
     if top < 0:
         raise InputError(f"top: expected 0 (every sized strategy) or more, got {top}")
     files = {"--data-dir": bhavcopy_dir, "--index-history": index_history, "--vix-file": vix_file}
     if source == "bhavcopy":
+        if expired_dir is not None:
+            raise InputError("expired_dir: only with --source dhan-expired")
         for option in ("--data-dir", "--vix-file"):
             if files[option] is None:
                 raise InputError(f"{option}: required with --source bhavcopy")
         BhavcopyInputs(*(Path(p) if p is not None else None for p in files.values()))  # refuses a missing path
-    elif given := [option for option, path in files.items() if path is not None]:
-        raise InputError(f"{', '.join(given)}: only with --source bhavcopy")
+    elif source == "dhan-expired":
+        if bhavcopy_dir is not None:
+            raise InputError("bhavcopy_dir: only with --source bhavcopy")
+        if vix_file is None:
+            raise InputError("--vix-file: required with --source dhan-expired")
+        expired_dir = expired_dir or settings.data_dir / CACHE_DIR_NAME
+        ExpiredOptionsInputs(*(Path(p) if p is not None else None for p in (expired_dir, index_history, vix_file)))
+    elif given := [option for option, path in {**files, "--data-dir": bhavcopy_dir or expired_dir}.items()
+                   if path is not None]:
+        raise InputError(f"{', '.join(given)}: only with --source bhavcopy or dhan-expired")
     profile = risk_profile or settings.risk_profile
     settings.limits(profile)  # an unknown profile fails here
     if not trading_days(first, last):
         raise InputError(f"from/to: no NSE trading day from {first} to {last} "
                          f"({'; '.join(closed_reason(d) for d in pd.date_range(first, last).date)})")
     paths = {name: str(Path(path).resolve()) if path is not None else None for name, path in
-             zip(("bhavcopy_dir", "index_history", "vix_file"), files.values())}
+             zip(("bhavcopy_dir", "index_history", "vix_file", "expired_dir"), (*files.values(), expired_dir))}
     return BacktestSpec(first, last, profile, source, settings.seed if seed is None else seed, top,
                         tuple(universe["symbol"]), **paths)
 
 
 def market_of(spec: BacktestSpec, settings: Settings) -> Market:
     """The spec's market on any day: the synthetic market, the snapshots recorded that day, or that day's bhavcopy
-    (DataError if none)."""
-    bhavcopy = None
+    or cached expired-options data (DataError if none)."""
+    bhavcopy = expired = None
     if spec.source == "bhavcopy":
         bhavcopy = BhavcopyInputs(*(Path(p) if p else None for p in (spec.bhavcopy_dir, spec.index_history,
                                                                        spec.vix_file)))
+    if spec.source == "dhan-expired":
+        expired = ExpiredOptionsInputs(*(Path(p) if p else None for p in (spec.expired_dir, spec.index_history,
+                                                                            spec.vix_file)))
     return lambda day: open_source(spec.source, day, seed=spec.seed, data_dir=settings.data_dir, record=False,
-                                   settings=settings, bhavcopy=bhavcopy)
+                                   settings=settings, bhavcopy=bhavcopy, expired=expired)
 
 
 def prepare_market(spec: BacktestSpec, workers: int = 1) -> None:
@@ -182,13 +199,14 @@ def plan_backtest(spec: BacktestSpec, *, settings: Settings, universe: pd.DataFr
 
 
 def plan(start, end, *, settings: Settings, risk_profile: str | None = None, source: str = "synthetic", top: int = 10,
-         first: int = 0, bhavcopy_dir=None, index_history=None, vix_file=None) -> dict[str, Any]:
+         first: int = 0, bhavcopy_dir=None, index_history=None, vix_file=None, expired_dir=None) -> dict[str, Any]:
     """The DAG's `plan`: plan_backtest over the universe and allocations stored in the database (the first `first`
-    symbols; 0 = all); the bhavcopy source's files as make_spec takes them."""
+    symbols; 0 = all); the bhavcopy and dhan-expired sources' files as make_spec takes them."""
     universe, allocations = stored_universe(settings)
     universe = universe.head(first) if first else universe
     spec = make_spec(start, end, settings=settings, universe=universe, risk_profile=risk_profile, source=source,
-                     top=top, bhavcopy_dir=bhavcopy_dir, index_history=index_history, vix_file=vix_file)
+                     top=top, bhavcopy_dir=bhavcopy_dir, index_history=index_history, vix_file=vix_file,
+                     expired_dir=expired_dir)
     return plan_backtest(spec, settings=settings, universe=universe, allocations=allocations)
 
 

@@ -1,5 +1,5 @@
-"""Venues by name: the market-data source of a run (synthetic | snapshot | dhan | bhavcopy) and the broker of a mode
-(paper | live). The one place that picks an adapter; jobs and the CLI open sources and venues here."""
+"""Venues by name: the market-data source of a run (synthetic | snapshot | dhan | bhavcopy | dhan-expired) and the
+broker of a mode (paper | live). The one place that picks an adapter; jobs and the CLI open sources and venues here."""
 
 from datetime import date, datetime
 from functools import partial
@@ -15,6 +15,7 @@ from optionsv4_lib.execution.mode import Venue
 from optionsv4_lib.execution.paper import PaperBroker
 from optionsv4_lib.execution.quotes import ChainQuotes, latest_snapshot_quotes
 from optionsv4_lib.marketdata.bhavcopy_source import BhavcopyInputs
+from optionsv4_lib.marketdata.expired_options import ExpiredOptionsInputs
 from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource, SnapshotRecorder
 from optionsv4_lib.marketdata.source import MarketDataSource
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
@@ -23,19 +24,20 @@ from optionsv4_lib.store.instruments import contract_lot
 
 LIVE_QUOTE_MAX_AGE = 5.0  # s a live option chain is reused for pricing
 
-SourceName = Literal["synthetic", "snapshot", "dhan", "bhavcopy"]
-SOURCES: tuple[SourceName, ...] = ("synthetic", "snapshot", "dhan", "bhavcopy")
+SourceName = Literal["synthetic", "snapshot", "dhan", "bhavcopy", "dhan-expired"]
+SOURCES: tuple[SourceName, ...] = ("synthetic", "snapshot", "dhan", "bhavcopy", "dhan-expired")
 
 
 def open_source(name: str, trade_date: date, *, seed: int, data_dir: Path, record: bool = True,
                 settings: Settings | None = None, forced: bool = False,
-                bhavcopy: BhavcopyInputs | None = None) -> MarketDataSource:
+                bhavcopy: BhavcopyInputs | None = None, expired: ExpiredOptionsInputs | None = None
+                ) -> MarketDataSource:
     """The named source for trade_date; live sources are wrapped so that every dataset read is also snapshotted.
     `forced`: the synthetic market quotes a day without a session (an analysis forced onto it).
 
     "dhan" reads its credentials and base URL from `settings` (default: config.Settings() from the environment).
     "bhavcopy" reads the files in `bhavcopy`, quoted by the settings' spread model; it is never recorded (the files
-    are the record).
+    are the record). "dhan-expired" reads the expired-options cache in `expired` the same way.
     """
     if name == "snapshot":
         return ParquetSnapshotSource(data_dir, trade_date)
@@ -44,6 +46,11 @@ def open_source(name: str, trade_date: date, *, seed: int, data_dir: Path, recor
             raise InputError("source bhavcopy: needs a folder of bhavcopies, which only the backtest takes "
                              "(optionsv4 backtest --source bhavcopy --data-dir DIR)")
         return bhavcopy.open(trade_date, (settings or Settings()).spread_model)
+    if name == "dhan-expired":
+        if expired is None:
+            raise InputError("source dhan-expired: needs the expired-options cache, which only the backtest takes "
+                             "(optionsv4 backtest --source dhan-expired)")
+        return expired.open(trade_date, (settings or Settings()).spread_model)
     if name == "synthetic":
         source: MarketDataSource = SyntheticMarket(seed, trade_date, forced=forced)
     elif name == "dhan":

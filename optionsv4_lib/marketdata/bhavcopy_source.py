@@ -15,7 +15,6 @@ trade date, for backtests and replays. It never downloads.
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ import pandas as pd
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.core.frames import conform
 from optionsv4_lib.marketdata.bhavcopy import BhavcopyArchive, lots_from_open_interest, open_archive
-from optionsv4_lib.marketdata.histories import read_index_history, read_vix_history
+from optionsv4_lib.marketdata.histories import cached_index_history, cached_vix_history
 from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN
 from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, as_date, as_symbol
 from optionsv4_lib.marketdata.spread_model import SpreadModel
@@ -52,8 +51,8 @@ class BhavcopyInputs:
         """The market of trade_date (DataError when the folder has no bhavcopy of that day)."""
         return BhavcopySource(
             open_archive(self.directory), trade_date, spread=spread or SpreadModel(),
-            index_history=_index_history(self.index_history) if self.index_history else None,
-            vix=_vix(self.vix_file) if self.vix_file else None)
+            index_history=cached_index_history(self.index_history) if self.index_history else None,
+            vix=cached_vix_history(self.vix_file) if self.vix_file else None)
 
 
 class BhavcopySource:
@@ -133,15 +132,3 @@ class BhavcopySource:
             raise DataError(f"{key}: not in the bhavcopy of {self.trade_date}")
         return key
 
-
-@lru_cache(maxsize=4)
-def _read_cached(kind: str, path: str, mtime_ns: int) -> pd.DataFrame:
-    return read_vix_history(path) if kind == "vix" else read_index_history(path, MARKET_SYMBOL)
-
-
-def _index_history(path: Path) -> pd.DataFrame:
-    return _read_cached("index", str(path), Path(path).stat().st_mtime_ns)
-
-
-def _vix(path: Path) -> pd.DataFrame:
-    return _read_cached("vix", str(path), Path(path).stat().st_mtime_ns)

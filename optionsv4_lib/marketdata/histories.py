@@ -10,6 +10,7 @@ Errors are DataError naming the file and what is wrong in it.
 """
 
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,7 @@ import pandas as pd
 from optionsv4_lib.core.errors import DataError
 from optionsv4_lib.core.frames import conform
 from optionsv4_lib.marketdata.schema import CANDLES
-from optionsv4_lib.marketdata.source import VIX_SYMBOL
+from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL
 
 DATE_FORMATS = ("%Y-%m-%d", "%d-%b-%Y", "%d %b %Y")
 
@@ -30,6 +31,21 @@ def read_index_history(path: Path | str, symbol: str) -> pd.DataFrame:
 def read_vix_history(path: Path | str) -> pd.DataFrame:
     """The INDIA VIX CANDLES in NSE's historical export (see the module docstring), sorted by date."""
     return _candles(_read(path), path, VIX_SYMBOL)
+
+
+def cached_index_history(path: Path) -> pd.DataFrame:
+    """read_index_history of NIFTY (MARKET_SYMBOL), read once per version of the file."""
+    return _read_cached("index", str(path), Path(path).stat().st_mtime_ns)
+
+
+def cached_vix_history(path: Path) -> pd.DataFrame:
+    """read_vix_history, read once per version of the file."""
+    return _read_cached("vix", str(path), Path(path).stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _read_cached(kind: str, path: str, mtime_ns: int) -> pd.DataFrame:
+    return read_vix_history(path) if kind == "vix" else read_index_history(path, MARKET_SYMBOL)
 
 
 def _read(path: Path | str) -> pd.DataFrame:

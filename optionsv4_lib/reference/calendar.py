@@ -376,6 +376,25 @@ def is_monthly_expiry(symbol: str, d: date) -> bool:
     return day == _monthly_expiry(_underlying(symbol), day.year, day.month)
 
 
+def nth_expiry(symbol: str, day: date, kind: str, n: int) -> date:
+    """The n-th (1 = nearest) weekly or monthly expiry of symbol's contracts on or after `day` (an expiry day's own
+    contract is still the nearest that day). Weekly counts every expiry of the weekly cycle, the monthly one among
+    them. InputError for a bad kind or n, or weeklies asked where the rules list none (stocks; BANKNIFTY and
+    FINNIFTY from 2025)."""
+    start = _as_date(day, "day")
+    if kind not in ("weekly", "monthly"):
+        raise InputError(f"kind: expected 'weekly' or 'monthly', got {kind!r}")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise InputError(f"n: expected a whole number ≥ 1, got {n!r}")
+    underlying = _underlying(symbol)
+    if kind == "monthly":
+        return [d for d in expiries(symbol, start, n) if is_monthly_expiry(symbol, d)][n - 1]
+    if _expiry_weekday(underlying, "weekly", start) is None:
+        raise InputError(f"{symbol}: no weekly expiries on {start} ({EXPIRY_RULES_FILE.name})")
+    listed = expiries(symbol, start, 1 + n // 4 + 1)  # at least n expiries: a month holds four or five weeklies
+    return listed[n - 1]
+
+
 # ---------------------------------------------------------------- time to expiry
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from optionsv4_lib.backtest.engine import GROUPS
-from optionsv4_lib.backtest.spec import BacktestResult
+from optionsv4_lib.backtest.spec import CLOSE_SOURCES, BacktestResult
 from optionsv4_lib.core.text import money
 from optionsv4_lib.reporting.html import bar_chart, cards, cumulative_chart, html_table, img, write_page
 
@@ -41,7 +41,7 @@ def write_report(result: BacktestResult, path: Path) -> Path:
         ("Trades", f"{t['trades']} ({t['closed']} closed, {t['open']} open)"),
         ("Unrealized P&L (open)", money(t["unrealized_pnl"])),
     ])]
-    moment = "close" if spec.source == "bhavcopy" else "F&O open"
+    moment = "close" if spec.source in CLOSE_SOURCES else "F&O open"
     notes = [result.basis + ".", f"Entries at the analysis prices (buy at the ask, sell at the bid) at the {moment} of "
              "each trade date; marked once a day at the source's quotes; exits at the touch on the first day an exit "
              "rule holds; positions left at expiry settle at intrinsic value at the day's underlying price."]

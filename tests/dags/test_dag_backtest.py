@@ -22,8 +22,8 @@ def test_the_dag_is_manual_with_a_mapped_simulation(dagbag):
     assert dagbag.import_errors == {}
     dag = dagbag.get_dag(BACKTEST)
     assert type(dag.timetable).__name__ == "NullTimetable" and dag.catchup is False and dag.max_active_runs == 1
-    assert set(dag.params) == {"from_date", "to_date", "risk_profile", "source", "bhavcopy_dir", "index_history",
-                               "vix_file", "symbols", "top"}
+    assert set(dag.params) == {"from_date", "to_date", "risk_profile", "source", "bhavcopy_dir", "expired_dir",
+                               "index_history", "vix_file", "symbols", "top"}
     assert [t.task_id for t in dag.topological_sort()] == ["plan", "simulate", "report"]
     simulate = dag.get_task("simulate")
     assert simulate.map_index_template == "{{ day }}" and simulate.retries == 2

@@ -8,6 +8,8 @@ Endpoints (shapes from /work/shared/reference/dhan-api.md), each with a name use
   expirylist        POST /optionchain/expirylist    {"data": ["YYYY-MM-DD", …], "status": "success"}
   optionchain       POST /optionchain               {"data": {"last_price", "oc": {"<strike>.000000": {"ce", "pe"}}}, …}
   historical        POST /charts/historical         {"open": […], …, "timestamp": […]} (00:00 IST); toDate exclusive
+  rollingoption     POST /charts/rollingoption      {"data": {"ce": {"open": […], …, "timestamp": […]}, "pe": null}} (or
+                    the other side): expired options by ATM offset, at most 30 days per request (toDate exclusive)
   ltp               POST /marketfeed/ltp            {"data": {segment: {"<id>": {"last_price"}}}, "status": "success"}
   place_order       POST /orders                    {"orderId", "orderStatus": "TRANSIT"}
   order_list        GET /orders                     [order record, …]
@@ -63,7 +65,8 @@ import pandas as pd
 from optionsv4_lib.execution.broker import Contract as BrokerContract
 from optionsv4_lib.execution.margin_estimate import estimate_basket_margin
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
-from optionsv4_lib.reference.calendar import IST
+from optionsv4_lib.core.errors import OptionsV4Error
+from optionsv4_lib.reference.calendar import IST, nth_expiry, session, trading_days
 from optionsv4_lib.reference.freeze_quantities import freeze_quantity
 from optionsv4_lib.reference.universe import index_ids
 
@@ -108,6 +111,7 @@ ROUTES = (  # (method, path pattern under /v2, endpoint name)
     ("POST", r"/optionchain/expirylist", "expirylist"),
     ("POST", r"/optionchain", "optionchain"),
     ("POST", r"/charts/historical", "historical"),
+    ("POST", r"/charts/rollingoption", "rollingoption"),
     ("POST", r"/marketfeed/ltp", "ltp"),
     ("POST", r"/orders", "place_order"),
     ("GET", r"/orders", "order_list"),
@@ -262,6 +266,7 @@ class DhanEmulator:
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._underlyings = self._underlying_ids()
+        self._past_markets: dict[date, SyntheticMarket | None] = {}
         self._server: ThreadingHTTPServer | None = None
 
     # ---------------------------------------------------------------- life cycle
@@ -515,6 +520,88 @@ class DhanEmulator:
         stamps = [pd.Timestamp(day).tz_localize(IST).timestamp() for day in candles["date"]]
         columns = {name: [float(v) for v in candles[name]] for name in ("open", "high", "low", "close")}
         return {**columns, "volume": [int(v) for v in candles["volume"]], "timestamp": stamps}
+
+    def _rollingoption(self, body: dict, key, query) -> dict:
+        """Expired options of one ATM-relative series: each trading day of the window is the SyntheticMarket of that
+        day (quoted at its open), held through the session's bars (o = h = l = c = the LTP, the day's volume spread
+        over the bars); the contract is the calendar's nth_expiry for the flag and code at ATM + k strike steps, ATM
+        the strike nearest the spot. A day the synthetic market cannot quote (too little history, no rule) has no
+        bars. Fields not in requiredData come as empty arrays, as in Dhan's documented answer."""
+        symbol, profile = self._rolling_underlying(body)
+        flag, code, strike, side = (body.get(name) for name in ("expiryFlag", "expiryCode", "strike", "drvOptionType"))
+        limit = 10 if profile["underlying_segment"] == "IDX_I" else 3
+        offset = re.fullmatch(r"ATM(?:([+-]\d+))?", strike) if isinstance(strike, str) else None
+        wanted = body.get("requiredData")
+        fields = ("open", "high", "low", "close", "iv", "volume", "strike", "oi", "spot")
+        interval = int(body["interval"]) if str(body.get("interval")) in ("1", "5", "15", "25", "60") else None
+        for name, bad in (("expiryFlag", flag not in ("WEEK", "MONTH")), ("expiryCode", code not in (1, 2, 3)),
+                          ("strike", offset is None or abs(int(offset.group(1) or 0)) > limit),
+                          ("drvOptionType", side not in ("CALL", "PUT")), ("interval", interval is None),
+                          ("requiredData", not isinstance(wanted, list) or not set(wanted) <= set(fields))):
+            if bad:
+                raise refuse(400, "DH-905", f"Invalid {name} {body.get(name)!r}")
+        try:
+            first, until = (date.fromisoformat(str(body.get(name))) for name in ("fromDate", "toDate"))
+        except ValueError:
+            raise refuse(400, "DH-905", "Invalid fromDate or toDate: expected YYYY-MM-DD") from None
+        if not 0 < (until - first).days <= 30:
+            raise refuse(400, "DH-905", f"Invalid toDate {until}: at most 30 days after fromDate {first}")
+        columns: dict[str, list] = {name: [] for name in (*fields, "timestamp")}
+        for day in trading_days(first, until - timedelta(days=1)):
+            market = self._past_market(day)
+            try:
+                expiry = nth_expiry(symbol, day, "weekly" if flag == "WEEK" else "monthly", code)
+                chain = market.option_chain(symbol, expiry) if market is not None else None
+            except OptionsV4Error:
+                chain = None
+            if chain is None:
+                continue
+            spot, step = market.spot(symbol), float(profile["strike_step"])
+            place = round(spot / step) * step + int(offset.group(1) or 0) * step
+            row = chain[(chain["strike"] == place) & (chain["option_type"] == ("CE" if side == "CALL" else "PE"))]
+            if row.empty:
+                continue
+            row = row.iloc[0]
+            opens, closes = session(day)
+            start = datetime.combine(day, opens, tzinfo=IST)
+            bars = int(((closes.hour * 60 + closes.minute) - (opens.hour * 60 + opens.minute) - 1) // interval) + 1
+            volume = np.diff(np.round(np.linspace(0, int(row["volume"]), bars + 1)).astype(int))
+            for n in range(bars):
+                values = {"open": float(row["ltp"]), "high": float(row["ltp"]), "low": float(row["ltp"]),
+                          "close": float(row["ltp"]), "iv": _finite(row["iv"] * 100), "volume": int(volume[n]),
+                          "strike": place, "oi": int(row["oi"]), "spot": spot}
+                for name in wanted:
+                    columns[name].append(values[name])
+                columns["timestamp"].append(int((start + timedelta(minutes=n * interval)).timestamp()))
+        answer = columns if columns["timestamp"] else None
+        return {"data": {"ce": answer, "pe": None} if side == "CALL" else {"ce": None, "pe": answer}}
+
+    def _rolling_underlying(self, body: dict) -> tuple[str, pd.Series]:
+        """The underlying of an expired-options request (segment NSE_FNO, instrument OPTIDX or OPTSTK)."""
+        universe = self.market.universe.set_index("symbol")
+        try:
+            ident = int(body.get("securityId"))
+        except (TypeError, ValueError):
+            ident = None
+        found = universe[universe["dhan_security_id"] == ident]
+        if body.get("exchangeSegment") != "NSE_FNO" or found.empty:
+            raise refuse(400, "DH-905", f"Invalid securityId {body.get('securityId')!r} in "
+                                        f"{body.get('exchangeSegment')!r}")
+        profile = found.iloc[0]
+        if body.get("instrument") != {"IDX_I": "OPTIDX", "NSE_EQ": "OPTSTK"}[profile["underlying_segment"]]:
+            raise refuse(400, "DH-905", f"Invalid instrument {body.get('instrument')!r}")
+        return str(found.index[0]), profile
+
+    def _past_market(self, day: date) -> SyntheticMarket | None:
+        """The synthetic market of a past trading day (same seed, universe and broken symbols); None when it cannot
+        be built (fewer sessions of history than it needs)."""
+        if day not in self._past_markets:
+            try:
+                self._past_markets[day] = SyntheticMarket(self.market.seed, day, universe=self.market.universe,
+                                                          broken=self.market.broken)
+            except OptionsV4Error:
+                self._past_markets[day] = None
+        return self._past_markets[day]
 
     def _ltp(self, body: dict, key, query) -> dict:
         prices: dict[str, dict] = {}

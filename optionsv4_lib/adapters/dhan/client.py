@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
@@ -52,6 +53,14 @@ RATE_LIMITS: Mapping[Category, Rate] = {
     "orders": Rate(10, 1.0),       # place, modify, cancel
     "non_trading": Rate(20, 1.0),  # order status, positions, funds, margin, kill switch
 }
+
+# /charts/rollingoption (expired options; Dhan's docs, reference §3): ATM±10 strikes for index options, ATM±3 for
+# the rest; at most 30 days per request (toDate exclusive); bars of these minutes.
+EXPIRED_FIELDS = ("open", "high", "low", "close", "iv", "volume", "strike", "oi", "spot")
+EXPIRED_WINDOW_DAYS = 30
+EXPIRED_INTERVALS = (1, 5, 15, 25, 60)
+EXPIRED_MAX_OFFSET = 10
+_EXPIRED_STRIKE = re.compile(r"ATM(?:[+-](?:[1-9]|10))?")
 
 ErrorKind = Literal["auth", "rate", "input", "data", "server", "refused"]
 ERROR_CODES: Mapping[str, tuple[ErrorKind, str]] = {
@@ -175,6 +184,33 @@ class DhanClient:
         if not isinstance(body, dict):
             raise DataError(f"{what}: expected an object of column arrays, got {_short(body)}")
         return body
+
+    def expired_options(self, security_id: int, segment: str, instrument: str, expiry_flag: str, expiry_code: int,
+                        strike: str, option_type: str, from_date: str, to_date: str, interval: int) -> dict:
+        """Dhan's rolling expired-options bars of one ATM-relative series (/charts/rollingoption): the side's column
+        arrays {"open", "high", "low", "close", "volume", "oi", "iv", "strike", "spot", "timestamp"} (epoch seconds,
+        each bar's start); an empty dict when Dhan has no bars (none for the side, or DH-907 "no data"). to_date is
+        exclusive and at most EXPIRED_WINDOW_DAYS after from_date. InputError, before anything is sent, for a field
+        outside Dhan's enums."""
+        _check_expired_request(expiry_flag, expiry_code, strike, option_type, from_date, to_date, interval)
+        what = f"expired options {security_id}/{segment} {expiry_flag}{expiry_code} {strike} {option_type} " \
+               f"{from_date}..{to_date}"
+        body = self._call(what, "data", lambda: self._dhan.expired_options_data(
+            str(security_id), segment, instrument, expiry_flag, expiry_code, strike, option_type,
+            list(EXPIRED_FIELDS), from_date, to_date, interval), idempotent=True,
+            fields=("securityId", "exchangeSegment", "instrument", "expiryFlag", "expiryCode", "strike",
+                    "drvOptionType", "requiredData", "fromDate", "toDate", "interval"), missing_ok=True)
+        if body is None:
+            return {}
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise DataError(f"{what}: expected {{'data': {{'ce': …, 'pe': …}}}}, got {_short(body)}")
+        side = data.get("ce" if option_type == "CALL" else "pe")
+        if side is None:
+            return {}
+        if not isinstance(side, dict):
+            raise DataError(f"{what}: expected an object of column arrays, got {_short(side)}")
+        return side
 
     def last_prices(self, instruments: Mapping[str, Sequence[int]]) -> dict[str, dict[str, dict]]:
         """Last traded prices: {segment: [security id, …]} → {segment: {"<id>": {"last_price": ₹}}}."""
@@ -348,6 +384,28 @@ def _check_credential(value, field: str) -> None:
     """Non-empty, no whitespace or control characters (requests would quote a bad header value in its error)."""
     if not isinstance(value, str) or not value or any(ch.isspace() or not ch.isprintable() for ch in value):
         raise InputError(f"{field}: expected a non-empty string without spaces or control characters")
+
+
+def _check_expired_request(expiry_flag, expiry_code, strike, option_type, from_date: str, to_date: str,
+                           interval) -> None:
+    """InputError naming the first field of an expired-options request outside Dhan's documented values."""
+    if expiry_flag not in ("WEEK", "MONTH"):
+        raise InputError(f"expiryFlag: expected WEEK or MONTH, got {expiry_flag!r}")
+    if expiry_code not in (1, 2, 3) or isinstance(expiry_code, bool):
+        raise InputError(f"expiryCode: expected 1 (near), 2 (next) or 3 (far), got {expiry_code!r}")
+    if not isinstance(strike, str) or not _EXPIRED_STRIKE.fullmatch(strike):
+        raise InputError(f"strike: expected ATM or ATM+k / ATM-k with k from 1 to {EXPIRED_MAX_OFFSET}, got {strike!r}")
+    if option_type not in ("CALL", "PUT"):
+        raise InputError(f"drvOptionType: expected CALL or PUT, got {option_type!r}")
+    if interval not in EXPIRED_INTERVALS or isinstance(interval, bool):
+        raise InputError(f"interval: expected one of {EXPIRED_INTERVALS} minutes, got {interval!r}")
+    try:
+        first, until = date.fromisoformat(from_date), date.fromisoformat(to_date)
+    except (TypeError, ValueError):
+        raise InputError(f"fromDate/toDate: expected YYYY-MM-DD dates, got {from_date!r} and {to_date!r}") from None
+    if not 0 < (until - first).days <= EXPIRED_WINDOW_DAYS:
+        raise InputError(f"toDate: expected 1 to {EXPIRED_WINDOW_DAYS} days after fromDate {first} (exclusive), "
+                         f"got {until}")
 
 
 def _error_code(body) -> tuple[str, str, str] | None:
