@@ -104,9 +104,10 @@ class SymbolSizing:
 
     @classmethod
     def unbudgeted(cls, symbol: str, day: date, is_index: bool) -> "SymbolSizing":
-        """Checks without budgets (₹3 crore, no symbol or industry budget), beta 1 and the default stress grid."""
-        grid = AnalysisSettings().stress.scenarios()
-        return cls(3e7, np.inf, np.inf, margin_parameters(symbol, day, index=is_index), 1.0, grid)
+        """Checks with the default settings' capital and stress grid, no symbol or industry budget, beta 1."""
+        defaults = AnalysisSettings()
+        return cls(defaults.capital, np.inf, np.inf, margin_parameters(symbol, day, index=is_index), 1.0,
+                   defaults.stress.scenarios())
 
 
 def lot_margin(positions: Positions, spot: float, r: float, params: MarginParameters,
