@@ -34,8 +34,8 @@ class Settings(BaseSettings, AnalysisSettings):
     data_dir: Path = Path("data")
     results_dir: Path = Path("results")
     logs_dir: Path = Path("logs")
-    span_dir: Path = Field(Path("data/span"), description="NSE SPAN risk-parameter files (nsccl.YYYYMMDD.*.spn): a "
-                           "file for the day supplies the real risk arrays to the margin")
+    span_dir: Path | None = Field(None, description="NSE SPAN risk-parameter files (nsccl.YYYYMMDD.*.spn): a file "
+                                  "for the day supplies the real risk arrays to the margin (default: <data_dir>/span)")
     embedded_dir: Path = Field(PROJECT_DIR / ".optionsv4", description="the embedded PostgreSQL's home (project-local)")
     database_url: SecretStr | None = Field(None, validation_alias=AliasChoices("OPTIONSV4_DATABASE_URL", "SUPABASE_DB_URL"))
     dhan_client_id: str | None = Field(None, validation_alias=AliasChoices("OPTIONSV4_DHAN_CLIENT_ID", "DHAN_CLIENT_ID"))
@@ -62,6 +62,12 @@ class Settings(BaseSettings, AnalysisSettings):
         if value not in ("1", "0", ""):
             raise ValueError("expected 1 (live trading armed), or 0 or empty (off)")
         return value == "1"
+
+    @model_validator(mode="after")
+    def _span_dir_under_data_dir(self) -> "Settings":
+        if self.span_dir is None:
+            self.span_dir = self.data_dir / "span"
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -88,13 +88,13 @@ def run_settings() -> Settings:
         pass  # the embedded PostgreSQL default
     try:
         dhan = BaseHook.get_connection(DHAN_CONN_ID)
-        extras = dhan.extra_dejson
-        for secret in (dhan.password, extras.get("pin"), extras.get("totp_secret")):
+        extras = {name: str(dhan.extra_dejson[name]) for name in ("pin", "totp_secret")
+                  if dhan.extra_dejson.get(name) not in (None, "")}  # a PIN typed as a number is text too
+        for secret in (dhan.password, *extras.values()):
             if secret:
                 mask_secret(secret)
         overrides |= {"dhan_client_id": dhan.login, "dhan_access_token": dhan.password}
-        overrides |= {key: extras[name] for key, name in (("dhan_pin", "pin"), ("dhan_totp_secret", "totp_secret"))
-                      if extras.get(name)}
+        overrides |= {f"dhan_{name}": value for name, value in extras.items()}
     except AirflowNotFoundException:
         pass
     return load_settings(**overrides)

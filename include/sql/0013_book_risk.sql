@@ -31,7 +31,7 @@ CREATE TABLE run_book_stress (
     vol_shift       double precision NOT NULL,                          -- relative, decimal
     pnl             double precision NOT NULL,                          -- ₹
     pnl_pct_capital double precision NOT NULL,                          -- % of capital
-    PRIMARY KEY (run_id, scenario)
+    PRIMARY KEY (run_id, nifty_move, vol_shift)
 );
 ALTER TABLE run_book ENABLE ROW LEVEL SECURITY;
 ALTER TABLE run_book_stress ENABLE ROW LEVEL SECURITY;

@@ -374,7 +374,7 @@ def analyze_portfolio(
             progress(row.symbol)
     return assemble(
         source.trade_date, outcomes, profile=profile, source_name=source.name, state=state, plan=plan,
-        settings=settings, started=started,
+        settings=settings, started=started, span=span,
     )
 
 
@@ -388,8 +388,10 @@ def assemble(
     plan: pd.DataFrame,
     settings: AnalysisSettings,
     started: datetime,
+    span: SpanFile | None = None,
 ) -> AnalysisResult:
-    """Size the selected strategies across symbols, re-evaluate them at size, attach exits: the run's result."""
+    """Size the selected strategies across symbols, re-evaluate them at size, attach exits: the run's result (the
+    book margined on `span`'s risk arrays where it lists the contracts, as the strategies were)."""
     limits = settings.limits(profile)
     symbols = pd.DataFrame([o.row for o in outcomes]).reindex(columns=SYMBOL_COLUMNS)
     chosen = [o for o in outcomes if o.selected is not None]
@@ -406,7 +408,7 @@ def assemble(
         smiles=_stacked([o.smiles for o in outcomes], SMILE_COLUMNS, ["symbol", "expiry"]),
         smile_quotes=_stacked([o.smile_quotes for o in outcomes], SMILE_QUOTE_COLUMNS,
                               ["symbol", "expiry", "strike", "option_type"]),
-        **_book(strategies, legs, stress, symbols, trade_date, settings, limits),
+        **_book(strategies, legs, stress, symbols, trade_date, settings, limits, span),
         settings={"limits": limits.model_dump(mode="json"), "candidates": settings.candidates.model_dump(mode="json"),
                   "risk_free_rate": settings.risk_free_rate, "stress_move": settings.stress_move},
     )
@@ -451,7 +453,7 @@ def _size_and_finalise(chosen: list[SymbolOutcome], plan: pd.DataFrame, settings
 
 
 def _book(strategies: pd.DataFrame, legs: pd.DataFrame, stress: np.ndarray, symbols: pd.DataFrame, trade_date: date,
-          settings: AnalysisSettings, limits: RiskLimits) -> dict[str, pd.DataFrame]:
+          settings: AnalysisSettings, limits: RiskLimits, span: SpanFile | None) -> dict[str, pd.DataFrame]:
     """The book's risk for the result: `book` (one row, BOOK_COLUMNS: greeks in NIFTY terms, margin as one book
     and as the sum of its strategies, worst stress and the limits) and `book_stress` (STRESS_COLUMNS)."""
     capital = settings.capital
@@ -460,7 +462,7 @@ def _book(strategies: pd.DataFrame, legs: pd.DataFrame, stress: np.ndarray, symb
     greeks = nifty_terms(*(strategies[c].to_numpy(float) for c in ("delta", "gamma", "vega", "theta")),
                          strategies["spot"].to_numpy(float), beta)
     risk = book_risk(stress, greeks, capital, settings.stress)
-    margin = _book_margin(strategies, legs, symbol_rows, trade_date, settings.risk_free_rate)
+    margin = _book_margin(strategies, legs, symbol_rows, trade_date, settings.risk_free_rate, span)
     book = {**risk.greeks, "margin": margin, "margin_sum": float(strategies["margin"].sum()),
             "worst_stress": risk.worst, "margin_limit": limits.max_margin * capital,
             "stress_limit": -limits.max_stress_loss * capital}
@@ -468,7 +470,7 @@ def _book(strategies: pd.DataFrame, legs: pd.DataFrame, stress: np.ndarray, symb
 
 
 def _book_margin(strategies: pd.DataFrame, legs: pd.DataFrame, symbols: pd.DataFrame, trade_date: date,
-                 r: float) -> float:
+                 r: float, span: SpanFile | None = None) -> float:
     """SPAN + exposure margin of all option legs as one book (hedges between positions of an underlying count), ₹."""
     options = legs[legs["instrument"] != "STK"].merge(strategies[["candidate_id", "symbol", "spot"]], on="candidate_id")
     if options.empty:
@@ -479,12 +481,12 @@ def _book_margin(strategies: pd.DataFrame, legs: pd.DataFrame, symbols: pd.DataF
         "quantity": np.where(options["side"] == "BUY", 1.0, -1.0) * options["qty"].astype(float),
         "years": [years_to_expiry(pd.Timestamp(at).to_pydatetime(), pd.Timestamp(expiry).date())
                   for at, expiry in zip(quoted_at, options["expiry"])],
-        "iv": options["iv"].astype(float),
+        "iv": options["iv"].astype(float), "expiry": pd.to_datetime(options["expiry"]),
     })
     index = symbols["sector"] == "Index"
     params = {s: margin_parameters(s, trade_date, index=bool(index.get(s, False))) for s in frame["symbol"].unique()}
     spot = options.groupby("symbol")["spot"].first().to_dict()
-    return float(book_margin(frame, spot=spot, rate=r, params=params).loc["TOTAL", "total"])
+    return float(book_margin(frame, spot=spot, rate=r, params=params, span=span).loc["TOTAL", "total"])
 
 
 def _at_size(rows: pd.DataFrame, legs: pd.DataFrame, valuation: Valuation, as_of: datetime,

@@ -27,7 +27,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from optionsv4_lib.core.errors import InputError
-from optionsv4_lib.marketdata.span_file import RiskArrays
+from optionsv4_lib.marketdata.span_file import RiskArrays, SpanFile
 from optionsv4_lib.pricing.black_scholes import bs_greeks, bs_price
 from optionsv4_lib.reference.calendar import DAYS_PER_YEAR
 from optionsv4_lib.reference.margin_parameters import MarginParameters
@@ -76,22 +76,31 @@ def strategy_margin(strike: ArrayLike, is_call: ArrayLike, quantity: ArrayLike, 
 
 
 def book_margin(legs: pd.DataFrame, *, spot: dict[str, float], rate: float,
-                params: dict[str, MarginParameters]) -> pd.DataFrame:
+                params: dict[str, MarginParameters], span: SpanFile | None = None) -> pd.DataFrame:
     """Margin (₹) of a whole book: legs netted per contract, every contract of one underlying margined together
     (scenarios combined — the hedge benefit between positions), summed across underlyings. `legs` columns: symbol,
-    strike, option_type (CE/PE), quantity (signed units), years, iv. One row per symbol (COMPONENTS), then "TOTAL"."""
-    missing = [c for c in ("symbol", "strike", "option_type", "quantity", "years", "iv") if c not in legs.columns]
+    strike, option_type (CE/PE), quantity (signed units), years, iv, and expiry (dates) when `span` is given: an
+    underlying whose every contract the SPAN file lists is margined on its risk arrays. Returns one row per symbol
+    (COMPONENTS) and a last row "TOTAL"."""
+    need = ["symbol", "strike", "option_type", "quantity", "years", "iv"] + (["expiry"] if span is not None else [])
+    missing = [c for c in need if c not in legs.columns]
     if missing:
         raise InputError(f"legs: missing column(s) {', '.join(missing)}")
-    net = legs.groupby(["symbol", "option_type", "strike", "years"], as_index=False).agg(
+    keys = ["symbol", "option_type", "strike", "years"] + (["expiry"] if span is not None else [])
+    net = legs.groupby(keys, as_index=False).agg(
         quantity=("quantity", "sum"), iv=("iv", "mean"))  # a contract held by two positions is one net position
     rows = {}
     for symbol, group in net.groupby("symbol", sort=True):
         if symbol not in spot or symbol not in params:
             raise InputError(f"{symbol}: no spot or margin parameters given")
-        one = strategy_margin(group["strike"].to_numpy(float)[None], (group["option_type"] == "CE").to_numpy()[None],
-                              group["quantity"].to_numpy(float)[None], group["years"].to_numpy(float)[None],
-                              group["iv"].to_numpy(float)[None], spot=spot[symbol], rate=rate, params=params[symbol])
+        strike, is_call = group["strike"].to_numpy(float)[None], (group["option_type"] == "CE").to_numpy()[None]
+        quantity = group["quantity"].to_numpy(float)[None]
+        arrays = None if span is None else span.risk_arrays(
+            symbol, strike, is_call, pd.to_datetime(group["expiry"]).to_numpy().astype("datetime64[D]")[None],
+            quantity)
+        one = strategy_margin(strike, is_call, quantity, group["years"].to_numpy(float)[None],
+                              group["iv"].to_numpy(float)[None], spot=spot[symbol], rate=rate, params=params[symbol],
+                              risk_arrays=arrays)
         rows[symbol] = one.frame().iloc[0]
     frame = pd.DataFrame(rows).T.reindex(columns=list(COMPONENTS))
     frame.loc["TOTAL"] = frame.sum()

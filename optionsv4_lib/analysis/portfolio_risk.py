@@ -104,8 +104,8 @@ def book_risk(scenario: np.ndarray, greeks: np.ndarray, capital: float, config: 
 
 def scenario_name(move: float, vol_shift: float) -> str:
     """'NIFTY −10 %, IV +50 %' (IV part left out for no shift)."""
-    text = f"NIFTY {move * 100:+.0f} %".replace("-", "−")
-    return text + (f", IV {vol_shift * 100:+.0f} %".replace("-", "−") if vol_shift else "")
+    text = f"NIFTY {round(move * 100, 6):+g} %".replace("-", "−")
+    return text + (f", IV {round(vol_shift * 100, 6):+g} %".replace("-", "−") if vol_shift else "")
 
 
 def beta_to_market(closes: pd.Series | None, market_closes: pd.Series | None, *, window: int = 250,

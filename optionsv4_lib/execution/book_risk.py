@@ -2,7 +2,7 @@
 
 Each strategy's scenario P&Ls and greeks were computed by the analysis at its analysed lots (analysis.portfolio_risk);
 positions are linear in lots, so a strategy marked for fewer lots contributes that share. The stress grid is the
-analysis run's (run_book_stress).
+analysis run's (run_book_stress); strategies from runs on another grid are listed as unknown, never added up.
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,8 @@ from optionsv4_lib.execution import ledger
 
 def plan_book_risk(conn, strategy_ids: Sequence[int], capital: float) -> dict[str, Any]:
     """{"greeks": BOOK_GREEK_COLUMNS → ₹, "stress": [{scenario, nifty_move, vol_shift, pnl, pnl_pct_capital}],
-    "worst": ₹ (≤ 0), "unknown": ids without a stored stress (analysed before it was stored)} for `strategy_ids`."""
+    "worst": ₹ (≤ 0), "unknown": ids without a stored stress on that grid (analysed before it was stored, or on
+    another stress grid)} for `strategy_ids`."""
     rows, scenarios = ledger.stress_rows(conn, strategy_ids)
     known = [row for row in rows if row[9] is not None and len(row[9]) == len(scenarios)]
     pnl = np.zeros(len(scenarios))

@@ -365,20 +365,20 @@ def marked_rows(conn, ids: Sequence[int]) -> list[tuple]:
 def stress_rows(conn, ids: Sequence[int]) -> tuple[list[tuple], list[tuple]]:
     """(strategies, scenarios) for the book risk of `ids`. strategies: strategy_id, marked lots (else the analysed),
     analysed lots, spot, beta (None when not stored), delta, gamma, vega, theta, stress_pnl (₹ at the analysed lots;
-    None for runs before it was stored). scenarios: (nifty_move, vol_shift) of the first listed run's stress grid, in
-    the order of stress_pnl."""
+    None for runs before it was stored, or for a run whose stress grid differs from the first run's). scenarios:
+    (nifty_move, vol_shift) of the first run's stress grid (of the lowest strategy id), in the order of stress_pnl."""
     with transaction(conn) as cur:
         cur.execute("""SELECT s.strategy_id, coalesce(e.lots, s.lots), s.lots, s.spot, y.beta, s.delta, s.gamma,
-                              s.vega, s.theta, s.stress_pnl, s.run_id
+                              s.vega, s.theta, s.stress_pnl,
+                              (SELECT array_agg(ARRAY[b.nifty_move, b.vol_shift] ORDER BY b.nifty_move, b.vol_shift)
+                               FROM run_book_stress b WHERE b.run_id = s.run_id)
                        FROM strategies s LEFT JOIN strategy_execution_status e USING (strategy_id)
                             LEFT JOIN run_symbols y ON y.run_id = s.run_id AND y.symbol = s.symbol
                        WHERE s.strategy_id = ANY(%s) ORDER BY s.strategy_id""", (list(ids),))
         rows = cur.fetchall()
-        if not rows:
-            return [], []
-        cur.execute("""SELECT nifty_move, vol_shift FROM run_book_stress WHERE run_id = %s
-                       ORDER BY nifty_move, vol_shift""", (rows[0][-1],))
-        return [row[:-1] for row in rows], cur.fetchall()
+    grid = next((row[-1] for row in rows if row[-1]), None) or []
+    return ([(*row[:9], row[9] if row[-1] == grid else None) for row in rows],
+            [tuple(scenario) for scenario in grid])
 
 
 def strategy_legs(conn, run_id: int, candidate_id: str) -> list[dict]:

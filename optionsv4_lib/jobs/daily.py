@@ -270,7 +270,7 @@ def allocate(run_dir: str, settings: Settings) -> str:
     result = assemble(
         spec.trade_date, outcomes, profile=spec.risk_profile, source_name=_replay(spec).name,
         state=read_market_state(run_dir), plan=pd.read_parquet(Path(run_dir) / "budgets.parquet").set_index("symbol"),
-        settings=settings, started=datetime.fromisoformat(spec.started_at),
+        settings=settings, started=datetime.fromisoformat(spec.started_at), span=_run_span(run_dir),
     )
     return str(save_result(result, Path(run_dir) / "result"))
 

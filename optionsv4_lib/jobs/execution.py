@@ -116,7 +116,7 @@ def book_lines(book: dict[str, Any] | None) -> list[str]:
     lines += [f"  {row['scenario']:<24} ₹{row['pnl']:>14,.0f}  {row['pnl_pct_capital']:+.2f} %"
               for row in book["stress"]]
     if book["unknown"]:
-        lines.append(f"  not in the stress table (analysed before it was stored): {book['unknown']}")
+        lines.append(f"  not in the stress table (no stored stress on this grid): {book['unknown']}")
     return lines
 
 

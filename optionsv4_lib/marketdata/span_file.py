@@ -13,6 +13,7 @@ Nothing here downloads: `download_span_file` is called only by `optionsv4 data f
 """
 
 import json
+import logging
 import re
 import urllib.error
 import urllib.request
@@ -30,6 +31,8 @@ import pyarrow.parquet as pq
 
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.reference.calendar import previous_trading_day
+
+log = logging.getLogger(__name__)
 
 N_SCENARIOS = 16
 FILE_NAME = re.compile(r"nsccl\.(\d{8})\.(s|i\d{1,2})\.spn$", re.IGNORECASE)
@@ -62,6 +65,9 @@ class SpanFile:
         """The file's arrays for legs (N, L) of `symbol` (strike ₹, is_call, expiry datetime64[D] or dates,
         quantity units; 0 = pad). A position is `covered` when the file lists every one of its non-pad legs."""
         strike, is_call, quantity = np.asarray(strike, float), np.asarray(is_call, bool), np.asarray(quantity)
+        if self.contracts.empty:  # a file listing none of the symbols asked for covers nothing
+            return RiskArrays(np.zeros((*strike.shape, N_SCENARIOS)), np.zeros(strike.shape), np.zeros(strike.shape),
+                              np.zeros(strike.shape[0], dtype=bool))
         if np.asarray(expiry).dtype.kind in "iufb":
             raise InputError("expiry: expected dates (datetime64 or date), got numbers")
         expiry = np.asarray(expiry, dtype="datetime64[D]").astype("datetime64[ns]")
@@ -76,12 +82,17 @@ class SpanFile:
 
 
 def span_for_run(day: date, directory: Path | str, symbols: set[str] | None = None) -> SpanFile | None:
-    """The SPAN parameters a pre-market run of `day` can know: the day's own file when present (an intraday or
-    beginning-of-day revision), else the previous trading day's settlement file; None when the folder has neither."""
-    for candidate in (day, previous_trading_day(day)):
-        path = span_file_for(candidate, directory) if Path(directory).is_dir() else None
-        if path is not None:
-            return read_span_file(path, symbols)
+    """The SPAN parameters a pre-market run of `day` can know: the day's beginning-of-day file (`i1`/`i01`) when the
+    folder has it, else the previous trading day's settlement file (`s`); never a later revision of the day (it did
+    not exist before the open, and a replay must see what the run saw). None when the folder has neither (logged)."""
+    folder = Path(directory)
+    for candidate, revisions in ((day, ("i1", "i01")), (previous_trading_day(day), ("s",))):
+        for revision in revisions:
+            path = folder / f"nsccl.{candidate:%Y%m%d}.{revision}.spn"
+            if path.is_file():
+                return read_span_file(path, symbols)
+    log.info("no SPAN file for %s in %s (its beginning-of-day file, or the previous session's settlement file): "
+             "margins from the scenario model", day, folder)
     return None
 
 

@@ -29,7 +29,7 @@ from optionsv4_lib.core.errors import AuthError, BrokerError, InputError
 log = logging.getLogger(__name__)
 
 AUTH_URL = "https://auth.dhan.co"
-MIN_VALIDITY = timedelta(hours=1)  # a token must outlive the run by this much to be used as it is
+MIN_VALIDITY = timedelta(hours=1)  # a token must stay valid this long after the check to be used as it is
 TOKEN_CACHE = ".dhan_token.json"  # under the data dir, mode 0600
 TOTP_STEP, TOTP_DIGITS = 30, 6  # RFC 6238 as authenticator apps use it: SHA-1, 30 s, 6 digits
 
@@ -79,8 +79,9 @@ def generate_access_token(client_id: str, pin: str, totp_secret: str, *, now: da
     params = {"dhanClientId": client_id, "pin": pin, "totp": totp(totp_secret, now)}
     try:
         answer = requests.post(f"{auth_url.rstrip('/')}/app/generateAccessToken", params=params, timeout=timeout)
-    except requests.RequestException as exc:
-        raise BrokerError(f"Dhan auth host {auth_url} unreachable ({type(exc).__name__}): no new access token") from exc
+    except requests.RequestException as exc:  # its text holds the URL with the PIN and code: never chained
+        raise BrokerError(f"Dhan auth host {auth_url} unreachable ({type(exc).__name__}): no new access token") \
+            from None
     try:
         body = answer.json()
     except ValueError:

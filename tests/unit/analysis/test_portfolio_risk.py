@@ -105,3 +105,10 @@ def test_beta_from_aligned_daily_returns():
     beta, note = beta_to_market(own.tail(30), market)
     assert beta == 1.0 and "29 common daily returns, need 60" in note
     assert beta_to_market(None, market) == (1.0, "beta to NIFTY 1 assumed (no price history)")
+
+
+def test_scenario_names_keep_fractional_moves_apart():
+    from optionsv4_lib.analysis.portfolio_risk import scenario_name
+
+    assert scenario_name(-0.025, 0.3) == "NIFTY −2.5 %, IV +30 %"
+    assert scenario_name(-0.02, 0.0) == "NIFTY −2 %" != scenario_name(-0.015, 0.0)

@@ -22,12 +22,26 @@ def span_dir(tmp_path):
     return tmp_path
 
 
-def test_a_monday_run_uses_fridays_settlement_file_and_none_without_one(span_dir, tmp_path):
+def test_a_monday_run_uses_fridays_settlement_file_never_its_own_later_files(span_dir, tmp_path):
     found = span_for_run(date(2026, 12, 7), span_dir, {"NIFTY"})
     assert found is not None and found.business_date == date(2026, 12, 4)
     assert set(found.contracts["symbol"]) == {"NIFTY"}
-    assert span_for_run(date(2026, 12, 9), span_dir) is None  # Tuesday's run wants Monday's or its own file
+    assert span_for_run(date(2026, 12, 9), span_dir) is None  # Wednesday's run wants Tuesday's or its own BOD file
     assert span_for_run(date(2026, 12, 7), tmp_path / "absent") is None
+    # Monday's settlement and intraday files did not exist before Monday's open: a replay never reads them …
+    for later in ("s", "i3"):
+        shutil.copy(span_dir / "nsccl.20261204.s.spn", span_dir / f"nsccl.20261207.{later}.spn")
+    assert span_for_run(date(2026, 12, 7), span_dir).business_date == date(2026, 12, 4)
+    # … its beginning-of-day file did
+    shutil.copy(span_dir / "nsccl.20261204.s.spn", span_dir / "nsccl.20261207.i1.spn")
+    assert span_for_run(date(2026, 12, 7), span_dir) is not None
+
+
+def test_a_file_listing_none_of_the_symbols_covers_nothing(span_dir):
+    span = read_span_file(span_dir / "nsccl.20261204.s.spn", {"RELIANCE"})
+    arrays = span.risk_arrays("RELIANCE", np.array([[1300.0]]), np.array([[True]]),
+                              np.array([["2026-12-29"]], dtype="datetime64[D]"), np.array([[-500.0]]))
+    assert arrays.covered.tolist() == [False]
 
 
 def test_a_saved_span_file_loads_back_equal(span_dir, tmp_path):
