@@ -3,9 +3,10 @@ master's contracts, 1,000 instruments a request, one request per second) beside 
 endpoint (one request per 3 s). The real dhanhq client talks to the emulator (tests/support/dhan_emulator.py, HTTP
 on localhost) enforcing Dhan's limits strictly (quote 1 s, option chain 3 s between requests; 429 otherwise).
 
-Each path asks, from a fresh source, every symbol's expiry list (data APIs, 5 per second) and the chains of the
-expiries the analysis chooses (near and far), then every symbol's price history (candles, data APIs). The quote
-path reads the contracts from the emulator's scrip master as a frame (in production: the `instruments` table).
+Each path asks, from a fresh source, every symbol's listed expiries and the chains of the expiries the analysis
+chooses (near and far), then every symbol's price history (candles, data APIs, 5 per second). The quote path reads
+the contracts and expiries from the emulator's scrip master as a frame, imported just now (in production: the
+`instruments` table); the option-chain path asks Dhan's expiry list of every symbol (data APIs).
 
 rows() -> [{task, implementation, n, seconds, per_item_us, note}] for bench/run.py.
 """
@@ -14,6 +15,8 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+
+import pandas as pd
 
 from optionsv4_lib.adapters.dhan.market_data import DhanMarketData
 from optionsv4_lib.analysis.analyze import FORECAST_HISTORY_DAYS, choose_expiries
@@ -37,6 +40,7 @@ def _run(quotes: bool) -> dict:
         contracts = None
         if quotes:
             master = emulator.scrip_master().rename(columns={"underlying_symbol": "symbol", "expiry_date": "expiry"})
+            master["loaded_at"] = pd.Timestamp.now(tz="UTC")  # imported just now
             contracts = lambda wanted: master[master["symbol"].isin(wanted)]  # noqa: E731
         source = DhanMarketData(emulator.client_id, emulator.access_token, trade_date=TRADE_DATE,
                                 base_url=emulator.url, contracts=contracts)

@@ -86,16 +86,18 @@ def contract_lot(conn, symbol: str, expiry: date, exchange: str = "NSE") -> int 
     return lots[0] if lots else None
 
 
-CONTRACT_COLUMNS = ("symbol", "expiry", "strike", "option_type", "security_id", "lot_size")
+CONTRACT_COLUMNS = ("symbol", "expiry", "strike", "option_type", "security_id", "lot_size", "loaded_at")
 
 
 def option_contracts(conn, symbols: list[str], exchange: str = "NSE") -> pd.DataFrame:
     """Every option contract of `symbols` in `instruments` on `exchange`: symbol, expiry (date), strike (₹),
-    option_type (CE/PE), security_id, lot_size (units; <NA> when not stored), by symbol, expiry, strike, type."""
+    option_type (CE/PE), security_id, lot_size (units; <NA> when not stored), loaded_at (when the row was imported,
+    UTC), by symbol, expiry, strike, type."""
     wanted = sorted({symbol.strip().upper() for symbol in symbols})
     with transaction(conn) as cur:
         cur.execute(
-            """SELECT underlying_symbol, expiry_date, strike, option_type, security_id, lot_size FROM instruments
+            """SELECT underlying_symbol, expiry_date, strike, option_type, security_id, lot_size, loaded_at
+               FROM instruments
                WHERE underlying_symbol = ANY(%s) AND exchange = %s AND instrument IN ('OPTIDX', 'OPTSTK')
                ORDER BY underlying_symbol, expiry_date, strike, option_type""",
             (wanted, exchange),
@@ -106,4 +108,5 @@ def option_contracts(conn, symbols: list[str], exchange: str = "NSE") -> pd.Data
     frame["security_id"] = frame["security_id"].astype("int64")
     lots = pd.to_numeric(frame["lot_size"], errors="coerce")
     frame["lot_size"] = lots.where(lots > 0).round().astype("Int64")
+    frame["loaded_at"] = pd.to_datetime(frame["loaded_at"], utc=True)
     return frame

@@ -87,6 +87,21 @@ def test_whole_universe_chains_from_quotes_equal_the_market(emulator, market, db
     # those, are asked of the option-chain endpoint
     empty = [pair for pair in wanted if market.option_chain(*pair).empty]
     assert empty and len(requests_to(emulator, "optionchain")) == len(empty)
+    # expiries are the fresh scrip master's; Dhan's expiry list is asked only for a symbol it holds no options of
+    no_options = {symbol for symbol in market.universe["symbol"] if all(market.option_chain(symbol, e).empty
+                                                                        for e in market.expiries(symbol))}
+    assert len(requests_to(emulator, "expirylist")) == len(no_options) == 1
+
+
+def test_expiries_come_from_a_fresh_scrip_master_else_from_dhans_expiry_list(emulator, market, db):
+    replace_instruments(db, emulator.scrip_master(["NIFTY", "TCS"]), "emulator")
+    with db.cursor() as cur:  # TCS's rows imported long before the trade date: its expiries are asked of Dhan
+        cur.execute("UPDATE instruments SET loaded_at = '2026-11-01T09:00:00+05:30' WHERE underlying_symbol = 'TCS'")
+    db.commit()
+    source = make_source(emulator, db)
+    assert source.expiries("NIFTY") == market.expiries("NIFTY") and requests_to(emulator, "expirylist") == []
+    assert source.expiries("TCS") == market.expiries("TCS")
+    assert [r.body["UnderlyingScrip"] for r in requests_to(emulator, "expirylist")] == [11536]
 
 
 def test_a_pair_missing_from_the_scrip_master_comes_from_the_option_chain_endpoint(emulator, market, db):

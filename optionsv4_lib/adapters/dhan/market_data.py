@@ -6,7 +6,9 @@ universe.csv), plus INDIA VIX from include/data/index_ids.csv. Indices are asked
 INDEX; stocks as NSE_EQ / EQUITY, and their option chains as segment NSE_FNO with the equity's id (community
 usage; not in Dhan's docs).
 
-Chains come from Dhan's market-quote endpoint when the imported scrip master (`contracts`: the `instruments` rows
+Expiries are the scrip master's (the expiries of the symbol's option contracts, from the trade date on) when it was
+imported at most MASTER_MAX_AGE days before the trade date and holds the symbol's options; otherwise Dhan's expiry
+list (one data request per symbol). Chains come from Dhan's market-quote endpoint when the imported scrip master (`contracts`: the `instruments` rows
 of the symbols' option contracts) lists the expiry's contracts: every contract of all the wanted (symbol, expiry)
 pairs, and each underlying, is quoted in requests of 1,000 instruments at Dhan's one quote request per second
 (`option_chains`), so the whole universe takes seconds. A quote gives bid/ask and their quantities (depth level
@@ -59,6 +61,7 @@ _QUOTE_FIELDS = {  # canonical column ← Dhan per-side field
 }
 _GREEKS = ("delta", "gamma", "theta", "vega")
 _CANDLE_FIELDS = ("open", "high", "low", "close", "volume", "timestamp")
+MASTER_MAX_AGE = 3  # days: a scrip master imported earlier may lack expiries listed since (NSE lists weeklies weeks ahead)
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,8 @@ class DhanMarketData:
         self._lots = lots
         self._load_contracts = contracts
         self._contracts: dict[str, pd.DataFrame] = {}  # symbol → its option contracts in the scrip master
-        self._expiries: dict[str, list[date]] = {}
+        self._expiries: dict[str, list[date]] = {}  # symbol → its listed expiries (scrip master's or Dhan's list)
+        self._listed: dict[str, list[date]] = {}  # symbol → Dhan's expiry list
 
     @classmethod
     def from_settings(cls, settings: "Settings", trade_date: date, **options) -> "DhanMarketData":
@@ -121,15 +125,26 @@ class DhanMarketData:
     # ---------------------------------------------------------------- MarketDataSource
 
     def expiries(self, symbol: str) -> list[date]:
-        """Listed expiries of symbol's options, sorted (as Dhan lists them, weeklies and long-dated included)."""
-        key, underlying = self._option_underlying(symbol)
+        """Listed expiries of symbol's options, sorted (weeklies and long-dated included): the fresh scrip master's,
+        else Dhan's expiry list."""
+        key, _ = self._option_underlying(symbol)
         if key not in self._expiries:
+            stored = self._contracts_of(key)
+            fresh = stored["loaded_at"].dt.tz_convert(IST).dt.date >= self.trade_date - timedelta(days=MASTER_MAX_AGE)
+            days = sorted({day for day in stored.loc[fresh, "expiry"] if day >= self.trade_date})
+            self._expiries[key] = days or self._listed_expiries(key)
+        return list(self._expiries[key])
+
+    def _listed_expiries(self, symbol: str) -> list[date]:
+        """Dhan's expiry list of the symbol's options (one data request, then cached)."""
+        if symbol not in self._listed:
+            underlying = self._underlyings[symbol]
             listed = self.client.expiry_list(underlying.security_id, CHAIN_SEGMENT[underlying.segment])
             try:
-                self._expiries[key] = sorted({date.fromisoformat(day) for day in listed})
+                self._listed[symbol] = sorted({date.fromisoformat(day) for day in listed})
             except ValueError as exc:
-                raise DataError(f"{key}: expiry list holds a date that is not YYYY-MM-DD: {exc}") from exc
-        return list(self._expiries[key])
+                raise DataError(f"{symbol}: expiry list holds a date that is not YYYY-MM-DD: {exc}") from exc
+        return self._listed[symbol]
 
     def option_chain(self, symbol: str, expiry: date) -> pd.DataFrame:
         """The chain of one listed expiry as schema.OPTION_CHAIN, by strike then CE before PE (option_chains for
@@ -151,7 +166,7 @@ class DhanMarketData:
             try:
                 key, _ = self._option_underlying(symbol)
                 day = as_date(expiry, "expiry")
-                if day not in self.expiries(key):
+                if day not in self.expiries(key) and day not in self._listed_expiries(key):
                     raise DataError(f"{key}: no listed expiry {day} on {self.trade_date}")
                 listed = self._contracts_of(key)
                 quoted[pair] = listed[listed["expiry"] == day]
@@ -201,7 +216,8 @@ class DhanMarketData:
         if symbol not in self._contracts:
             loaded = (pd.DataFrame(columns=list(CONTRACT_COLUMNS)) if self._load_contracts is None
                       else self._load_contracts([symbol]))
-            loaded = loaded.assign(expiry=[as_date(day, "expiry") for day in loaded["expiry"]])
+            loaded = loaded.assign(expiry=[as_date(day, "expiry") for day in loaded["expiry"]],
+                                   loaded_at=pd.to_datetime(loaded["loaded_at"], utc=True))
             self._contracts[symbol] = loaded[loaded["symbol"] == symbol]
         return self._contracts[symbol]
 
