@@ -218,7 +218,8 @@ class DhanClient:
                               fields=tuple(chunk))
             answer = _envelope(body, what)
             if not isinstance(answer, dict) or not all(isinstance(v, dict) for v in answer.values()):
-                raise DataError(f"{what}: expected an object by segment of objects by security id, got {_short(answer)}")
+                raise DataError(f"{what}: expected an object by segment of objects by security id, "
+                                f"got {_short(answer)}")
             for segment, quoted in answer.items():
                 found.setdefault(segment, {}).update(quoted)
         return found

@@ -8,13 +8,13 @@ usage; not in Dhan's docs).
 
 Expiries are the scrip master's (the expiries of the symbol's option contracts, from the trade date on) when it was
 imported at most MASTER_MAX_AGE days before the trade date and holds the symbol's options; otherwise Dhan's expiry
-list (one data request per symbol). Chains come from Dhan's market-quote endpoint when the imported scrip master (`contracts`: the `instruments` rows
-of the symbols' option contracts) lists the expiry's contracts: every contract of all the wanted (symbol, expiry)
-pairs, and each underlying, is quoted in requests of 1,000 instruments at Dhan's one quote request per second
-(`option_chains`), so the whole universe takes seconds. A quote gives bid/ask and their quantities (depth level
-1), last price, OI and volume; the underlying price is the underlying's last price in the same batch; iv and the
-greeks are NaN (the analysis implies its own). A pair whose contracts are not in the scrip master is fetched from
-the option-chain endpoint (one request per 3 s) instead.
+list (one data request per symbol). Chains come from Dhan's market-quote endpoint when the imported scrip master
+(`contracts`: the `instruments` rows of the symbols' option contracts) lists the expiry's contracts: every contract
+of all the wanted (symbol, expiry) pairs, and each underlying, is quoted in requests of 1,000 instruments at Dhan's
+one quote request per second (`option_chains`), so the whole universe takes seconds. A quote gives bid/ask and
+their quantities (depth level 1), last price, OI and volume; the underlying price is the underlying's last price in
+the same batch; iv and the greeks are NaN (the analysis implies its own). A pair whose contracts are not in the
+scrip master is fetched from the option-chain endpoint (one request per 3 s) instead.
 
 Parsing: chain strike keys ("23100.000000") become float strikes; implied_volatility arrives in percent and
 becomes a decimal (0 — Dhan's value for an illiquid strike — becomes NaN, "unknown"); bid/ask are
@@ -29,8 +29,8 @@ protocol sees the market before the open.
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from datetime import date, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -61,7 +61,8 @@ _QUOTE_FIELDS = {  # canonical column ← Dhan per-side field
 }
 _GREEKS = ("delta", "gamma", "theta", "vega")
 _CANDLE_FIELDS = ("open", "high", "low", "close", "volume", "timestamp")
-MASTER_MAX_AGE = 3  # days: a scrip master imported earlier may lack expiries listed since (NSE lists weeklies weeks ahead)
+Chains = dict[tuple[str, date], pd.DataFrame | DataError]  # (symbol, expiry) → its chain, or why it could not be had
+MASTER_MAX_AGE = 3  # days: an older scrip master may lack expiries listed since (NSE lists weeklies weeks ahead)
 
 
 @dataclass(frozen=True)
@@ -155,11 +156,11 @@ class DhanMarketData:
             raise chain
         return chain
 
-    def option_chains(self, wanted: list[tuple[str, date]]) -> dict[tuple[str, date], pd.DataFrame | DataError]:
+    def option_chains(self, wanted: list[tuple[str, date]]) -> Chains:
         """The chains of many (symbol, expiry) pairs (marketdata.source.option_chains' contract): pairs whose
         contracts are in the scrip master from market quotes in batches, the others from the option-chain
         endpoint; each pair → its chain, or the DataError saying why it could not be had."""
-        chains: dict[tuple[str, date], pd.DataFrame | DataError] = {}
+        chains: Chains = {}
         quoted: dict[tuple[str, date], pd.DataFrame] = {}  # pair → its contracts, to be quoted
         for symbol, expiry in wanted:
             pair = (symbol, expiry)
@@ -221,8 +222,7 @@ class DhanMarketData:
             self._contracts[symbol] = loaded[loaded["symbol"] == symbol]
         return self._contracts[symbol]
 
-    def _quoted_chains(self, quoted: dict[tuple[str, date], pd.DataFrame]) -> dict[tuple[str, date], pd.DataFrame
-                                                                                 | DataError]:
+    def _quoted_chains(self, quoted: dict[tuple[str, date], pd.DataFrame]) -> Chains:
         """Chains from one batch of market quotes: every contract of the pairs that have some, and their
         underlyings."""
         asked = {pair: contracts for pair, contracts in quoted.items() if not contracts.empty}
@@ -235,7 +235,7 @@ class DhanMarketData:
         instruments["NSE_FNO"] = [int(i) for contracts in asked.values() for i in contracts["security_id"]]
         answer = self.client.quotes(instruments)
         answered = pd.Timestamp.now(tz="UTC")
-        chains: dict[tuple[str, date], pd.DataFrame | DataError] = {}
+        chains: Chains = {}
         for (symbol, expiry), contracts in asked.items():
             key, day = as_symbol(symbol), as_date(expiry, "expiry")
             underlying = self._underlyings[key]

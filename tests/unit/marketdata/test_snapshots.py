@@ -180,7 +180,8 @@ def test_option_chains_records_each_chain_got_and_keeps_each_failure(tmp_path):
     recorder = SnapshotRecorder(market, tmp_path)
     got = recorder.option_chains([("NIFTY", near), ("NIFTY", date(2026, 11, 25))])
     assert isinstance(got[("NIFTY", date(2026, 11, 25))], DataError)
-    pd.testing.assert_frame_equal(ParquetSnapshotSource(tmp_path, DAY).option_chain("NIFTY", near), got[("NIFTY", near)])
+    replayed = ParquetSnapshotSource(tmp_path, DAY).option_chain("NIFTY", near)
+    pd.testing.assert_frame_equal(replayed, got[("NIFTY", near)])
 
 
 def test_reuse_since_must_be_time_zone_aware(tmp_path):
