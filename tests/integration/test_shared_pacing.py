@@ -7,14 +7,17 @@ import subprocess
 import sys
 import time
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 from dhan_emulator import DhanEmulator
 
+from optionsv4_lib.adapters.pacing import Rate, SharedRateLimiter
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
+from optionsv4_lib.store import connect
 from optionsv4_lib.store.pacing import reserve_slot
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -43,8 +46,6 @@ def test_reserve_slot_refuses_bad_arguments(db):
 
 
 def test_a_database_without_the_table_is_a_data_error_naming_it(fresh_database):
-    from optionsv4_lib.store import connect
-
     conn = connect(fresh_database)
     try:
         with pytest.raises(DataError, match="api_pacing"):
@@ -76,3 +77,17 @@ def test_two_processes_pacing_themselves_break_it(db, store_url):
     with DhanEmulator(SyntheticMarket(42, TRADE_DATE), intervals={"quote": 1.0}) as emulator:
         statuses = run_two_processes(emulator, store_url, "local")
     assert 3 in statuses
+
+
+def test_two_shared_limiters_on_one_key_wait_for_each_other(db, store_url):
+    """Two clients' limiters (as in two processes) on one key: the second's first request waits for the first's."""
+    waits: list[float] = []
+    first, second = (SharedRateLimiter(Rate(1, 1.0), "test:shared", partial(connect, store_url), sleep=waits.append)
+                     for _ in range(2))
+    try:
+        assert first.acquire() == 0.0
+        waited = second.acquire()  # recorded, not slept
+        assert 0.9 < waited <= 1.0 and waits == [waited]
+    finally:
+        first.close()
+        second.close()
