@@ -116,10 +116,10 @@ class DhanClient:
 
     base_url: e.g. PRODUCTION_BASE_URL, Dhan's sandbox or a local emulator ("http://127.0.0.1:PORT/v2").
     timeout: seconds per request. rate_limits: Category → Rate, overriding RATE_LIMITS (each window widened by
-    PACING_SLACK). shared_pacing: opens a
-    connection to the database whose api_pacing table keeps the limits for every process on this account (key
-    "dhan:<client id>:<category>"); None keeps them in this client. clock, sleep and rng pace the limiter and the
-    backoff (injectable for tests). Share one client between market data and orders so the limits hold for the
+    PACING_SLACK). shared_pacing: opens a connection to the database whose api_pacing table keeps the limits for
+    every process on this account (key "dhan:<client id>:<category>", one connection per category used); None keeps
+    them in this client. clock, sleep and rng pace the limiter and the backoff (injectable for tests; the shared
+    limiter uses the database's clock). Share one client between market data and orders so the limits hold for the
     account.
     """
 
