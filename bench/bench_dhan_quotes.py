@@ -66,7 +66,7 @@ def rows() -> list[dict]:
     for quotes, implementation in ((True, "**optionsv4** `option_chains` → market quotes (`/marketfeed/quote`)"),
                                    (False, "**optionsv4** `option_chains` → option-chain endpoint (`/optionchain`)")):
         r = _run(quotes)
-        asked = (f"{r['quote']} quote requests + {r['optionchain']} chain requests (IOC: no options in the master)"
+        asked = (f"{r['quote']} quote requests + {r['optionchain']} chain requests (pairs without contracts in the master)"
                  if quotes
                  else f"{r['optionchain']} chain requests")
         note = (f"{r['pairs']} chains ({r['rows']:,} contracts, {r['failed']} failed) of {r['symbols']} symbols: "
