@@ -1,6 +1,7 @@
-"""Pacing of requests to a rate-limited API: a sliding-window rate limiter and an exponential-backoff retry policy.
+"""Pacing of requests to a rate-limited API: a sliding-window rate limiter (in this process, or shared by every
+process through PostgreSQL) and an exponential-backoff retry policy.
 
-Both take their clock, sleep and random source as arguments, so tests can check the timing without waiting.
+They take their clock, sleep and random source as arguments, so tests can check the timing without waiting.
 Times are in seconds.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from optionsv4_lib.core.errors import InputError
+from optionsv4_lib.store.pacing import reserve_slot
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,39 @@ class RateLimiter:
         if wait > 0:
             self._sleep(wait)
         return wait
+
+
+class SharedRateLimiter:
+    """A RateLimiter whose grants live in the database's api_pacing table under `key`: every process (and thread)
+    with the same key keeps rate.count requests in any rate.per seconds together.
+
+    connect: opens a psycopg2 connection (called on the first acquire, and again if the connection was closed).
+    Each acquire reserves a slot in one short transaction (store.pacing.reserve_slot), then sleeps until it.
+    """
+
+    def __init__(self, rate: Rate, key: str, connect: Callable[[], object], *,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.rate, self.key = rate, key
+        self._connect, self._sleep = connect, sleep
+        self._conn = None
+        self._lock = threading.Lock()  # one transaction at a time on the connection
+
+    def acquire(self) -> float:
+        """Wait for a slot; returns the seconds waited."""
+        with self._lock:
+            if self._conn is None or self._conn.closed:
+                self._conn = self._connect()
+            wait = reserve_slot(self._conn, self.key, self.rate.count, self.rate.per)
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def close(self) -> None:
+        """Close the connection (a later acquire opens a new one)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 @dataclass(frozen=True)

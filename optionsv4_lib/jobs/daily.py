@@ -176,7 +176,10 @@ def symbols_of(run_dir: str) -> list[str]:
 
 
 def _live(spec: RunSpec, settings: Settings) -> MarketDataSource:
-    return open_source(spec.source, spec.trade_date, seed=spec.seed, data_dir=Path(spec.data_dir), settings=settings)
+    """The run's source, recorded; a chain another task of this run recorded (the NIFTY near chain of the market
+    context) is read back, not fetched again."""
+    return open_source(spec.source, spec.trade_date, seed=spec.seed, data_dir=Path(spec.data_dir), settings=settings,
+                       reuse_since=datetime.fromisoformat(spec.started_at))
 
 
 def _replay(spec: RunSpec) -> ParquetSnapshotSource:

@@ -30,10 +30,11 @@ SOURCES: tuple[SourceName, ...] = ("synthetic", "snapshot", "dhan", "bhavcopy", 
 
 def open_source(name: str, trade_date: date, *, seed: int, data_dir: Path, record: bool = True,
                 settings: Settings | None = None, forced: bool = False,
-                bhavcopy: BhavcopyInputs | None = None, expired: ExpiredOptionsInputs | None = None
-                ) -> MarketDataSource:
+                bhavcopy: BhavcopyInputs | None = None, expired: ExpiredOptionsInputs | None = None,
+                reuse_since: datetime | None = None) -> MarketDataSource:
     """The named source for trade_date; live sources are wrapped so that every dataset read is also snapshotted.
-    `forced`: the synthetic market quotes a day without a session (an analysis forced onto it).
+    `forced`: the synthetic market quotes a day without a session (an analysis forced onto it). `reuse_since`: the
+    recorder reads back a chain recorded since then instead of asking again (a run's tasks fetch each chain once).
 
     "dhan" reads its credentials and base URL from `settings` (default: config.Settings() from the environment).
     "bhavcopy" reads the files in `bhavcopy`, quoted by the settings' spread model; it is never recorded (the files
@@ -57,7 +58,7 @@ def open_source(name: str, trade_date: date, *, seed: int, data_dir: Path, recor
         source = DhanMarketData.from_settings(settings or Settings(), trade_date)
     else:
         raise InputError(f"source: unknown {name!r}; expected one of {', '.join(SOURCES)}")
-    return SnapshotRecorder(source, data_dir) if record else source
+    return SnapshotRecorder(source, data_dir, reuse_since=reuse_since) if record else source
 
 
 def open_venue(mode: Mode, conn, settings: Settings, *, today: date | None = None) -> Venue:

@@ -5,7 +5,7 @@ Layout under the data dir (default ./data), one directory per trade date:
     snapshots/trade_date=2026-11-23/
         source.json                                     name and as_of of the recorded source
         expiries/symbol=NIFTY.parquet                   column expiry
-        option_chain/symbol=NIFTY/expiry=2026-11-24.parquet
+        option_chain/symbol=NIFTY/expiry=2026-11-24.parquet      when it was recorded in the file's metadata
         candles/symbol=NIFTY.parquet                    the requested date range in the file's metadata
         spot/symbol=NIFTY.parquet                       columns symbol, spot
 
@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.core.frames import Column, conform
 from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN
-from optionsv4_lib.marketdata.source import MarketDataSource, as_date, as_symbol
+from optionsv4_lib.marketdata.source import MarketDataSource, as_date, as_symbol, option_chains
 
 DEFAULT_DATA_DIR = Path("data")
 MANIFEST = "source.json"
@@ -41,6 +41,7 @@ SPOT: tuple[Column, ...] = (
 )
 
 _START, _END = b"optionsv4:start", b"optionsv4:end"  # candle files: the date range that was requested
+_RECORDED_AT = b"optionsv4:recorded_at"  # chain files: when the chain was recorded (ISO 8601, with offset)
 
 
 def snapshot_dir(data_dir: Path | str, trade_date: date) -> Path:
@@ -73,13 +74,21 @@ def read_parquet(path: Path) -> tuple[pd.DataFrame, dict[bytes, bytes]]:
 
 
 class SnapshotRecorder:
-    """A MarketDataSource that passes every call through to `source` and writes what it returns as Parquet."""
+    """A MarketDataSource that passes every call through to `source` and writes what it returns as Parquet.
 
-    def __init__(self, source: MarketDataSource, data_dir: Path | str = DEFAULT_DATA_DIR):
+    reuse_since: an option chain recorded at or after this moment (tz-aware; e.g. by another task of the same run)
+    is read back instead of asked for again, so a run fetches each chain once; None asks the source every time.
+    """
+
+    def __init__(self, source: MarketDataSource, data_dir: Path | str = DEFAULT_DATA_DIR, *,
+                 reuse_since: datetime | None = None):
+        if reuse_since is not None and reuse_since.tzinfo is None:
+            raise InputError(f"reuse_since: expected a time zone-aware moment, got {reuse_since!r}")
         self.source = source
         self.name = source.name
         self.trade_date = source.trade_date
         self.as_of: datetime | None = getattr(source, "as_of", None)
+        self.reuse_since = reuse_since
         self.directory = snapshot_dir(data_dir, self.trade_date)
         manifest = {"name": self.name, "trade_date": self.trade_date.isoformat(),
                     "as_of": self.as_of.isoformat() if self.as_of else None}
@@ -92,9 +101,42 @@ class SnapshotRecorder:
         return listed
 
     def option_chain(self, symbol: str, expiry: date) -> pd.DataFrame:
+        recorded = self._recorded(symbol, expiry)
+        if recorded is not None:
+            return recorded
         chain = self.source.option_chain(symbol, expiry)
-        write_parquet(conform(chain, OPTION_CHAIN, f"{symbol} chain"), _chain_path(self.directory, symbol, expiry))
+        self._record_chain(symbol, expiry, chain)
         return chain
+
+    def option_chains(self, wanted: list[tuple[str, date]]) -> dict[tuple[str, date], pd.DataFrame | DataError]:
+        """marketdata.source.option_chains through the source (in batches where it can); each chain got is
+        recorded, and chains recorded since reuse_since are read back."""
+        chains: dict[tuple[str, date], pd.DataFrame | DataError] = {}
+        for symbol, expiry in wanted:
+            recorded = self._recorded(symbol, expiry)
+            if recorded is not None:
+                chains[(symbol, expiry)] = recorded
+        fetched = option_chains(self.source, [pair for pair in wanted if pair not in chains])
+        for (symbol, expiry), chain in fetched.items():
+            if isinstance(chain, pd.DataFrame):
+                self._record_chain(symbol, expiry, chain)
+        chains |= fetched
+        return {pair: chains[pair] for pair in wanted}
+
+    def _record_chain(self, symbol: str, expiry: date, chain: pd.DataFrame) -> None:
+        now = datetime.now().astimezone().isoformat().encode()
+        write_parquet(conform(chain, OPTION_CHAIN, f"{symbol} chain"), _chain_path(self.directory, symbol, expiry),
+                      {_RECORDED_AT: now})
+
+    def _recorded(self, symbol: str, expiry: date) -> pd.DataFrame | None:
+        """The chain recorded at or after reuse_since, else None."""
+        path = _chain_path(self.directory, symbol, expiry)
+        if self.reuse_since is None or not path.exists():
+            return None
+        frame, metadata = read_parquet(path)
+        if _RECORDED_AT not in metadata or datetime.fromisoformat(metadata[_RECORDED_AT].decode()) < self.reuse_since:
+            return None
+        return conform(frame, OPTION_CHAIN, str(path))
 
     def candles(self, symbol: str, start: date, end: date) -> pd.DataFrame:
         """Candles from the source; the file keeps the union with an earlier recording whose range overlaps."""

@@ -1,5 +1,6 @@
 """The `instruments` table (Dhan's instrument master, read by adapters.dhan.scrip_master): replace the rows of some
-exchange segments in one transaction, and find an option's security id.
+exchange segments in one transaction, and find an option's security id, lot, or every option contract of some
+underlyings.
 
 An import replaces the rows of every (exchange, segment) present in the file, in one transaction, so a daily refresh
 drops expired contracts and a one-segment file leaves the other segments alone.
@@ -83,3 +84,29 @@ def contract_lot(conn, symbol: str, expiry: date, exchange: str = "NSE") -> int 
     if len(lots) > 1:
         raise DataError(f"instruments: {symbol} options expiring {expiry} in lots of {lots}: expected one lot")
     return lots[0] if lots else None
+
+
+CONTRACT_COLUMNS = ("symbol", "expiry", "strike", "option_type", "security_id", "lot_size", "loaded_at")
+
+
+def option_contracts(conn, symbols: list[str], exchange: str = "NSE") -> pd.DataFrame:
+    """Every option contract of `symbols` in `instruments` on `exchange`: symbol, expiry (date), strike (₹),
+    option_type (CE/PE), security_id, lot_size (units; <NA> when not stored), loaded_at (when the row was imported,
+    UTC), by symbol, expiry, strike, type."""
+    wanted = sorted({symbol.strip().upper() for symbol in symbols})
+    with transaction(conn) as cur:
+        cur.execute(
+            """SELECT underlying_symbol, expiry_date, strike, option_type, security_id, lot_size, loaded_at
+               FROM instruments
+               WHERE underlying_symbol = ANY(%s) AND exchange = %s AND instrument IN ('OPTIDX', 'OPTSTK')
+               ORDER BY underlying_symbol, expiry_date, strike, option_type""",
+            (wanted, exchange),
+        )
+        rows = cur.fetchall()
+    frame = pd.DataFrame(rows, columns=list(CONTRACT_COLUMNS))
+    frame["strike"] = frame["strike"].astype("float64")
+    frame["security_id"] = frame["security_id"].astype("int64")
+    lots = pd.to_numeric(frame["lot_size"], errors="coerce")
+    frame["lot_size"] = lots.where(lots > 0).round().astype("Int64")
+    frame["loaded_at"] = pd.to_datetime(frame["loaded_at"], utc=True)
+    return frame

@@ -45,7 +45,7 @@ TABLES = (
     "market_data_daily", "option_chain_data",
     "analysis_runs", "market_conditions", "run_symbols", "run_industries", "strategies", "strategy_details",
     "strategy_exit_conditions", "data_quality_results", "smile_fits", "smile_quotes", "run_book", "run_book_stress",
-    "strategy_execution_status", "orders", "positions_snapshots",
+    "strategy_execution_status", "orders", "positions_snapshots", "api_pacing",
 )
 """Every table of include/sql, parents before children."""
 

@@ -172,6 +172,19 @@ def test_broker_trouble_is_retried_by_the_orchestrator_then_becomes_the_reason(d
     assert reason.startswith("fetch: option chain 2885/NSE_FNO") and "HTTP 502" in reason
 
 
+def test_the_nifty_near_chain_is_fetched_once_per_run(dhan_run):
+    """market_context records the NIFTY near chain; the NIFTY fetch of the same run reads it back, asking Dhan only
+    for the chains the context did not take."""
+    emulator, settings, run_dir = dhan_run
+    asked = lambda: [(r.body["UnderlyingScrip"], r.body["Expiry"])  # noqa: E731
+                     for r in emulator.requests if r.endpoint == "optionchain"]
+    [context_chain] = asked()
+    daily.fetch_chain(run_dir, "NIFTY", settings)
+    fetched = asked()[1:]
+    assert context_chain not in fetched and fetched  # the far chain, not the near one again
+    assert {scrip for scrip, _ in fetched} == {13}
+
+
 def test_an_auth_failure_always_fails_the_task(dhan_run):
     emulator, settings, run_dir = dhan_run
     emulator.fail_next("optionchain", status=401, error_code="DH-901", symbol="RELIANCE")

@@ -261,7 +261,7 @@ def test_positions_are_built_from_fills(emulator, dhan, market):
     fill(dhan, security_id, "SELL", LOT, 110.0)
     [position] = dhan.get_positions()["data"]
     assert set(position) == POSITION_FIELDS
-    ltp = emulator._quote(emulator.contract(int(security_id)))["ltp"]
+    ltp = emulator._contract_quote(emulator.contract(int(security_id)))["ltp"]
     assert (position["positionType"], position["netQty"], position["buyQty"], position["sellQty"]) == (
         "LONG", LOT, 2 * LOT, LOT)
     assert (position["buyAvg"], position["sellAvg"], position["costPrice"]) == (100.0, 110.0, 100.0)

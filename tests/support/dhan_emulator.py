@@ -11,6 +11,9 @@ Endpoints (shapes from /work/shared/reference/dhan-api.md), each with a name use
   rollingoption     POST /charts/rollingoption      {"data": {"ce": {"open": […], …, "timestamp": […]}, "pe": null}} (or
                     the other side): expired options by ATM offset, at most 30 days per request (toDate exclusive)
   ltp               POST /marketfeed/ltp            {"data": {segment: {"<id>": {"last_price"}}}, "status": "success"}
+  quote             POST /marketfeed/quote          {"data": {segment: {"<id>": {"last_price", "depth": {"buy": [5 ×
+                    {"price", "quantity", "orders"}], "sell": […]}, "oi", "volume", "ohlc", …}}}, "status": "success"};
+                    at most 1,000 instruments (else 400, data-API error 804)
   place_order       POST /orders                    {"orderId", "orderStatus": "TRANSIT"}
   order_list        GET /orders                     [order record, …]
   get_order         GET /orders/{id}                order record
@@ -28,7 +31,13 @@ Market data come from the SyntheticMarket (spot = its spot, chains = its chains,
 parsed answer can be compared with the frames the market gives. Option contracts get security ids (from 40001, in
 the order chains are first served or `security_id()` is asked); orders trade those (segment NSE_FNO, quantity a
 multiple of the lot size and at most the underlying's freeze quantity, else DH-905 as NSE's freeze rejects it).
-Every request needs the access-token header (else 401 DH-901).
+Every request needs the access-token header (else 401 DH-901). `scrip_master()` lists every option contract of the
+market as `instruments` rows (the imported scrip master the quote path reads).
+
+Rate limits as Dhan enforces them: `intervals` maps an endpoint name to the seconds that must separate two requests
+it accepts (default: quote 1 s, Dhan's one quote request per second); a request sooner is answered 429 DH-904 and
+not served (it does not move the window). Dhan counts its quote limit over every /marketfeed/* endpoint; here each
+listed endpoint counts alone (ltp is unlimited unless listed).
 
 Order lifecycle: placed TRANSIT; each read of the order (get_order, order_by_correlation_id, order_list) moves it
 one step along its path — TRANSIT → PENDING → TRADED by default — or, with `step_seconds`, one step per that
@@ -69,6 +78,7 @@ from optionsv4_lib.core.errors import OptionsV4Error
 from optionsv4_lib.reference.calendar import IST, nth_expiry, session, trading_days
 from optionsv4_lib.reference.freeze_quantities import freeze_quantity
 from optionsv4_lib.reference.universe import index_ids
+from optionsv4_lib.store.instruments import COLUMNS as INSTRUMENT_COLUMNS
 
 # Documented messages (reference §1): DH-* codes come as {"errorType", "errorCode", "errorMessage"}, the data-API
 # 8xx codes as {"errorCode": <int>, "errorMessage"} (the shape of the recorded HTTP-200 806 answer).
@@ -113,6 +123,7 @@ ROUTES = (  # (method, path pattern under /v2, endpoint name)
     ("POST", r"/charts/historical", "historical"),
     ("POST", r"/charts/rollingoption", "rollingoption"),
     ("POST", r"/marketfeed/ltp", "ltp"),
+    ("POST", r"/marketfeed/quote", "quote"),
     ("POST", r"/orders", "place_order"),
     ("GET", r"/orders", "order_list"),
     ("GET", r"/orders/external/(?P<key>[^/]+)", "order_by_correlation_id"),
@@ -130,6 +141,10 @@ SYMBOL_ENDPOINTS = frozenset({"expirylist", "optionchain", "historical"})  # req
 
 OPEN_STATUSES = ("TRANSIT", "PENDING", "PART_TRADED")
 FIRST_CONTRACT_ID = 40001
+QUOTE_LIMIT = 1000  # instruments per /marketfeed/* request (reference §1)
+DEPTH = 5  # levels of market depth per side in a quote
+TICK = 0.05  # ₹ between the emulated depth levels
+DEFAULT_INTERVALS = {"quote": 1.0}  # s between accepted requests (Dhan: one quote request per second)
 SPAN_RATE = {"IDX_I": 0.09, "NSE_EQ": 0.15}  # share of the underlying notional; plausible NSE levels, not exact
 EXPOSURE_RATE = {"IDX_I": 0.02, "NSE_EQ": 0.035}
 BROKERAGE = 20.0  # ₹ per order
@@ -250,11 +265,17 @@ class DhanEmulator:
     def __init__(self, market: SyntheticMarket, *, client_id: str = "1000000001",
                  access_token: str = "emulator-access-token", balance: float = 10_000_000.0,
                  step_seconds: float | None = None, legacy_chain: bool = False, freeze: dict[str, int] | None = None,
-                 rate: float = 0.065, pin: str | None = None, totp_secret: str | None = None):
+                 rate: float = 0.065, pin: str | None = None, totp_secret: str | None = None,
+                 intervals: dict[str, float] | None = None):
         self.market, self.client_id, self.access_token = market, client_id, access_token
         self.pin, self.totp_secret = pin, totp_secret  # the auth host's TOTP flow (None: it refuses)
         self.balance, self.step_seconds, self.legacy_chain = balance, step_seconds, legacy_chain
         self.freeze, self.rate = freeze, rate
+        self.intervals = dict(DEFAULT_INTERVALS if intervals is None else intervals)
+        unknown = set(self.intervals) - ENDPOINTS
+        if unknown:
+            raise ValueError(f"intervals: unknown endpoints {sorted(unknown)}")
+        self._accepted: dict[str, float] = {}  # endpoint → monotonic time of the last request accepted
         self.kill_switch = False
         self.requests: list[Request] = []
         self.orders: dict[str, Order] = {}
@@ -384,10 +405,36 @@ class DhanEmulator:
     def contract(self, security_id: int) -> Contract:
         return self._contracts[int(security_id)]
 
+    def scrip_master(self, symbols: list[str] | None = None) -> pd.DataFrame:
+        """Every option contract of `symbols` (default: the whole universe), all listed expiries, as `instruments`
+        rows (store.instruments.COLUMNS; source "detailed"), with the ids the emulator quotes and trades."""
+        rows = []
+        with self._lock:
+            for symbol in symbols or list(self.market.universe["symbol"]):
+                underlying = next(ident for (segment, ident), name in self._underlyings.items()
+                                  if name == symbol and segment != "NSE_FNO")
+                for expiry in self.market.expiries(symbol):
+                    self._chain_json(symbol, expiry)
+                    for (name, day, strike, option_type), ident in self._contract_ids.items():
+                        if name != symbol or day != expiry:
+                            continue
+                        contract = self._contracts[ident]
+                        rows.append({
+                            "exchange": "NSE", "segment": "D", "security_id": ident, "exchange_segment": "NSE_FNO",
+                            "instrument": "OPTIDX" if contract.segment == "IDX_I" else "OPTSTK",
+                            "underlying_symbol": symbol, "underlying_security_id": underlying,
+                            "trading_symbol": _trading_symbol(contract), "display_name": None,
+                            "symbol_name": _trading_symbol(contract), "isin": None, "instrument_type": "OP",
+                            "series": None, "lot_size": float(contract.lot_size), "expiry_date": expiry,
+                            "strike": strike, "option_type": option_type, "tick_size": TICK, "expiry_flag": None,
+                            "source": "detailed"})
+        return pd.DataFrame(rows, columns=list(INSTRUMENT_COLUMNS))
+
     # ---------------------------------------------------------------- dispatch
 
     def handle(self, method: str, raw_path: str, headers, raw_body: bytes) -> tuple[Answer, float]:
         """(answer, seconds to stall first) for one request."""
+        arrived = time.monotonic()
         parts = urlsplit(raw_path)
         if method == "POST" and parts.path == "/app/generateAccessToken":
             with self._lock:
@@ -405,7 +452,7 @@ class DhanEmulator:
         except ValueError:
             body = raw_body
         with self._lock:
-            self.requests.append(Request(time.monotonic(), method, parts.path, endpoint, body))
+            self.requests.append(Request(arrived, method, parts.path, endpoint, body))
             fault = self._next_fault(endpoint, body)
         if fault is not None and fault.answer is not None:
             return fault.answer, 0.0
@@ -416,6 +463,11 @@ class DhanEmulator:
             return json_answer(not_found, 404), stall
         if headers.get("access-token") != self.access_token:
             return error_answer(401, "DH-901"), stall
+        if endpoint in self.intervals:
+            with self._lock:  # judged by arrival time, so a busy server does not shorten the gap it sees
+                if arrived - self._accepted.get(endpoint, -float("inf")) < self.intervals[endpoint]:
+                    return error_answer(429, "DH-904"), stall
+                self._accepted[endpoint] = arrived
         if isinstance(body, bytes):
             return error_answer(400, "DH-905", "Request body is not valid JSON"), stall
         try:
@@ -614,15 +666,57 @@ class DhanEmulator:
                     prices.setdefault(segment, {})[str(ident)] = {"last_price": price}
         return {"data": prices, "status": "success"}
 
+    def _quote(self, body: dict, key, query) -> dict:
+        """Full quotes: options from the synthetic chain (depth level 1 = its bid/ask and quantities, deeper levels a
+        tick apart), underlyings with their last price and an empty book."""
+        asked = {segment: ids for segment, ids in body.items() if segment != "dhanClientId"}
+        count = sum(len(ids) if isinstance(ids, list) else 1 for ids in asked.values())
+        if count > QUOTE_LIMIT:
+            raise ApiError(error_answer(400, 804, f"Requested number of instruments {count} exceeds limit "
+                                                  f"{QUOTE_LIMIT}"))
+        quotes: dict[str, dict] = {}
+        books: dict[tuple[str, date], dict] = {}  # (symbol, expiry) → {(strike, type): chain row}, built once
+        for segment, ids in asked.items():
+            for ident in ids if isinstance(ids, list) else []:
+                quote = self._full_quote(segment, ident, books)
+                if quote is not None:
+                    quotes.setdefault(segment, {})[str(ident)] = quote
+        return {"data": quotes, "status": "success"}
+
+    def _full_quote(self, segment: str, ident, books: dict) -> dict | None:
+        if segment == "NSE_FNO" and ident in self._contracts:
+            contract = self._contracts[ident]
+            chain_key = (contract.symbol, contract.expiry)
+            if chain_key not in books:
+                chain = self.market.option_chain(*chain_key)
+                books[chain_key] = {(row.strike, row.option_type): row for row in chain.itertuples(index=False)}
+            row = books[chain_key][(contract.strike, contract.option_type)]
+            last, oi, volume = float(row.ltp), int(row.oi), int(row.volume)
+            buy = _depth(float(row.bid), int(row.bid_qty), -TICK)
+            sell = _depth(float(row.ask), int(row.ask_qty), TICK)
+        else:
+            price = self._last_price(segment, ident)
+            if price is None:
+                return None
+            last, oi, volume = price, 0, 0
+            buy = sell = [{"quantity": 0, "orders": 0, "price": 0.0}] * DEPTH
+        return {"average_price": last, "buy_quantity": sum(level["quantity"] for level in buy),
+                "sell_quantity": sum(level["quantity"] for level in sell), "depth": {"buy": buy, "sell": sell},
+                "last_price": last, "last_quantity": 0,
+                "last_trade_time": datetime.now(IST).strftime("%d/%m/%Y %H:%M:%S"),
+                "lower_circuit_limit": 0.05, "upper_circuit_limit": round(last * 2 + 1, 2), "net_change": 0.0,
+                "ohlc": {"open": last, "close": last, "high": last, "low": last}, "oi": oi, "oi_day_high": oi,
+                "oi_day_low": oi, "volume": volume}
+
     def _last_price(self, segment: str, ident) -> float | None:
         symbol = self._underlyings.get((segment, ident))
         if symbol is not None and segment != "NSE_FNO":
             return float(self.market.spot(symbol))
         if segment == "NSE_FNO" and ident in self._contracts:
-            return self._quote(self._contracts[ident])["ltp"]
+            return self._contract_quote(self._contracts[ident])["ltp"]
         return None
 
-    def _quote(self, contract: Contract) -> dict:
+    def _contract_quote(self, contract: Contract) -> dict:
         chain = self.market.option_chain(contract.symbol, contract.expiry)
         row = chain[(chain["strike"] == contract.strike) & (chain["option_type"] == contract.option_type)].iloc[0]
         return {"bid": float(row["bid"]), "ask": float(row["ask"]), "ltp": float(row["ltp"]),
@@ -654,7 +748,7 @@ class DhanEmulator:
             raise refuse(400, "DH-906", "Kill switch is active: trading is disabled for the day")
         self._placed += 1
         outcome = self._outcomes.get(self._placed, ("traded",))
-        quote = self._quote(contract)
+        quote = self._contract_quote(contract)
         fill_price = float(price) if body["orderType"] == "LIMIT" else (
             quote["ask"] if body["transactionType"] == "BUY" else quote["bid"] or quote["ltp"])
         path, fill_quantity = {
@@ -768,7 +862,7 @@ class DhanEmulator:
             sell_avg = book["sell_value"] / book["sell"] if book["sell"] else 0.0
             closed = min(book["buy"], book["sell"])
             cost = buy_avg if net > 0 else sell_avg if net < 0 else 0.0
-            ltp = self._quote(contract)["ltp"]
+            ltp = self._contract_quote(contract)["ltp"]
             records.append({
                 "dhanClientId": self.client_id, "tradingSymbol": _trading_symbol(contract), "securityId": security_id,
                 "positionType": "LONG" if net > 0 else "SHORT" if net < 0 else "CLOSED",
@@ -789,7 +883,7 @@ class DhanEmulator:
         """SPAN + exposure on the underlying notional for a sale; the premium for a purchase (plausible, not NSE's)."""
         if side == "BUY":
             return {"spanMargin": 0.0, "exposureMargin": 0.0, "totalMargin": round(price * quantity, 2)}
-        notional = self._quote(contract)["spot"] * quantity
+        notional = self._contract_quote(contract)["spot"] * quantity
         span, exposure = SPAN_RATE[contract.segment] * notional, EXPOSURE_RATE[contract.segment] * notional
         return {"spanMargin": round(span, 2), "exposureMargin": round(exposure, 2),
                 "totalMargin": round(span + exposure, 2)}
@@ -839,7 +933,7 @@ class DhanEmulator:
             side, quantity, price = item.get("transactionType"), item.get("quantity"), float(item.get("price") or 0)
             if side not in ("BUY", "SELL") or not isinstance(quantity, int) or quantity <= 0:
                 raise refuse(400, "DH-905", "Invalid transactionType or quantity in scripList")
-            quote = self._quote(contract)
+            quote = self._contract_quote(contract)
             price = price if price > 0 else (quote["bid"] + quote["ask"]) / 2
             legs.append(_BasketLeg(BrokerContract(contract.symbol, contract.option_type, contract.strike,
                                                   contract.expiry), side, quantity, price))
@@ -918,6 +1012,18 @@ def _finite(value) -> float:
     """Dhan sends 0, not NaN, for values it does not know."""
     number = float(value)
     return number if np.isfinite(number) else 0.0
+
+
+def _depth(best: float, quantity: int, step: float) -> list[dict]:
+    """DEPTH levels from the best price outwards, `step` ₹ apart, each with `quantity`; an empty side (best 0) or a
+    level that would fall to 0 or below is all zeros, as Dhan sends it."""
+    levels = []
+    for level in range(DEPTH):
+        price = round(best + step * level, 2)
+        filled = best > 0 and price > 0
+        levels.append({"quantity": quantity if filled else 0, "orders": 1 if filled else 0,
+                       "price": price if filled else 0.0})
+    return levels
 
 
 def _trading_symbol(contract: Contract) -> str:

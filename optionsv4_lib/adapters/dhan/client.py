@@ -17,7 +17,9 @@ content type and raw body of the response the SDK got, and each call is judged o
 
 Rate limits (RateLimited) are retried with exponential backoff and jitter, honouring Retry-After; server trouble
 (no answer, 5xx, DH-908/909, 800) only for calls that are safe to repeat (reads, never an order placement);
-everything else fails at once. Client-side limits (RATE_LIMITS) pace requests per API category before they leave.
+everything else fails at once. Client-side limits (RATE_LIMITS) pace requests per API category before they leave:
+in this process, or — given a database connection (`shared_pacing`) — in its api_pacing table, shared by every
+process on the account (adapters.pacing.SharedRateLimiter).
 The access token is sent only in the access-token header: it is never logged, and messages that quote server
 text have it masked.
 """
@@ -32,11 +34,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any, Literal
 
 from dhanhq import DhanContext, dhanhq
 
-from optionsv4_lib.adapters.pacing import Rate, RateLimiter, RetryPolicy
+from optionsv4_lib.adapters.pacing import Rate, RateLimiter, RetryPolicy, SharedRateLimiter
 from optionsv4_lib.core.errors import AuthError, BrokerError, DataError, InputError, OptionsV4Error, RateLimited
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,10 @@ _EXCEPTION: Mapping[ErrorKind, type[OptionsV4Error]] = {
     "auth": AuthError, "rate": RateLimited, "input": InputError, "data": DataError,
     "server": BrokerError, "refused": BrokerError,
 }
+PACING_SLACK = 0.05
+"""s added to every paced window: requests granted exactly a window apart reach Dhan up to ~10 ms closer than that
+(measured against the emulator), and Dhan answers 429 to a request even slightly early."""
+QUOTE_BATCH = 1000  # instruments per /marketfeed/* request (Dhan's cap, reference §1)
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9_-]{1,25}")  # Dhan rejects 26+ characters (reference §4)
 _EXCERPT = 120  # characters of a non-JSON body quoted in an error message
 
@@ -117,15 +124,19 @@ class DhanClient:
     """One Dhan account over dhanhq: typed errors, client-side rate limits per category, retries.
 
     base_url: e.g. PRODUCTION_BASE_URL, Dhan's sandbox or a local emulator ("http://127.0.0.1:PORT/v2").
-    timeout: seconds per request. rate_limits: Category → Rate, overriding RATE_LIMITS. clock, sleep and rng pace
-    the limiter and the backoff (injectable for tests). Share one client between market data and orders so the
-    limits hold for the account.
+    timeout: seconds per request. rate_limits: Category → Rate, overriding RATE_LIMITS (each window widened by
+    PACING_SLACK). shared_pacing: opens a connection to the database whose api_pacing table keeps the limits for
+    every process on this account (key "dhan:<client id>:<category>", one connection per category used); None keeps
+    them in this client. clock, sleep and rng pace the limiter and the backoff (injectable for tests; the shared
+    limiter uses the database's clock). Share one client between market data and orders so the limits hold for the
+    account.
     """
 
     def __init__(self, client_id: str, access_token: str, *, base_url: str = PRODUCTION_BASE_URL,
                  timeout: float = DEFAULT_TIMEOUT, rate_limits: Mapping[Category, Rate] = RATE_LIMITS,
-                 retry: RetryPolicy = RetryPolicy(), clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
+                 retry: RetryPolicy = RetryPolicy(), shared_pacing: Callable[[], Any] | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None):
         _check_credential(client_id, "client_id")
         _check_credential(access_token, "access_token")
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
@@ -143,8 +154,12 @@ class DhanClient:
         http.base_url, http.timeout = self.base_url, timeout
         http.session.hooks["response"].append(self._observe)
         self._dhan = dhanhq(context)
-        self._limiters = {category: RateLimiter(rate, clock=clock, sleep=sleep)
-                          for category, rate in {**RATE_LIMITS, **rate_limits}.items()}
+        rates = {category: Rate(rate.count, rate.per + PACING_SLACK) if rate.per > 0 else rate
+                 for category, rate in {**RATE_LIMITS, **rate_limits}.items()}
+        self._limiters = ({category: RateLimiter(rate, clock=clock, sleep=sleep) for category, rate in rates.items()}
+                          if shared_pacing is None else
+                          {category: SharedRateLimiter(rate, f"dhan:{client_id}:{category}", shared_pacing, sleep=sleep)
+                           for category, rate in rates.items()})
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._seen = threading.local()
@@ -222,6 +237,28 @@ class DhanClient:
         if not isinstance(prices, dict):
             raise DataError(f"{what}: expected an object by segment, got {_short(prices)}")
         return prices
+
+    def quotes(self, instruments: Mapping[str, Sequence[int]]) -> dict[str, dict[str, dict]]:
+        """Market quotes (/marketfeed/quote): {segment: [security id, …]} → {segment: {"<id>": quote}}, each quote with
+        last_price, depth {"buy": [{price, quantity, orders} × 5], "sell": […]}, oi, volume, ohlc, … Asked
+        QUOTE_BATCH instruments a request, each request paced as the quote category; instruments Dhan does not know
+        are absent from the answer."""
+        pairs = [(segment, int(ident)) for segment, ids in instruments.items() for ident in ids]
+        found: dict[str, dict[str, dict]] = {}
+        for first in range(0, len(pairs), QUOTE_BATCH):
+            chunk: dict[str, list[int]] = {}
+            for segment, ident in pairs[first:first + QUOTE_BATCH]:
+                chunk.setdefault(segment, []).append(ident)
+            what = f"quotes of {len(pairs[first:first + QUOTE_BATCH])} instruments ({first + 1}… of {len(pairs)})"
+            body = self._call(what, "quote", partial(self._dhan.quote_data, chunk), idempotent=True,
+                              fields=tuple(chunk))
+            answer = _envelope(body, what)
+            if not isinstance(answer, dict) or not all(isinstance(v, dict) for v in answer.values()):
+                raise DataError(f"{what}: expected an object by segment of objects by security id, "
+                                f"got {_short(answer)}")
+            for segment, quoted in answer.items():
+                found.setdefault(segment, {}).update(quoted)
+        return found
 
     # ---------------------------------------------------------------- orders and account
 

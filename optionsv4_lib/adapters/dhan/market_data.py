@@ -6,6 +6,16 @@ universe.csv), plus INDIA VIX from include/data/index_ids.csv. Indices are asked
 INDEX; stocks as NSE_EQ / EQUITY, and their option chains as segment NSE_FNO with the equity's id (community
 usage; not in Dhan's docs).
 
+Expiries are the scrip master's (the expiries of the symbol's option contracts, from the trade date on) when it was
+imported at most MASTER_MAX_AGE days before the trade date and holds the symbol's options; otherwise Dhan's expiry
+list (one data request per symbol). Chains come from Dhan's market-quote endpoint when the imported scrip master
+(`contracts`: the `instruments` rows of the symbols' option contracts) lists the expiry's contracts: every contract
+of all the wanted (symbol, expiry) pairs, and each underlying, is quoted in requests of 1,000 instruments at Dhan's
+one quote request per second (`option_chains`), so the whole universe takes seconds. A quote gives bid/ask and
+their quantities (depth level 1), last price, OI and volume; the underlying price is the underlying's last price in
+the same batch; iv and the greeks are NaN (the analysis implies its own). A pair whose contracts are not in the
+scrip master is fetched from the option-chain endpoint (one request per 3 s) instead.
+
 Parsing: chain strike keys ("23100.000000") become float strikes; implied_volatility arrives in percent and
 becomes a decimal (0 — Dhan's value for an illiquid strike — becomes NaN, "unknown"); bid/ask are
 top_bid_price/top_ask_price; greeks pass through (vega per volatility point, theta per day, as the schema says);
@@ -20,6 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,6 +46,8 @@ from optionsv4_lib.marketdata.source import VIX_SYMBOL, as_date, as_symbol
 from optionsv4_lib.reference.calendar import IST
 from optionsv4_lib.reference.lot_sizes import lot_sizes
 from optionsv4_lib.reference.universe import UNIVERSE, index_ids, load_universe
+from optionsv4_lib.store.db import connect
+from optionsv4_lib.store.instruments import CONTRACT_COLUMNS, option_contracts
 
 if TYPE_CHECKING:
     from optionsv4_lib.config import Settings
@@ -49,6 +62,8 @@ _QUOTE_FIELDS = {  # canonical column ← Dhan per-side field
 }
 _GREEKS = ("delta", "gamma", "theta", "vega")
 _CANDLE_FIELDS = ("open", "high", "low", "close", "volume", "timestamp")
+Chains = dict[tuple[str, date], pd.DataFrame | DataError]  # (symbol, expiry) → its chain, or why it could not be had
+MASTER_MAX_AGE = 3  # days: an older scrip master may lack expiries listed since (NSE lists weeklies weeks ahead)
 
 
 @dataclass(frozen=True)
@@ -65,32 +80,43 @@ class DhanMarketData:
     client_id, access_token: the Dhan account (the token is never logged or shown). base_url: production by
     default; Dhan's sandbox or a local emulator otherwise. universe: reference.universe.UNIVERSE rows (default
     reference.load_universe()). lots: (symbol, expiry) → units per lot of those contracts from the instrument
-    master, or None when it has none (then the lot table's). timeout, rate_limits, retry, sleep: passed to
-    DhanClient. `client` is public so an order broker on the same account can share its rate limits.
+    master, or None when it has none (then the lot table's). contracts: symbols → their option contracts in the
+    imported scrip master (store.instruments.option_contracts' columns), read once per symbol; None: every chain
+    from the option-chain endpoint. timeout, rate_limits, retry, shared_pacing, sleep: passed to DhanClient.
+    `client` is public so an order broker on the same account can share its rate limits.
     """
 
     name = "dhan"
 
     def __init__(self, client_id: str, access_token: str, *, trade_date: date, base_url: str = PRODUCTION_BASE_URL,
                  universe: pd.DataFrame | None = None, lots: Callable[[str, date], int | None] | None = None,
-                 timeout: float = DEFAULT_TIMEOUT,
+                 contracts: Callable[[list[str]], pd.DataFrame] | None = None, timeout: float = DEFAULT_TIMEOUT,
                  rate_limits: Mapping[Category, Rate] | None = None, retry: RetryPolicy = RetryPolicy(),
-                 sleep: Callable[[float], None] = time.sleep):
+                 shared_pacing: Callable[[], object] | None = None, sleep: Callable[[float], None] = time.sleep):
         self.trade_date = as_date(trade_date, "trade_date")
         self.client = DhanClient(client_id, access_token, base_url=base_url, timeout=timeout,
-                                 rate_limits=rate_limits or {}, retry=retry, sleep=sleep)
+                                 rate_limits=rate_limits or {}, retry=retry, shared_pacing=shared_pacing, sleep=sleep)
         self.universe = load_universe() if universe is None else conform(universe, UNIVERSE, "universe")
         self._underlyings = _underlyings(self.universe)
         self._lots = lots
-        self._expiries: dict[str, list[date]] = {}
+        self._load_contracts = contracts
+        self._contracts: dict[str, pd.DataFrame] = {}  # symbol → its option contracts in the scrip master
+        self._expiries: dict[str, list[date]] = {}  # symbol → its listed expiries (scrip master's or Dhan's list)
+        self._listed: dict[str, list[date]] = {}  # symbol → Dhan's expiry list
 
     @classmethod
     def from_settings(cls, settings: "Settings", trade_date: date, **options) -> "DhanMarketData":
         """The source for config.Settings: dhan_client_id, a token good for the run (adapters.dhan.token: the
-        configured one, else renewed by TOTP), dhan_base_url and dhan_chain_interval; InputError when the credentials
-        are unset, AuthError when the token is expiring and cannot be renewed. `options` go to the constructor."""
+        configured one, else renewed by TOTP), dhan_base_url and dhan_chain_interval; with a database_url configured,
+        chains come from market quotes of the contracts in its `instruments` table and the rate limits are shared
+        through its api_pacing table by every process. InputError when the credentials are unset, AuthError when the
+        token is expiring and cannot be renewed. `options` go to the constructor."""
         credentials = settings_credentials(settings)
         options.setdefault("rate_limits", {"option_chain": Rate(1, settings.dhan_chain_interval)})
+        if settings.database_url is not None:
+            url = settings.database_url.get_secret_value()
+            options.setdefault("contracts", partial(stored_contracts, url))
+            options.setdefault("shared_pacing", partial(connect, url))
         return cls(credentials.client_id, credentials.access_token, trade_date=trade_date,
                    base_url=settings.dhan_base_url, **options)
 
@@ -100,33 +126,62 @@ class DhanMarketData:
     # ---------------------------------------------------------------- MarketDataSource
 
     def expiries(self, symbol: str) -> list[date]:
-        """Listed expiries of symbol's options, sorted (as Dhan lists them, weeklies and long-dated included)."""
-        key, underlying = self._option_underlying(symbol)
+        """Listed expiries of symbol's options, sorted (weeklies and long-dated included): the fresh scrip master's,
+        else Dhan's expiry list."""
+        key, _ = self._option_underlying(symbol)
         if key not in self._expiries:
-            listed = self.client.expiry_list(underlying.security_id, CHAIN_SEGMENT[underlying.segment])
-            try:
-                self._expiries[key] = sorted({date.fromisoformat(day) for day in listed})
-            except ValueError as exc:
-                raise DataError(f"{key}: expiry list holds a date that is not YYYY-MM-DD: {exc}") from exc
+            stored = self._contracts_of(key)
+            fresh = stored["loaded_at"].dt.tz_convert(IST).dt.date >= self.trade_date - timedelta(days=MASTER_MAX_AGE)
+            days = sorted({day for day in stored.loc[fresh, "expiry"] if day >= self.trade_date})
+            self._expiries[key] = days or self._listed_expiries(key)
         return list(self._expiries[key])
 
+    def _listed_expiries(self, symbol: str) -> list[date]:
+        """Dhan's expiry list of the symbol's options (one data request, then cached)."""
+        if symbol not in self._listed:
+            underlying = self._underlyings[symbol]
+            listed = self.client.expiry_list(underlying.security_id, CHAIN_SEGMENT[underlying.segment])
+            try:
+                self._listed[symbol] = sorted({date.fromisoformat(day) for day in listed})
+            except ValueError as exc:
+                raise DataError(f"{symbol}: expiry list holds a date that is not YYYY-MM-DD: {exc}") from exc
+        return self._listed[symbol]
+
     def option_chain(self, symbol: str, expiry: date) -> pd.DataFrame:
-        """The chain of one listed expiry as schema.OPTION_CHAIN, by strike then CE before PE."""
-        key, underlying = self._option_underlying(symbol)
-        day = as_date(expiry, "expiry")
-        if day not in self.expiries(key):
-            raise DataError(f"{key}: no listed expiry {day} on {self.trade_date}")
-        chain = self.client.option_chain(underlying.security_id, CHAIN_SEGMENT[underlying.segment], day.isoformat())
-        answered = pd.Timestamp.now(tz="UTC")
-        # the moment of Dhan's answer, when that falls on the trade date; a past date read today (a replay against an
-        # emulator) keeps no quote time, and the analysis takes the trade date's open
-        live = answered.tz_convert(IST).date() == self.trade_date
-        frame = parse_chain(chain, key, day)
-        lot = self._lots(key, day) if self._lots else None
-        frame["lot_size"] = pd.Series(int(lot_sizes(key, [day])[0]) if lot is None else lot, index=frame.index,
-                                      dtype="Int64")
-        frame["quoted_at"] = pd.Series(answered if live else pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
-        return frame
+        """The chain of one listed expiry as schema.OPTION_CHAIN, by strike then CE before PE (option_chains for
+        one pair)."""
+        pair = (as_symbol(symbol), as_date(expiry, "expiry"))
+        chain = self.option_chains([pair])[pair]
+        if isinstance(chain, DataError):
+            raise chain
+        return chain
+
+    def option_chains(self, wanted: list[tuple[str, date]]) -> Chains:
+        """The chains of many (symbol, expiry) pairs (marketdata.source.option_chains' contract): pairs whose
+        contracts are in the scrip master from market quotes in batches, the others from the option-chain
+        endpoint; each pair → its chain, or the DataError saying why it could not be had."""
+        chains: Chains = {}
+        quoted: dict[tuple[str, date], pd.DataFrame] = {}  # pair → its contracts, to be quoted
+        for symbol, expiry in wanted:
+            pair = (symbol, expiry)
+            try:
+                key, _ = self._option_underlying(symbol)
+                day = as_date(expiry, "expiry")
+                if day not in self.expiries(key) and day not in self._listed_expiries(key):
+                    raise DataError(f"{key}: no listed expiry {day} on {self.trade_date}")
+                listed = self._contracts_of(key)
+                quoted[pair] = listed[listed["expiry"] == day]
+            except DataError as exc:
+                chains[pair] = exc
+        if quoted:
+            chains |= self._quoted_chains(quoted)
+        for (symbol, expiry), contracts in quoted.items():
+            if contracts.empty:
+                try:
+                    chains[(symbol, expiry)] = self._endpoint_chain(as_symbol(symbol), as_date(expiry, "expiry"))
+                except DataError as exc:
+                    chains[(symbol, expiry)] = exc
+        return {pair: chains[pair] for pair in wanted}
 
     def candles(self, symbol: str, start: date, end: date) -> pd.DataFrame:
         """Daily candles of the complete sessions from start to end inclusive, before the trade date."""
@@ -154,6 +209,64 @@ class DhanMarketData:
         if not np.isfinite(price) or price <= 0:
             raise DataError(f"{key}: last price {price} is not a positive number")
         return price
+
+    # ---------------------------------------------------------------- chains
+
+    def _contracts_of(self, symbol: str) -> pd.DataFrame:
+        """The symbol's option contracts in the scrip master (empty without a `contracts` loader)."""
+        if symbol not in self._contracts:
+            loaded = (pd.DataFrame(columns=list(CONTRACT_COLUMNS)) if self._load_contracts is None
+                      else self._load_contracts([symbol]))
+            loaded = loaded.assign(expiry=[as_date(day, "expiry") for day in loaded["expiry"]],
+                                   loaded_at=pd.to_datetime(loaded["loaded_at"], utc=True))
+            self._contracts[symbol] = loaded[loaded["symbol"] == symbol]
+        return self._contracts[symbol]
+
+    def _quoted_chains(self, quoted: dict[tuple[str, date], pd.DataFrame]) -> Chains:
+        """Chains from one batch of market quotes: every contract of the pairs that have some, and their
+        underlyings."""
+        asked = {pair: contracts for pair, contracts in quoted.items() if not contracts.empty}
+        if not asked:
+            return {}
+        underlyings = {self._underlyings[as_symbol(symbol)] for symbol, _ in asked}
+        instruments: dict[str, list[int]] = {}
+        for underlying in sorted(underlyings, key=lambda u: (u.segment, u.security_id)):
+            instruments.setdefault(underlying.segment, []).append(underlying.security_id)
+        instruments["NSE_FNO"] = [int(i) for contracts in asked.values() for i in contracts["security_id"]]
+        answer = self.client.quotes(instruments)
+        answered = pd.Timestamp.now(tz="UTC")
+        chains: Chains = {}
+        for (symbol, expiry), contracts in asked.items():
+            key, day = as_symbol(symbol), as_date(expiry, "expiry")
+            underlying = self._underlyings[key]
+            try:
+                spot = _underlying_price(answer, underlying, key)
+                frame = parse_quotes(answer.get("NSE_FNO", {}), contracts, key, day, spot)
+            except DataError as exc:
+                chains[(symbol, expiry)] = exc
+                continue
+            chains[(symbol, expiry)] = self._finish(frame, key, day, answered)
+        return chains
+
+    def _endpoint_chain(self, symbol: str, expiry: date) -> pd.DataFrame:
+        """One chain from the option-chain endpoint (one request per 3 s)."""
+        underlying = self._underlyings[symbol]
+        chain = self.client.option_chain(underlying.security_id, CHAIN_SEGMENT[underlying.segment], expiry.isoformat())
+        answered = pd.Timestamp.now(tz="UTC")
+        return self._finish(parse_chain(chain, symbol, expiry), symbol, expiry, answered)
+
+    def _finish(self, frame: pd.DataFrame, symbol: str, expiry: date, answered: pd.Timestamp) -> pd.DataFrame:
+        """Lots where the answer had none (the stored instrument master's lot of the expiry, else the lot table's)
+        and the quote time: the moment of Dhan's answer when that falls on the trade date; a past date read today
+        (a replay against an emulator) keeps no quote time, and the analysis takes the trade date's open."""
+        if "lot_size" not in frame or frame["lot_size"].isna().any():
+            lot = self._lots(symbol, expiry) if self._lots else None
+            fallback = int(lot_sizes(symbol, [expiry])[0]) if lot is None else lot
+            known = frame["lot_size"] if "lot_size" in frame else pd.Series(pd.NA, index=frame.index, dtype="Int64")
+            frame["lot_size"] = known.fillna(fallback).astype("Int64")
+        live = answered.tz_convert(IST).date() == self.trade_date
+        frame["quoted_at"] = pd.Series(answered if live else pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+        return frame
 
     # ---------------------------------------------------------------- symbols
 
@@ -198,6 +311,71 @@ def parse_chain(chain: dict, symbol: str, expiry: date) -> pd.DataFrame:
     frame["iv"] = np.where(frame["iv"] > 0, frame["iv"] / 100, np.nan)  # percent → decimal; 0 = unknown
     frame = frame.sort_values(["strike", "option_type"], kind="stable").reset_index(drop=True)
     return conform(frame, OPTION_CHAIN, what)
+
+
+def parse_quotes(quotes: Mapping[str, dict], contracts: pd.DataFrame, symbol: str, expiry: date,
+                 spot: float) -> pd.DataFrame:
+    """Market quotes of one expiry's contracts ({"<security id>": quote} of segment NSE_FNO; contracts: the scrip
+    master's rows) as schema.OPTION_CHAIN: bid/ask and their quantities from depth level 1 (0 when a side is
+    empty), ltp, oi, volume; iv and greeks NaN; lot_size from the contract row. Contracts Dhan did not quote are
+    left out; DataError when none was, or a quote is malformed."""
+    what = f"{symbol} {expiry} quotes"
+    rows = []
+    for contract in contracts.itertuples(index=False):
+        quote = quotes.get(str(int(contract.security_id)))
+        if quote is None:
+            continue
+        where = f"{what} {contract.strike:g} {contract.option_type} (security id {contract.security_id})"
+        if not isinstance(quote, dict) or not isinstance(quote.get("depth"), dict):
+            raise DataError(f"{where}: expected an object with depth, got {quote!r}")
+        bid, bid_qty = _best(quote["depth"].get("buy"), f"{where}: depth.buy")
+        ask, ask_qty = _best(quote["depth"].get("sell"), f"{where}: depth.sell")
+        rows.append({"strike": float(contract.strike), "option_type": contract.option_type, "bid": bid, "ask": ask,
+                     "ltp": _number(quote.get("last_price"), f"{where}: last_price"), "bid_qty": bid_qty,
+                     "ask_qty": ask_qty, "oi": _number(quote.get("oi"), f"{where}: oi"),
+                     "volume": _number(quote.get("volume"), f"{where}: volume"),
+                     "security_id": int(contract.security_id), "lot_size": contract.lot_size})
+    if not rows:
+        raise DataError(f"{what}: Dhan quoted none of the {len(contracts)} contracts of the scrip master")
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "symbol", symbol)
+    frame.insert(1, "expiry", pd.Timestamp(expiry))
+    frame = frame.assign(iv=np.nan, **{name: np.nan for name in _GREEKS}, underlying_price=spot)
+    frame = frame.sort_values(["strike", "option_type"], kind="stable").reset_index(drop=True)
+    return conform(frame, OPTION_CHAIN, what)
+
+
+def _best(levels, where: str) -> tuple[float, float]:
+    """(price, quantity) of depth level 1; (0, 0) when the side is empty."""
+    if not isinstance(levels, list):
+        raise DataError(f"{where}: expected a list of levels, got {levels!r}")
+    if not levels:
+        return 0.0, 0.0
+    first = levels[0]
+    if not isinstance(first, dict):
+        raise DataError(f"{where}: expected an object per level, got {first!r}")
+    return _number(first.get("price"), f"{where}[0].price"), _number(first.get("quantity"), f"{where}[0].quantity")
+
+
+def _underlying_price(answer: Mapping[str, dict], underlying: Underlying, symbol: str) -> float:
+    """The underlying's last price in a quote answer; DataError when it is missing or not positive."""
+    quote = answer.get(underlying.segment, {}).get(str(underlying.security_id))
+    if not isinstance(quote, dict):
+        raise DataError(f"{symbol}: Dhan's quotes hold no quote of the underlying ({underlying.segment} "
+                        f"{underlying.security_id})")
+    price = _number(quote.get("last_price"), f"{symbol} underlying quote: last_price")
+    if price <= 0:
+        raise DataError(f"{symbol}: underlying last price {price} is not positive")
+    return price
+
+
+def stored_contracts(url: str, symbols: list[str]) -> pd.DataFrame:
+    """The option contracts of `symbols` in the `instruments` table of the database at `url`."""
+    conn = connect(url)
+    try:
+        return option_contracts(conn, symbols)
+    finally:
+        conn.close()
 
 
 def _chain_row(quote, strike: float, option_type: str, where: str) -> dict:

@@ -1,11 +1,11 @@
 """Parquet snapshots: record → replay equality over the whole universe, the layout, missing data, atomic writes."""
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pytest
 
-from optionsv4_lib.core.errors import DataError
+from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.marketdata.snapshots import (
     ParquetSnapshotSource,
     SnapshotRecorder,
@@ -18,6 +18,7 @@ from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 
 TRADE_DATE = date(2026, 11, 23)
 START, END = date(2026, 5, 1), date(2026, 11, 23)
+DAY = TRADE_DATE
 BROKEN = {"IOC": "empty", "BANKBARODA": "crossed", "NMDC": "illiquid", "RELIANCE": "stale_expiry"}
 
 
@@ -134,3 +135,55 @@ def test_parquet_metadata_round_trips(tmp_path):
     path = tmp_path / "f.parquet"
     write_parquet(pd.DataFrame({"x": [1]}), path, {b"optionsv4:note": b"hello"})
     assert read_parquet(path)[1][b"optionsv4:note"] == b"hello"
+
+
+class CountingMarket(SyntheticMarket):
+    """The synthetic market, counting the chains asked of it (one at a time or in batches)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.asked: list[tuple[str, date]] = []
+
+    def option_chain(self, symbol, expiry):
+        self.asked.append((symbol, expiry))
+        return super().option_chain(symbol, expiry)
+
+
+def test_a_chain_recorded_since_the_run_started_is_read_back_not_fetched_again(tmp_path):
+    """The daily run's market context records the NIFTY near chain; the NIFTY fetch of the same run reads it back."""
+    started = datetime.now().astimezone()
+    market = CountingMarket(42, DAY)
+    near = market.expiries("NIFTY")[0]
+    context = SnapshotRecorder(market, tmp_path, reuse_since=started)
+    first = context.option_chain("NIFTY", near)
+    fetch = SnapshotRecorder(market, tmp_path, reuse_since=started)  # another task of the run: a fresh recorder
+    again = fetch.option_chain("NIFTY", near)
+    batch = fetch.option_chains([("NIFTY", near), ("TCS", market.expiries("TCS")[0])])
+    assert market.asked == [("NIFTY", near), ("TCS", market.expiries("TCS")[0])]
+    pd.testing.assert_frame_equal(again, first)
+    pd.testing.assert_frame_equal(batch[("NIFTY", near)], first)
+
+
+def test_a_chain_recorded_before_the_run_started_is_fetched_anew(tmp_path):
+    market = CountingMarket(42, DAY)
+    near = market.expiries("NIFTY")[0]
+    SnapshotRecorder(market, tmp_path).option_chain("NIFTY", near)  # an earlier run of the same date
+    later = SnapshotRecorder(market, tmp_path, reuse_since=datetime.now().astimezone() + timedelta(seconds=1))
+    later.option_chain("NIFTY", near)
+    SnapshotRecorder(market, tmp_path).option_chain("NIFTY", near)  # without reuse_since: always asked
+    assert market.asked == [("NIFTY", near)] * 3
+
+
+def test_option_chains_records_each_chain_got_and_keeps_each_failure(tmp_path):
+    market = CountingMarket(42, DAY)
+    near = market.expiries("NIFTY")[0]
+    recorder = SnapshotRecorder(market, tmp_path)
+    got = recorder.option_chains([("NIFTY", near), ("NIFTY", date(2026, 11, 25))])
+    assert isinstance(got[("NIFTY", date(2026, 11, 25))], DataError)
+    replayed = ParquetSnapshotSource(tmp_path, DAY).option_chain("NIFTY", near)
+    pd.testing.assert_frame_equal(replayed, got[("NIFTY", near)])
+
+
+def test_reuse_since_must_be_time_zone_aware(tmp_path):
+    with pytest.raises(InputError, match="reuse_since"):
+        SnapshotRecorder(SyntheticMarket(42, DAY), tmp_path, reuse_since=datetime(2026, 11, 23, 9, 0))
