@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.core.frames import Column, conform
 from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN
-from optionsv4_lib.marketdata.source import MarketDataSource, as_date, as_symbol
+from optionsv4_lib.marketdata.source import MarketDataSource, as_date, as_symbol, option_chains
 
 DEFAULT_DATA_DIR = Path("data")
 MANIFEST = "source.json"
@@ -95,6 +95,20 @@ class SnapshotRecorder:
         chain = self.source.option_chain(symbol, expiry)
         write_parquet(conform(chain, OPTION_CHAIN, f"{symbol} chain"), _chain_path(self.directory, symbol, expiry))
         return chain
+
+    def option_chains(self, wanted: list[tuple[str, date]]) -> dict[tuple[str, date], pd.DataFrame | DataError]:
+        """source.option_chains (batched where the source can), each chain recorded; a chain that cannot be recorded
+        becomes that pair's DataError."""
+        chains = option_chains(self.source, wanted)
+        for (symbol, expiry), chain in chains.items():
+            if isinstance(chain, DataError):
+                continue
+            path = _chain_path(self.directory, symbol, expiry)
+            try:
+                write_parquet(conform(chain, OPTION_CHAIN, f"{symbol} chain"), path)
+            except DataError as exc:
+                chains[(symbol, expiry)] = exc
+        return chains
 
     def candles(self, symbol: str, start: date, end: date) -> pd.DataFrame:
         """Candles from the source; the file keeps the union with an earlier recording whose range overlaps."""
