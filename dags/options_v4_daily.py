@@ -34,7 +34,8 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule, get_curre
 from optionsv4_airflow import DATA_RETRIES, IST, task_outcome
 
 DHAN_POOL = "dhan_option_chain"  # 1 slot; the Dhan client also spaces option-chain calls 3 s apart
-ANALYSIS_BATCHES = 8  # a task process costs ~3 s (start + imports): 8 batches keep 2 cores busy (README: performance)
+ANALYSIS_BATCHES = 8  # batches of symbols; a task per symbol made a whole-universe run ~2× slower on 2 cores
+                      # (README: Airflow under a real scheduler)
 
 with DAG(
     dag_id="options_v4_daily",

@@ -185,7 +185,7 @@ def test_a_symbol_whose_fetch_task_died_is_excluded_not_fatal_to_the_others(tmp_
     run_dir = daily.market_context(plan["run_dir"], settings)
     daily.fetch_chains(run_dir, settings)
     last = plan["symbols"][-1]  # as if the fetch task had died before recording its chains
-    shutil.rmtree(Path(settings.data_dir) / "snapshots" / f"trade_date={TRADE_DATE}" / "option_chain" / f"symbol={last}")
+    shutil.rmtree(tmp_path / "snapshots" / f"trade_date={TRADE_DATE}" / "option_chain" / f"symbol={last}")
     excluded = daily.validate_chains(run_dir, settings)
     assert set(excluded) == {plan["symbols"][-1]} and excluded[plan["symbols"][-1]].startswith(
         "fetch: no usable recorded chain")

@@ -46,7 +46,8 @@ def airflow_env(home: Path, port: int, extra: dict[str, str] | None = None) -> d
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "OPTIONSV4_EMBEDDED_DIR": str(home / "embedded"), "OPTIONSV4_DATA_DIR": str(home / "data"),
         "OPTIONSV4_RESULTS_DIR": str(home / "results"), "OPTIONSV4_LOGS_DIR": str(home / "logs"),
-        "PATH": f"{AIRFLOW.parent}:{env.get('PATH', '')}", # this checkout's library; airflow_local_settings (the task processes' preloaded modules)
+        "PATH": f"{AIRFLOW.parent}:{env.get('PATH', '')}",
+        # this checkout's library, and airflow_local_settings (the modules task processes start with)
         "PYTHONPATH": os.pathsep.join([str(PROJECT_DIR), str(PROJECT_DIR / "include" / "airflow"),
                                        env.get("PYTHONPATH", "")]),
     } | (extra or {})
