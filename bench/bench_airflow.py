@@ -4,7 +4,8 @@ the DAG unpaused and triggered through the REST API (v2, a JWT from /auth/token)
 into a fresh embedded PostgreSQL. Each run is timed from the trigger to its final state as the API reports it.
 
 rows() -> [{task, implementation, n, seconds, per_item_us, note}] for bench/run.py; OPTIONSV4_BENCH_SKIP_AIRFLOW=1
-leaves it out (it takes a few minutes). `python bench/bench_airflow.py [symbols] [runs]` prints the runs.
+leaves it out (it takes a few minutes). `python bench/bench_airflow.py [symbols] [runs] [celery]` prints the runs
+(`celery`: on CeleryExecutor with a local Redis and one worker, as `make airflow-celery` runs it).
 """
 
 import os
@@ -19,7 +20,7 @@ from optionsv4_lib.reference.calendar import previous_trading_day
 from optionsv4_lib.reference.universe import load_universe
 
 sys.path.insert(0, str(PROJECT_DIR / "tests" / "support"))
-from real_airflow import airflow_running, logical, unpause_and_settle  # noqa: E402
+from real_airflow import airflow_running, celery, free_port, logical, unpause_and_settle  # noqa: E402
 
 DAG_ID = "options_v4_daily"
 RUNS = 3
@@ -33,10 +34,12 @@ def trading_days(count: int) -> list[date]:
     return days
 
 
-def measure(symbols: int = 0, runs: int = RUNS) -> tuple[list[float], list[dict], dict]:
-    """(seconds of each run, the runs the scheduler started by itself on unpause, task states of the last run)."""
+def measure(symbols: int = 0, runs: int = RUNS, on_celery: bool = False) -> tuple[list[float], list[dict], dict]:
+    """(seconds of each run, the runs the scheduler started by itself on unpause, task states of the last run);
+    `on_celery`: CeleryExecutor with a local Redis and one worker instead of standalone."""
+    commands, env = celery(free_port()) if on_celery else ([["airflow", "standalone"]], {})
     with tempfile.TemporaryDirectory(prefix="optionsv4-bench-airflow-") as tmp:
-        with airflow_running(Path(tmp), ["airflow", "standalone"]) as (api, _):
+        with airflow_running(Path(tmp), *commands, extra_env=env) as (api, _):
             scheduled = unpause_and_settle(api, DAG_ID)
             seconds, states = [], {}
             for day in trading_days(runs):
@@ -79,7 +82,7 @@ def rows() -> list[dict]:
 
 if __name__ == "__main__":
     symbols, runs = (int(a) for a in (sys.argv[1:] + ["0", str(RUNS)])[:2])
-    seconds, scheduled, states = measure(symbols, runs)
+    seconds, scheduled, states = measure(symbols, runs, on_celery="celery" in sys.argv[3:])
     print("runs started by the scheduler on unpause:", [(r["dag_run_id"], r["state"]) for r in scheduled])
     print("task states of the last run:", {k: (len(v), sorted(set(v))) for k, v in states.items()})
     print("seconds per run:", [round(s, 1) for s in seconds])

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from real_airflow import airflow_running, logical, unpause_and_settle  # noqa: E402
+from real_airflow import airflow_running, celery, free_port, logical, unpause_and_settle  # noqa: E402
 
 from optionsv4_lib.analysis.allocation import load_allocations
 from optionsv4_lib.analysis.analyze import analyze_portfolio
@@ -87,15 +87,7 @@ def test_the_daily_dag_under_airflow_standalone(tmp_path):
                     reason="the Celery provider is not installed (pip install -r requirements-celery.txt "
                            "-c constraints.txt, as `make airflow-celery` does)")
 def test_the_daily_dag_on_celery_with_redis(tmp_path):
-    from real_airflow import free_port
-
-    port = free_port()
-    celery = {"AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-              "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{port}/0",
-              "AIRFLOW__CELERY__RESULT_BACKEND": f"redis://127.0.0.1:{port}/1",
-              "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2"}
-    redis = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    with airflow_running(tmp_path, redis, ["airflow", "celery", "worker"], ["airflow", "scheduler"],
-                         ["airflow", "dag-processor"], ["airflow", "api-server"], extra_env=celery) as (api, _):
+    commands, env = celery(free_port())
+    with airflow_running(tmp_path, *commands, extra_env=env) as (api, _):
         unpause_and_settle(api, DAG_ID)
         check_run(api, tmp_path)

@@ -174,6 +174,18 @@ def unpause_and_settle(api: Api, dag_id: str, timeout: float = 300) -> list[dict
     return [api.wait(dag_id, run["dag_run_id"], timeout) for run in runs]
 
 
+def celery(port: int) -> tuple[list[list[str]], dict[str, str]]:
+    """(commands, environment) of Airflow on CeleryExecutor with a local Redis on `port` (broker and result backend,
+    nothing saved) and one worker of 2 slots: the layout of `make airflow-celery`, for airflow_running."""
+    commands = [["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                ["airflow", "celery", "worker"], ["airflow", "scheduler"], ["airflow", "dag-processor"],
+                ["airflow", "api-server"]]
+    return commands, {"AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                      "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{port}/0",
+                      "AIRFLOW__CELERY__RESULT_BACKEND": f"redis://127.0.0.1:{port}/1",
+                      "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2"}
+
+
 def logical(day) -> str:
     """08:45 IST of `day` (the daily DAG's slot) as the API's UTC timestamp."""
     return f"{day.isoformat()}T03:15:00Z"
