@@ -13,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 MODULES = ("bench_pricing", "bench_optionlab", "bench_valuation", "bench_analysis", "bench_dhan_faults", "bench_pipeline",
-           "bench_dhan_quotes", "bench_execution", "bench_backtest", "bench_margin", "bench_bhavcopy")
+           "bench_dhan_quotes", "bench_airflow", "bench_execution", "bench_backtest", "bench_margin", "bench_bhavcopy")
 
 
 def machine() -> str:

@@ -2,16 +2,21 @@
 ### OptionsV4 daily — pre-market analysis of NSE F&O option strategies
 
 Runs at 08:45 Asia/Kolkata, Monday to Friday. On an NSE holiday the `plan` task skips the run with the holiday's
-name in its log. The trade date is the run's date in IST (a rerun or backfill of a date is deterministic: the
-analysis reads only the Parquet snapshots recorded by the fetch tasks).
+name in its log; so does a scheduled run that starts after the F&O open (a slot missed while the scheduler was down
+or the DAG paused, which Airflow runs on unpause): its pre-market analysis would be stale. A manual trigger always
+runs. The trade date is the run's date in IST (a rerun or backfill of a date is deterministic: the analysis reads
+only the Parquet snapshots recorded by the fetch tasks).
 
 1. `plan` — universe and industry allocations from the database; the run directory.
 2. `market_context` — NIFTY and INDIA VIX daily history and the NIFTY near-expiry chain.
-3. `fetch_chain` — one mapped task per symbol (pool `dhan_option_chain` keeps Dhan's one-request-per-3-s limit).
+3. `fetch_chains` — one task records every symbol's chains (in one batch where the source can; pool
+   `dhan_option_chain` serializes Dhan access); a symbol's data problem is its reason, with one log line per symbol.
 4. `validate_chains`, `validate_context` — Great Expectations; a chain failing a critical expectation drops its
    symbol with that reason.
 5. `market_state` — trend × VIX regime (+ PCR) → one of nine states.
-6. `analyze_symbol` — one mapped task per symbol: candidates, metrics, scores, top N (a failure is a reason, not a crash).
+6. `analyze_symbols` — mapped over ANALYSIS_BATCHES batches of symbols (the map index lists them): candidates,
+   metrics, scores, top N per symbol; a symbol's failure is its reason, a crash costs only that symbol (its log
+   has the traceback; the batch fails and is retried).
 7. `allocate` — industry-first sizing and exits; `validate_strategies` — Great Expectations.
 8. `load` — one transaction into PostgreSQL (Supabase: connection `supabase_db`); `report` — result JSONs, payoff
    charts, Data Docs; `final_check` — fails the run when too few symbols succeeded or a critical expectation failed.
@@ -29,6 +34,8 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule, get_curre
 from optionsv4_airflow import DATA_RETRIES, IST, task_outcome
 
 DHAN_POOL = "dhan_option_chain"  # 1 slot; the Dhan client also spaces option-chain calls 3 s apart
+ANALYSIS_BATCHES = 8  # batches of symbols; a task per symbol made a whole-universe run ~2× slower on 2 cores
+                      # (README: Airflow under a real scheduler)
 
 with DAG(
     dag_id="options_v4_daily",
@@ -52,11 +59,14 @@ with DAG(
     @task(**DATA_RETRIES)
     def plan() -> str:
         from airflow.sdk import Variable
-        from optionsv4_airflow import run_settings, trade_date_of
+        from airflow.sdk.exceptions import AirflowSkipException
+        from optionsv4_airflow import late_for_its_slot, run_settings, trade_date_of
 
         from optionsv4_lib.jobs import daily
 
         context = get_current_context()
+        if late := late_for_its_slot(context):
+            raise AirflowSkipException(late)
         params = context["params"]
         with task_outcome():
             planned = daily.plan(trade_date_of(context), settings=run_settings(), risk_profile=params["risk_profile"],
@@ -65,10 +75,10 @@ with DAG(
         return planned["run_dir"]
 
     @task
-    def symbols_of(run_dir: str) -> list[str]:
+    def batches(run_dir: str) -> list[list[str]]:
         from optionsv4_lib.jobs import daily
 
-        return daily.symbols_of(run_dir)
+        return daily.batches(daily.symbols_of(run_dir), ANALYSIS_BATCHES)
 
     @task(**DATA_RETRIES)
     def market_context(run_dir: str) -> str:
@@ -78,16 +88,14 @@ with DAG(
 
         return daily.market_context(run_dir, run_settings())
 
-    @task(pool=DHAN_POOL, map_index_template="{{ symbol }}", **DATA_RETRIES)
-    def fetch_chain(run_dir: str, symbol: str) -> str:
+    @task(pool=DHAN_POOL, **DATA_RETRIES)
+    def fetch_chains(run_dir: str) -> list[str]:
         from optionsv4_airflow import run_settings
 
         from optionsv4_lib.jobs import daily
 
-        context = get_current_context()
-        context["symbol"] = symbol
-        ti = context["ti"]
-        return daily.fetch_chain(run_dir, symbol, run_settings(), final_attempt=ti.try_number > ti.max_tries)
+        ti = get_current_context()["ti"]
+        return daily.fetch_chains(run_dir, run_settings(), final_attempt=ti.try_number > ti.max_tries)
 
     @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)  # after every fetch, but never without a plan
     def validate_chains(run_dir: str) -> dict[str, str]:
@@ -117,14 +125,14 @@ with DAG(
                          *state.explanation]))
         return state.state
 
-    @task(map_index_template="{{ symbol }}", **DATA_RETRIES)
-    def analyze_symbol(run_dir: str, symbol: str, excluded: dict[str, str]) -> str:
+    @task(map_index_template="{{ batch }}", **DATA_RETRIES)
+    def analyze_symbols(run_dir: str, symbols: list[str], excluded: dict[str, str]) -> list[str]:
         from optionsv4_airflow import run_settings
 
         from optionsv4_lib.jobs import daily
 
-        get_current_context()["symbol"] = symbol
-        return daily.analyze_symbol(run_dir, symbol, run_settings(), excluded)
+        get_current_context()["batch"] = ", ".join(symbols)
+        return daily.analyze_symbols(run_dir, symbols, run_settings(), excluded)
 
     @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)  # after every symbol, but never without a plan
     def allocate(run_dir: str) -> str:
@@ -171,12 +179,11 @@ with DAG(
                                      min_success_share=get_current_context()["params"]["min_success_share"])
 
     run_dir = market_context(plan())
-    symbols = symbols_of(run_dir)
-    fetched = fetch_chain.partial(run_dir=run_dir).expand(symbol=symbols)
+    fetched = fetch_chains(run_dir)
     excluded = validate_chains(run_dir)
     context_ok = validate_context(run_dir)
     state = market_state(run_dir)
-    analyzed = analyze_symbol.partial(run_dir=run_dir, excluded=excluded).expand(symbol=symbols)
+    analyzed = analyze_symbols.partial(run_dir=run_dir, excluded=excluded).expand(symbols=batches(run_dir))
     result_dir = allocate(run_dir)
     strategies_ok = validate_strategies(run_dir, result_dir)
     stored_run = load(run_dir, result_dir)

@@ -1,25 +1,30 @@
 """Airflow-only glue for the OptionsV4 DAGs: the timezone, settings from Airflow connections, the moment and trade
-date of a run, the retry policy, and the table that turns library exceptions into a skipped or failed task.
+date of a run (and whether a scheduled run is too late for its slot), the retry policy, and the table that turns
+library exceptions into a skipped or failed task.
 
 optionsv4_lib imports nothing from Airflow; this module is the one place where Airflow meets it. Airflow puts the
-plugins folder on sys.path, so DAG files import it as `optionsv4_airflow`. It imports only light library modules
-(config, errors, the calendar's IST): DAG files stay quick to parse.
+plugins folder on sys.path, so DAG files import it as `optionsv4_airflow`. It imports only light library modules at
+the top (errors, the calendar; the settings when a task asks for them): DAG files stay quick to parse.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pendulum
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.sdk.module_loading import import_string
 
-from optionsv4_lib.config import Settings, load_settings
 from optionsv4_lib.core.errors import AuthError, BrokerError, InputError, RateLimited
 from optionsv4_lib.reference.calendar import IST as IST_ZONE
+from optionsv4_lib.reference.calendar import session
+
+if TYPE_CHECKING:
+    from optionsv4_lib.config import Settings
 
 IST = IST_ZONE.key  # the library's zone, as the name Airflow and pendulum take
 DATABASE_CONN_ID = "supabase_db"
@@ -76,6 +81,8 @@ def run_settings() -> Settings:
     from airflow.sdk.exceptions import AirflowNotFoundException
     from airflow.sdk.log import mask_secret
 
+    from optionsv4_lib.config import load_settings
+
     overrides = {}
     try:
         conn = BaseHook.get_connection(DATABASE_CONN_ID)
@@ -109,6 +116,20 @@ def moment_of(context) -> pendulum.DateTime:
 def trade_date_of(context) -> date:
     """The run's date in IST (moment_of)."""
     return moment_of(context).date()
+
+
+def late_for_its_slot(context, now: datetime | None = None) -> str | None:
+    """Why a scheduled run must not analyse, or None: it starts after the F&O open of its trade date, so its
+    pre-market analysis would price a session already trading (a slot missed while the scheduler was down or the DAG
+    paused, which Airflow still runs on unpause even with catchup off). Manual runs are never late."""
+    if context["dag_run"].run_type != "scheduled":
+        return None
+    moment, now = moment_of(context), pendulum.instance(now or pendulum.now(IST)).in_timezone(IST)
+    opens = session(moment.date())[0]
+    if now.time() > opens or now.date() > moment.date():
+        return (f"the scheduled run of {moment:%Y-%m-%d %H:%M} IST started at {now:%Y-%m-%d %H:%M} IST, after the "
+                f"F&O open at {opens:%H:%M}: a pre-market analysis would be stale. Trigger the DAG to run it anyway.")
+    return None
 
 
 def _any_of(exc: Exception, paths: tuple[str, ...]) -> bool:

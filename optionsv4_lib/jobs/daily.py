@@ -22,10 +22,10 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +53,7 @@ from optionsv4_lib.core.paths import writable_dir
 from optionsv4_lib.jobs.venues import open_source
 from optionsv4_lib.marketdata.span_file import SpanFile, load_span, save_span, span_for_run
 from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource
-from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource, as_date
+from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, MarketDataSource, as_date, option_chains
 from optionsv4_lib.reference.calendar import (
     IST,
     closed_reason,
@@ -203,38 +203,73 @@ def read_market_state(run_dir: str) -> MarketState:
     return MarketState.model_validate_json((Path(run_dir) / "market_state.json").read_text())
 
 
-def fetch_chain(run_dir: str, symbol: str, settings: Settings, *, final_attempt: bool = True) -> str:
-    """Record the symbol's expiry list, the chains the analysis will use and its price history; a problem of the
-    symbol's own becomes its reason and the step succeeds. A far chain or a price history the source cannot give
-    is left out (the analysis notes what it misses), not a failure.
+def fetch_chains(run_dir: str, settings: Settings, *, final_attempt: bool = True) -> list[str]:
+    """Record every symbol's expiry list, the chains the analysis will use and its price history; returns the
+    symbols. The chains of all symbols are asked for at once (marketdata.source.option_chains: one batch where the
+    source can), except on the final attempt, which asks symbol by symbol so that broker trouble costs only the
+    symbols it hit. A problem of a symbol's own becomes its reason and the others go on. A far chain or a price history
+    the source cannot give is left out (the analysis notes what it misses), not a failure. One log line per symbol:
+    its source, each chain's and the history's rows, and the seconds of its own requests.
 
     A data problem is recorded at once. Broker trouble that outlasted the client's own retries (rate limits, 5xx,
     no answer) raises while the orchestrator will try the task again (final_attempt False), and is recorded as the
-    reason on the final attempt. AuthError always raises: it is not the symbol's problem.
+    reason of the symbols it cost on the final attempt. AuthError always raises: it is no symbol's problem.
     """
     spec = RunSpec.read(run_dir)
     source = _live(spec, settings)
-    started = time.monotonic()
-    try:
-        near, *far = choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates)
-        fetched = [f"chain {near}: {len(source.option_chain(symbol, near))} rows"]
-        history_from = spec.trade_date - timedelta(days=FORECAST_HISTORY_DAYS)
-        for what, optional in (*((f"chain {expiry}", partial(source.option_chain, symbol, expiry)) for expiry in far),
-                               ("price history", partial(source.candles, symbol, history_from, spec.trade_date))):
+    symbols = symbols_of(run_dir)
+    wanted: dict[str, list[date]] = {}
+    seconds: dict[str, float] = {}
+    for symbol in symbols:
+        with _symbol_problems(run_dir, [symbol], final_attempt):
+            started = time.monotonic()
+            wanted[symbol] = choose_expiries(source.expiries(symbol), spec.trade_date, settings.candidates)
+            seconds[symbol] = time.monotonic() - started
+    started, chains = time.monotonic(), {}
+    for group in ([[symbol] for symbol in wanted] if final_attempt else [list(wanted)]):
+        with _symbol_problems(run_dir, group, final_attempt):
+            chains |= option_chains(source, [(symbol, expiry) for symbol in group for expiry in wanted[symbol]])
+    log.info("%d chains of %d symbols (%s) in %.1f s", len(chains), len(wanted), source.name,
+             time.monotonic() - started)
+    history_from = spec.trade_date - timedelta(days=FORECAST_HISTORY_DAYS)
+    for symbol, (near, *far) in wanted.items():
+        if (symbol, near) not in chains:
+            continue  # broker trouble on the final attempt: its reason is written
+        if isinstance(chains[(symbol, near)], DataError):
+            _write_failure(run_dir, symbol, f"fetch: {chains[(symbol, near)]}")
+            continue
+        fetched = [f"chain {expiry}: {len(chains[(symbol, expiry)])} rows" for expiry in (near, *far)
+                   if not isinstance(chains[(symbol, expiry)], DataError)]
+        for expiry in far:
+            if isinstance(chains[(symbol, expiry)], DataError):
+                log.info("%s: left out of the snapshot: %s", symbol, chains[(symbol, expiry)])
+        with _symbol_problems(run_dir, [symbol], final_attempt):
+            started = time.monotonic()
             try:
-                fetched.append(f"{what}: {len(optional())} rows")
+                fetched.append(f"price history: {len(source.candles(symbol, history_from, spec.trade_date))} rows")
             except DataError as exc:
                 log.info("%s: left out of the snapshot: %s", symbol, exc)
-        log.info("%s (%s): fetched %s in %.1f s", symbol, source.name, "; ".join(fetched), time.monotonic() - started)
+            seconds[symbol] += time.monotonic() - started
+            log.info("%s (%s): fetched %s in %.1f s", symbol, source.name, "; ".join(fetched), seconds[symbol])
+    return symbols
+
+
+@contextmanager
+def _symbol_problems(run_dir: str, symbols: list[str], final_attempt: bool) -> Iterator[None]:
+    """A DataError inside becomes the reason of `symbols`, and so does broker trouble on the final attempt (before,
+    it raises for the orchestrator to retry); AuthError and anything else propagate."""
+    try:
+        yield
     except AuthError:
         raise
     except DataError as exc:
-        _write_failure(run_dir, symbol, f"fetch: {exc}")
+        for symbol in symbols:
+            _write_failure(run_dir, symbol, f"fetch: {exc}")
     except BrokerError as exc:
         if not final_attempt:
             raise
-        _write_failure(run_dir, symbol, f"fetch: {exc}")
-    return symbol
+        for symbol in symbols:
+            _write_failure(run_dir, symbol, f"fetch: {exc}")
 
 
 def analyze_symbol(run_dir: str, symbol: str, settings: Settings, excluded: dict[str, str] | None = None) -> str:
@@ -257,6 +292,34 @@ def analyze_symbol(run_dir: str, symbol: str, settings: Settings, excluded: dict
     )
     _write_outcome(run_dir, outcome)
     return symbol
+
+
+def batches(symbols: list[str], count: int) -> list[list[str]]:
+    """`symbols` in at most `count` consecutive batches of near-equal size (universe order kept; none empty)."""
+    if count < 1:
+        raise InputError(f"batches: need at least 1, got {count}")
+    return [list(batch) for batch in np.array_split(np.asarray(symbols, dtype=object), count) if len(batch)]
+
+
+def analyze_symbols(run_dir: str, symbols: list[str], settings: Settings,
+                    excluded: dict[str, str] | None = None) -> list[str]:
+    """analyze_symbol for each of `symbols`, each on its own: a symbol that raises is logged with its traceback and
+    the others go on; then, if any raised, an OptionsV4Error naming them (the task fails and its retry analyses the
+    batch again; a symbol never analysed gets "analysis task did not finish" from allocate). Returns `symbols`."""
+    crashed = []
+    for symbol in symbols:
+        started = time.monotonic()
+        try:
+            analyze_symbol(run_dir, symbol, settings, excluded)
+        except Exception:
+            log.exception("%s: the analysis raised", symbol)
+            crashed.append(symbol)
+            continue
+        log.info("%s: %s in %.1f s", symbol, _read_outcome_row(run_dir, symbol)["status"], time.monotonic() - started)
+    if crashed:
+        raise OptionsV4Error(f"the analysis of {', '.join(crashed)} raised (tracebacks above); "
+                             f"{len(symbols) - len(crashed)} of {len(symbols)} symbols of the batch were analysed")
+    return symbols
 
 
 def allocate(run_dir: str, settings: Settings) -> str:

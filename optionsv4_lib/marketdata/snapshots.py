@@ -110,7 +110,8 @@ class SnapshotRecorder:
 
     def option_chains(self, wanted: list[tuple[str, date]]) -> dict[tuple[str, date], pd.DataFrame | DataError]:
         """marketdata.source.option_chains through the source (in batches where it can); each chain got is
-        recorded, and chains recorded since reuse_since are read back."""
+        recorded (a chain that cannot be recorded becomes that pair's DataError), and chains recorded since
+        reuse_since are read back."""
         chains: dict[tuple[str, date], pd.DataFrame | DataError] = {}
         for symbol, expiry in wanted:
             recorded = self._recorded(symbol, expiry)
@@ -119,7 +120,10 @@ class SnapshotRecorder:
         fetched = option_chains(self.source, [pair for pair in wanted if pair not in chains])
         for (symbol, expiry), chain in fetched.items():
             if isinstance(chain, pd.DataFrame):
-                self._record_chain(symbol, expiry, chain)
+                try:
+                    self._record_chain(symbol, expiry, chain)
+                except DataError as exc:
+                    fetched[(symbol, expiry)] = exc
         chains |= fetched
         return {pair: chains[pair] for pair in wanted}
 

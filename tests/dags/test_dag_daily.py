@@ -68,13 +68,13 @@ def test_daily_dag_shape(dagbag):
     dag = dagbag.get_dag(DAILY)
     assert dag.catchup is False and dag.max_active_runs == 1
     assert dag.timetable.expression == "45 8 * * 1-5" and str(dag.timetable.timezone) == IST
-    fetch, analyze = dag.get_task("fetch_chain"), dag.get_task("analyze_symbol")
+    fetch, analyze = dag.get_task("fetch_chains"), dag.get_task("analyze_symbols")
     assert fetch.pool == "dhan_option_chain" and fetch.retries == 3 and fetch.retry_exponential_backoff
-    assert fetch.map_index_template == analyze.map_index_template == "{{ symbol }}"
+    assert analyze.map_index_template == "{{ batch }}"
     assert dag.get_task("validate_chains").trigger_rule == "all_done_min_one_success"
     assert dag.get_task("allocate").trigger_rule == "all_done_min_one_success"
     order = [t.task_id for t in dag.topological_sort()]
-    assert order.index("fetch_chain") < order.index("validate_chains") < order.index("analyze_symbol") \
+    assert order.index("fetch_chains") < order.index("validate_chains") < order.index("analyze_symbols") \
         < order.index("allocate") < order.index("validate_strategies") < order.index("load") \
         < order.index("report") < order.index("final_check")
     assert dag.doc_md and "NSE holiday" in dag.doc_md
@@ -85,7 +85,8 @@ def test_a_synthetic_run_loads_ranked_strategies_and_builds_data_docs(dagbag, da
     started = time.time()
     run, states = run_daily(dagbag, day, symbols=10)
     assert str(run.state) == "success", states
-    assert states["fetch_chain"] == ["success"] * 10 and states["final_check"] == ["success"]
+    assert states["fetch_chains"] == ["success"] and states["final_check"] == ["success"]
+    assert states["analyze_symbols"] == ["success"] * 8  # 10 symbols in 8 batches
     symbols = stored(store_url, "SELECT s.symbol, s.status, s.reason FROM run_symbols s JOIN analysis_runs r USING "
                                 "(run_id) WHERE r.trade_date = %s AND r.risk_profile = 'moderate'", (day,))
     assert len(symbols) == 10
@@ -134,8 +135,8 @@ def test_dhan_faults_of_some_symbols_never_cost_the_others(dagbag, dag_env, stor
     with dhan_faults.faulty_dhan(monkeypatch, day):
         run, states = run_daily(dagbag, day, source="dhan", symbols=dhan_faults.SYMBOLS, min_success_share=0.3)
     assert str(run.state) == "success", states
-    assert states["fetch_chain"] == ["success"] * dhan_faults.SYMBOLS
-    assert states["analyze_symbol"] == ["success"] * dhan_faults.SYMBOLS
+    assert states["fetch_chains"] == ["success"]
+    assert set(states["analyze_symbols"]) == {"success"}
     symbols = stored(store_url, "SELECT s.symbol, s.status, s.reason, (SELECT count(*) FROM strategies t WHERE "
                                 "t.run_id = s.run_id AND t.symbol = s.symbol) AS n FROM run_symbols s JOIN "
                                 "analysis_runs r USING (run_id) WHERE r.trade_date = %s AND r.source = 'snapshot of dhan'", (day,))

@@ -56,3 +56,23 @@ def test_the_trade_date_is_the_run_moment_in_ist(plugin):
     late_utc = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)  # 01:30 IST on the 24th
     assert plugin.trade_date_of({"logical_date": late_utc}).isoformat() == "2026-11-24"
     assert plugin.moment_of({"logical_date": late_utc}).hour == 1
+
+
+def test_a_scheduled_run_after_the_open_is_late_and_a_manual_one_never(plugin):
+    """The 08:45 IST slot of Monday 23 Nov 2026 (F&O open 09:15): on time before the open, late after it or on a
+    later day (a slot missed while paused, run on unpause); a manual trigger runs whenever it starts."""
+    from types import SimpleNamespace
+
+    slot = datetime(2026, 11, 23, 3, 15, tzinfo=timezone.utc)
+
+    def context(run_type):
+        return {"logical_date": slot, "dag_run": SimpleNamespace(run_type=run_type)}
+
+    ist = timezone(timedelta(hours=5, minutes=30))
+    assert plugin.late_for_its_slot(context("scheduled"), datetime(2026, 11, 23, 8, 46, tzinfo=ist)) is None
+    assert plugin.late_for_its_slot(context("scheduled"), datetime(2026, 11, 23, 9, 15, tzinfo=ist)) is None
+    late = plugin.late_for_its_slot(context("scheduled"), datetime(2026, 11, 23, 15, 58, tzinfo=ist))
+    assert late.startswith("the scheduled run of 2026-11-23 08:45 IST started at 2026-11-23 15:58 IST, after the "
+                           "F&O open at 09:15") and "Trigger the DAG" in late
+    assert plugin.late_for_its_slot(context("scheduled"), datetime(2026, 11, 24, 8, 0, tzinfo=ist))
+    assert plugin.late_for_its_slot(context("manual"), datetime(2026, 11, 23, 15, 58, tzinfo=ist)) is None

@@ -1,6 +1,7 @@
 """The daily pipeline's steps (what the DAG tasks call) give the same result as one analyze_portfolio call."""
 
 import logging
+import shutil
 from datetime import date
 from functools import partialmethod
 from pathlib import Path
@@ -13,7 +14,7 @@ from optionsv4_lib.adapters.pacing import RetryPolicy
 from optionsv4_lib.analysis.allocation import load_allocations
 from optionsv4_lib.analysis.analyze import analyze_portfolio
 from optionsv4_lib.config import Settings
-from optionsv4_lib.core.errors import AuthError, BrokerError
+from optionsv4_lib.core.errors import AuthError, BrokerError, InputError, OptionsV4Error
 from optionsv4_lib.jobs import daily
 from optionsv4_lib.jobs.daily import NotATradingDay
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
@@ -25,11 +26,10 @@ TRADE_DATE = date(2026, 11, 23)
 def steps(settings, universe, excluded=None):
     plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
     run_dir = daily.market_context(plan["run_dir"], settings)
-    for symbol in plan["symbols"]:
-        daily.fetch_chain(run_dir, symbol, settings)
+    daily.fetch_chains(run_dir, settings)
     daily.market_state(run_dir, settings)
-    for symbol in plan["symbols"]:
-        daily.analyze_symbol(run_dir, symbol, settings, excluded)
+    for batch in daily.batches(plan["symbols"], 3):
+        daily.analyze_symbols(run_dir, batch, settings, excluded)
     return daily.read_result(daily.allocate(run_dir, settings))
 
 
@@ -52,8 +52,7 @@ def test_excluded_symbol_and_missing_task_become_reasons(tmp_path):
     universe = load_universe().head(6)
     plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
     run_dir = daily.market_context(plan["run_dir"], settings)
-    for symbol in plan["symbols"]:
-        daily.fetch_chain(run_dir, symbol, settings)
+    daily.fetch_chains(run_dir, settings)
     daily.market_state(run_dir, settings)
     for symbol in plan["symbols"][:-1]:  # the last symbol's task "crashed"
         daily.analyze_symbol(run_dir, symbol, settings, excluded={"RELIANCE": "chain failed critical expectations"})
@@ -106,8 +105,7 @@ def test_quality_load_report_and_final_check(tmp_path, store_url):
     universe = load_universe().head(8)  # includes IOC, whose synthetic chain is empty
     plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
     run_dir = daily.market_context(plan["run_dir"], settings)
-    for symbol in plan["symbols"]:
-        daily.fetch_chain(run_dir, symbol, settings)
+    daily.fetch_chains(run_dir, settings)
     excluded = daily.validate_chains(run_dir, settings)
     assert set(excluded) == {"IOC"} and "row" in excluded["IOC"]
     assert daily.validate_context(run_dir)
@@ -161,15 +159,16 @@ def test_broker_trouble_is_retried_by_the_orchestrator_then_becomes_the_reason(d
     emulator.respond_next("optionchain", status=502, body="Bad Gateway", content_type="text/plain", times=4,
                           symbol="RELIANCE")
     with pytest.raises(BrokerError, match="HTTP 502"):  # an earlier attempt: Airflow will retry the task
-        daily.fetch_chain(run_dir, "RELIANCE", settings, final_attempt=False)
-    assert not (Path(run_dir) / "symbols" / "RELIANCE.json").exists()
-    daily.fetch_chain(run_dir, "RELIANCE", settings, final_attempt=True)  # the last attempt records the reason
+        daily.fetch_chains(run_dir, settings, final_attempt=False)
+    assert not list((Path(run_dir) / "symbols").glob("*.json"))
+    daily.fetch_chains(run_dir, settings, final_attempt=True)  # the last attempt records the reason of RELIANCE only
     excluded = daily.validate_chains(run_dir, settings)
-    assert "RELIANCE" not in excluded  # its reason is already written
+    assert excluded == {}  # RELIANCE's reason is already written; NIFTY's chains are recorded
     daily.market_state(run_dir, settings)
-    daily.analyze_symbol(run_dir, "RELIANCE", settings, excluded)
-    reason = daily.read_result(daily.allocate(run_dir, settings)).symbols.set_index("symbol")["reason"]["RELIANCE"]
-    assert reason.startswith("fetch: option chain 2885/NSE_FNO") and "HTTP 502" in reason
+    daily.analyze_symbols(run_dir, ["NIFTY", "RELIANCE"], settings, excluded)
+    symbols = daily.read_result(daily.allocate(run_dir, settings)).symbols.set_index("symbol")
+    assert symbols.loc["RELIANCE", "reason"].startswith("fetch: option chain 2885/NSE_FNO")
+    assert "HTTP 502" in symbols.loc["RELIANCE", "reason"] and symbols.loc["NIFTY", "status"] == "ok"
 
 
 def test_the_nifty_near_chain_is_fetched_once_per_run(dhan_run):
@@ -189,7 +188,7 @@ def test_an_auth_failure_always_fails_the_task(dhan_run):
     emulator, settings, run_dir = dhan_run
     emulator.fail_next("optionchain", status=401, error_code="DH-901", symbol="RELIANCE")
     with pytest.raises(AuthError, match="DH-901"):
-        daily.fetch_chain(run_dir, "RELIANCE", settings, final_attempt=True)
+        daily.fetch_chains(run_dir, settings, final_attempt=True)
 
 
 def test_a_symbol_whose_fetch_task_died_is_excluded_not_fatal_to_the_others(tmp_path):
@@ -197,14 +196,15 @@ def test_a_symbol_whose_fetch_task_died_is_excluded_not_fatal_to_the_others(tmp_
     universe = load_universe().head(5)
     plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
     run_dir = daily.market_context(plan["run_dir"], settings)
-    for symbol in plan["symbols"][:-1]:  # the last symbol's fetch task failed without writing anything
-        daily.fetch_chain(run_dir, symbol, settings)
+    daily.fetch_chains(run_dir, settings)
+    last = plan["symbols"][-1]  # as if the fetch task had died before recording its chains
+    shutil.rmtree(tmp_path / "snapshots" / f"trade_date={TRADE_DATE}" / "option_chain" / f"symbol={last}")
     excluded = daily.validate_chains(run_dir, settings)
     assert set(excluded) == {plan["symbols"][-1]} and excluded[plan["symbols"][-1]].startswith(
         "fetch: no usable recorded chain")
 
 
-def test_fetch_chain_logs_what_it_fetched(tmp_path, caplog):
+def test_fetch_chains_logs_what_it_fetched(tmp_path, caplog):
     """One line per symbol: the source, each expiry's chain and the price history with their rows, and the seconds."""
     settings = Settings(data_dir=tmp_path)
     plan = daily.plan_run(TRADE_DATE, settings=settings, universe=load_universe().head(3).tail(1),
@@ -212,10 +212,59 @@ def test_fetch_chain_logs_what_it_fetched(tmp_path, caplog):
     [symbol] = plan["symbols"]
     market = SyntheticMarket(settings.seed, TRADE_DATE)
     with caplog.at_level(logging.INFO, logger=daily.__name__):
-        daily.fetch_chain(plan["run_dir"], symbol, settings)
+        daily.fetch_chains(plan["run_dir"], settings)
     [line] = [r.getMessage() for r in caplog.records if "fetched" in r.getMessage()]
     near, far = daily.choose_expiries(market.expiries(symbol), TRADE_DATE, settings.candidates)
     assert line.startswith(f"{symbol} (synthetic(seed=42)): fetched chain {near}: "
                            f"{len(market.option_chain(symbol, near))} rows; chain {far}: "
                            f"{len(market.option_chain(symbol, far))} rows; price history: ")
     assert line.endswith(" s")
+
+
+def test_fetch_chains_asks_a_batching_source_once_for_every_symbol(tmp_path, monkeypatch):
+    """A source with option_chains (Dhan's market-quote path) gets one call with every symbol's pairs; what it
+    returns is recorded and replayed like chains fetched one by one."""
+    calls = []
+
+    def batched(market, wanted):
+        calls.append(list(wanted))
+        return {(symbol, expiry): market.option_chain(symbol, expiry) for symbol, expiry in wanted}
+
+    monkeypatch.setattr(SyntheticMarket, "option_chains", batched, raising=False)
+    settings = Settings(data_dir=tmp_path)
+    universe = load_universe().head(6)
+    plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
+    run_dir = daily.market_context(plan["run_dir"], settings)
+    daily.fetch_chains(run_dir, settings, final_attempt=False)
+    [pairs] = calls
+    assert [symbol for symbol, _ in pairs] == [s for s in plan["symbols"] for _ in range(2)]  # near and far
+    assert daily.validate_chains(run_dir, settings) == {}
+
+
+def test_a_symbol_whose_analysis_raises_costs_only_itself_and_fails_the_batch(tmp_path, monkeypatch):
+    settings = Settings(data_dir=tmp_path)
+    universe = load_universe().head(4)
+    plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
+    run_dir = daily.market_context(plan["run_dir"], settings)
+    daily.fetch_chains(run_dir, settings)
+    daily.market_state(run_dir, settings)
+    real = daily.symbol_outcome
+
+    def broken(source, row, **kwargs):
+        if row.symbol == plan["symbols"][1]:
+            raise ZeroDivisionError("a bug")
+        return real(source, row, **kwargs)
+
+    monkeypatch.setattr(daily, "symbol_outcome", broken)
+    with pytest.raises(OptionsV4Error, match=f"analysis of {plan['symbols'][1]} raised.*3 of 4 symbols"):
+        daily.analyze_symbols(run_dir, plan["symbols"], settings)
+    symbols = daily.read_result(daily.allocate(run_dir, settings)).symbols.set_index("symbol")
+    assert symbols.loc[plan["symbols"][1], "reason"] == "analysis task did not finish"
+    assert (symbols.drop(index=plan["symbols"][1])["status"] == "ok").all()
+
+
+def test_batches_keep_universe_order_in_near_equal_parts():
+    assert daily.batches(list("abcdefg"), 3) == [["a", "b", "c"], ["d", "e"], ["f", "g"]]
+    assert daily.batches(list("ab"), 8) == [["a"], ["b"]]
+    with pytest.raises(InputError, match="at least 1"):
+        daily.batches(["a"], 0)

@@ -31,3 +31,23 @@ def test_a_source_with_a_batch_method_is_asked_once():
     source = Batched()
     pairs = [("A", DAY), ("B", DAY)]
     assert set(option_chains(source, pairs)) == set(pairs) and source.calls == [pairs]
+
+
+def test_the_recorder_records_each_chain_of_a_batch_and_a_malformed_one_becomes_its_pairs_error(tmp_path):
+    import pandas as pd
+
+    from optionsv4_lib.marketdata.snapshots import ParquetSnapshotSource, SnapshotRecorder
+
+    market = SyntheticMarket(42, DAY)
+    near = market.expiries("NIFTY")[0]
+
+    class Batched:
+        name, trade_date = "batched", DAY
+
+        def option_chains(self, wanted):
+            return {("NIFTY", near): market.option_chain("NIFTY", near), ("ACC", near): pd.DataFrame({"strike": [1.0]})}
+
+    got = SnapshotRecorder(Batched(), tmp_path).option_chains([("NIFTY", near), ("ACC", near)])
+    assert isinstance(got[("ACC", near)], DataError) and "ACC chain" in str(got[("ACC", near)])
+    replayed = ParquetSnapshotSource(tmp_path, DAY)
+    assert len(replayed.option_chain("NIFTY", near)) == len(got[("NIFTY", near)])
