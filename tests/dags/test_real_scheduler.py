@@ -4,7 +4,7 @@ worker. Each run is triggered through the REST API for a few symbols of the synt
 must equal the one-call analysis (what `optionsv4 analyze` runs) of the same symbols and date. Unpausing the DAG
 must not analyse the missed morning slot: a scheduled run that starts after the F&O open skips at `plan`."""
 
-import importlib.util
+import importlib.metadata
 import shutil
 from datetime import date, datetime
 from pathlib import Path
@@ -26,6 +26,16 @@ pytestmark = pytest.mark.slow
 DAG_ID = "options_v4_daily"
 DAY = date(2026, 11, 23)
 SYMBOLS = 4
+
+
+def installed(distribution: str) -> bool:
+    """Whether a distribution is installed, from its metadata: importing airflow.providers here would load
+    Airflow's configuration at collection, before the airflow_home fixture of the other DAG tests sets its home."""
+    try:
+        importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def comparable(document: dict) -> dict:
@@ -83,7 +93,7 @@ def test_the_daily_dag_under_airflow_standalone(tmp_path):
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed "
                     "(Debian/Ubuntu: apt-get install redis-server)")
-@pytest.mark.skipif(importlib.util.find_spec("airflow.providers.celery") is None,
+@pytest.mark.skipif(not installed("apache-airflow-providers-celery"),
                     reason="the Celery provider is not installed (pip install -r requirements-celery.txt "
                            "-c constraints.txt, as `make airflow-celery` does)")
 def test_the_daily_dag_on_celery_with_redis(tmp_path):

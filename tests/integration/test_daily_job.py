@@ -172,16 +172,16 @@ def test_broker_trouble_is_retried_by_the_orchestrator_then_becomes_the_reason(d
 
 
 def test_the_nifty_near_chain_is_fetched_once_per_run(dhan_run):
-    """market_context records the NIFTY near chain; the NIFTY fetch of the same run reads it back, asking Dhan only
-    for the chains the context did not take."""
+    """market_context records the NIFTY near chain; the fetch of the same run reads it back, asking Dhan only for
+    the chains the context did not take."""
     emulator, settings, run_dir = dhan_run
     asked = lambda: [(r.body["UnderlyingScrip"], r.body["Expiry"])  # noqa: E731
                      for r in emulator.requests if r.endpoint == "optionchain"]
     [context_chain] = asked()
-    daily.fetch_chain(run_dir, "NIFTY", settings)
+    daily.fetch_chains(run_dir, settings, final_attempt=True)  # one symbol at a time: the option-chain endpoint
     fetched = asked()[1:]
-    assert context_chain not in fetched and fetched  # the far chain, not the near one again
-    assert {scrip for scrip, _ in fetched} == {13}
+    assert context_chain not in fetched and fetched  # NIFTY's far chain and the others, not the near one again
+    assert sum(scrip == 13 for scrip, _ in fetched) == 1
 
 
 def test_an_auth_failure_always_fails_the_task(dhan_run):
@@ -237,7 +237,8 @@ def test_fetch_chains_asks_a_batching_source_once_for_every_symbol(tmp_path, mon
     run_dir = daily.market_context(plan["run_dir"], settings)
     daily.fetch_chains(run_dir, settings, final_attempt=False)
     [pairs] = calls
-    assert [symbol for symbol, _ in pairs] == [s for s in plan["symbols"] for _ in range(2)]  # near and far
+    # near and far of every symbol, but NIFTY's near chain once: market_context recorded it, and it is read back
+    assert [symbol for symbol, _ in pairs] == [s for s in plan["symbols"] for _ in range(1 if s == "NIFTY" else 2)]
     assert daily.validate_chains(run_dir, settings) == {}
 
 
