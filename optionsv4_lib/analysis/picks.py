@@ -51,13 +51,15 @@ def pick(scored: pd.DataFrame, policy: str, top_n: int, *, shorts: pd.Series | N
     needed by "random" only."""
     if policy == RANKED:
         return select_top(scored, top_n, shorts=shorts)
-    eligible = scored[scored["eligible"].astype(bool).to_numpy()]
+    eligible = scored["eligible"].to_numpy(bool)
     if policy == RANDOM:
         if rng is None:
             raise InputError("pick: the random policy needs a generator")
-        chosen = eligible.iloc[[rng.integers(len(eligible))]] if len(eligible) else eligible
+        rows = np.flatnonzero(eligible)
+        chosen = scored.iloc[rows[[rng.integers(len(rows))]] if len(rows) else rows]
     elif policy.startswith(FAMILY):
-        chosen = select_top(eligible[eligible["strategy"] == policy.removeprefix(FAMILY)], 1)
+        same = scored["strategy"].to_numpy(object) == policy.removeprefix(FAMILY)
+        chosen = select_top(scored.iloc[np.flatnonzero(eligible & same)], 1)
     else:
         raise InputError(f"pick policy: unknown {policy!r}; expected {RANKED}, {RANDOM} or {FAMILY}<strategy>")
     return chosen.assign(rank=np.ones(len(chosen), dtype="int64")).reset_index(drop=True)
