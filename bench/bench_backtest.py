@@ -21,12 +21,15 @@ YEAR_FROM, YEAR_TO = "2025-11-03", "2026-10-30"
 
 
 def year_rows() -> list[dict]:
-    """The one-year whole-universe backtest, a worker process per core, timed once."""
+    """The one-year whole-universe backtest, a worker process per core, timed once; each analyzed date and the
+    seconds so far on stderr."""
     universe, allocations, settings = load_universe(), load_allocations(), Settings()
     spec = make_spec(YEAR_FROM, YEAR_TO, settings=settings, universe=universe, top=TOP)
     workers = os.cpu_count() or 1
     start = time.perf_counter()
-    result = run_backtest(spec, settings=settings, universe=universe, allocations=allocations, workers=workers)
+    result = run_backtest(spec, settings=settings, universe=universe, allocations=allocations, workers=workers,
+                          progress=lambda day: print(f"{day} analyzed, {time.perf_counter() - start:.0f} s",
+                                                     file=sys.stderr, flush=True))
     seconds = time.perf_counter() - start
     days = len(result.entry_days)
     compared = ", ".join(f"{row.policy} {row.trades} trades {row.realized_pnl / 1e5:,.1f} lakh"
