@@ -428,8 +428,8 @@ def assemble(
     exits = exit_conditions(strategies, legs, profile) if len(strategies) else pd.DataFrame(columns=EXIT_COLUMNS)
     symbols["n_selected"] = symbols["symbol"].map(strategies.groupby("symbol").size()).fillna(0).astype(int)
     unsized = (symbols["status"] == "ok") & (symbols["n_selected"] == 0)
-    symbols.loc[unsized, "reason"] = "not sized: " + symbols.loc[unsized, "symbol"].map(skipped).astype(object).fillna(
-        "no strategy was sized")
+    reasons = symbols.loc[unsized, "symbol"].map(skipped).astype(object)
+    symbols.loc[unsized, "reason"] = "not sized: " + reasons.fillna("no strategy was sized")
     return AnalysisResult(
         trade_date=trade_date, risk_profile=profile, source=source_name, capital=settings.capital,
         market=state, symbols=symbols, strategies=strategies, legs=legs, exits=exits.reindex(columns=EXIT_COLUMNS),

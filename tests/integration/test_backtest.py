@@ -27,7 +27,7 @@ from optionsv4_lib.backtest.engine import (
 )
 from optionsv4_lib.config import Settings
 from optionsv4_lib.core.errors import DataError, InputError
-from optionsv4_lib.jobs.backtest import make_spec, run_backtest
+from optionsv4_lib.jobs.backtest import enter_on, make_spec, run_backtest
 from optionsv4_lib.marketdata.snapshots import SnapshotRecorder
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.reference.costs import leg_costs
@@ -258,7 +258,8 @@ def test_a_replay_of_recorded_snapshots_marks_recorded_days_and_leaves_the_rest_
     assert replay.trades["trade_id"].tolist() == synthetic.trades["trade_id"].tolist()  # same entries
     # the 6 Oct snapshots hold the chains the analysis read that day: the 5 Oct positions are marked on 6 Oct (and
     # closed there if a rule held); the 6 Oct positions are never marked, their P&L unknown
-    first, second = (ranked[ranked["entry_date"] == pd.Timestamp(day)] for day in (date(2026, 10, 5), date(2026, 10, 6)))
+    first, second = (ranked[ranked["entry_date"] == pd.Timestamp(day)]
+                     for day in (date(2026, 10, 5), date(2026, 10, 6)))
     assert (first["last_marked"] == pd.Timestamp(2026, 10, 6)).all()
     assert (second["status"] == "open").all() and second["last_marked"].isna().all() and second["pnl"].isna().all()
     assert replay.summary.totals["unpriced"] == len(second)
@@ -351,5 +352,8 @@ def test_make_spec_refuses_what_cannot_be_replayed():
     condor = make_spec(date(2026, 11, 20), "2026-11-23", settings=Settings(), universe=universe,
                        baseline_families=["iron condor"])
     assert condor.baselines == ("random", "family:Iron Condor") and condor.key != spec.key
+    with pytest.raises(InputError, match="capital: the backtest was planned with ₹30,000,000"):
+        enter_on(spec, date(2026, 11, 20), settings=Settings(capital=1e7), universe=universe,
+                 allocations=load_allocations())
     assert spec.key.startswith("2026-11-20_2026-11-23_moderate_synthetic_seed42_top10_")
     assert Path(spec.key).name == spec.key  # a directory name
