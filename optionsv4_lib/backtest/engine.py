@@ -4,6 +4,7 @@ their realized P&L, win rate and drawdown. Pure over its inputs (an AnalysisResu
 Entry: the strategies a desk would mark — the `top` best-scored of a run (ties by candidate id, as `optionsv4 mark
 --top` takes them; 0 = every sized strategy) — at the analysis's entry prices (buy at the ask, sell at the bid), at
 the F&O open of the trade date, with the run's exit conditions (exit_no = their order, as the store numbers them).
+A baseline's run (analysis.picks: its own picks, sized alike) is entered the same way under its policy's name.
 
 Carry: on every NSE trading day after the entry, the day's market is asked for the chains of the held legs (the
 synthetic market and pre-market snapshots quote at the open; a day without data is a recorded reason, and the

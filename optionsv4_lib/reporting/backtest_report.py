@@ -4,7 +4,7 @@ policy column) as Parquet, side by side: <name>.html, <name>.json, <name>_trades
 The page: the ranked picks' totals; the comparison with the baselines (overall, by family, by market state); the PoP
 calibration (table, Brier scores, reliability diagram) and predicted against realized E[P&L]; inline PNG charts of
 each policy's realized equity, drawdown and margin in use, and the ranked picks' P&L by family and by market state;
-tables of the ranked picks' statistics, the trades and the days left out."""
+tables of the ranked picks' statistics and trades, and the days left out."""
 
 import html
 import json
@@ -29,7 +29,7 @@ from optionsv4_lib.reporting.html import (
 STAT_MONEY = ("costs", "avg_win", "avg_loss", "max_drawdown")
 """Money columns of backtest.trade_stats beyond the …pnl ones."""
 
-TRADE_TABLE = ("policy", "entry_date", "symbol", "family", "strategy", "market_state", "lots", "status", "exit_date",
+TRADE_TABLE = ("entry_date", "symbol", "family", "strategy", "market_state", "lots", "status", "exit_date",
                "exit_kind", "days_held", "pop_net", "pop_market", "expected_pnl_net", "margin", "pnl", "costs",
                "pnl_net", "note")
 COMPARISON_MONEY = ("max_drawdown", "peak_margin")
@@ -81,9 +81,11 @@ def write_report(result: BacktestResult, path: Path) -> Path:
         for key, heading in GROUPS.items():
             body.append(f"<h2>Ranked picks by {heading.lower()}</h2>"
                         + html_table(result.summary.groups[key].rename(columns={key: heading}), STAT_MONEY))
-        trades = result.trades[list(TRADE_TABLE)].assign(
-            entry_date=result.trades["entry_date"].dt.date, exit_date=result.trades["exit_date"].dt.date)
-        body.append("<h2>Trades</h2>" + html_table(trades, ("costs", "margin"), PERCENTS))
+        ranked = result.trades[result.trades["policy"] == RANKED]
+        trades = ranked[list(TRADE_TABLE)].assign(entry_date=ranked["entry_date"].dt.date,
+                                                  exit_date=ranked["exit_date"].dt.date)
+        body.append("<h2>Trades</h2><p class='note'>The ranked picks'; every policy's trades are in the Parquet "
+                    "file beside this page.</p>" + html_table(trades, ("costs", "margin"), PERCENTS))
     if len(result.skipped):
         body.append("<h2>Days left out</h2>" + html_table(result.skipped))
     symbols = f"{len(spec.symbols)} symbols" if len(spec.symbols) > 5 else ", ".join(spec.symbols)
