@@ -1,11 +1,14 @@
-"""A one-month backtest over the whole universe on the synthetic market, after imports (no interpreter start).
+"""A one-month and a one-year backtest over the whole universe on the synthetic market, after imports (no
+interpreter start), with the default baselines (random, Short Strangle, Iron Condor) run beside the ranked picks.
 
-rows() -> [{task, implementation, n, seconds, per_item_us, note}] for bench/run.py: the whole run (every trade date
-analyzed, the top 10 strategies of each entered and carried day by day to their exits) in one process and with a
-worker process per core, and the carry on its own, timed from the moment the last entry date was analyzed.
+rows() -> [{task, implementation, n, seconds, per_item_us, note}] for bench/run.py: the month (every trade date
+analyzed, the top 10 strategies of each policy entered and carried day by day to their exits) in one process and
+with a worker process per core, the carry on its own, timed from the moment the last entry date was analyzed; and
+the year with a worker process per core. `python bench/bench_backtest.py year` runs the year alone.
 """
 
 import os
+import sys
 import time
 
 from optionsv4_lib.analysis.allocation import load_allocations
@@ -14,6 +17,28 @@ from optionsv4_lib.jobs.backtest import make_spec, run_backtest
 from optionsv4_lib.reference.universe import load_universe
 
 FROM, TO, TOP = "2026-10-01", "2026-10-30", 10
+YEAR_FROM, YEAR_TO = "2025-11-03", "2026-10-30"
+
+
+def year_rows() -> list[dict]:
+    """The one-year whole-universe backtest, a worker process per core, timed once; each analyzed date and the
+    seconds so far on stderr."""
+    universe, allocations, settings = load_universe(), load_allocations(), Settings()
+    spec = make_spec(YEAR_FROM, YEAR_TO, settings=settings, universe=universe, top=TOP)
+    workers = os.cpu_count() or 1
+    start = time.perf_counter()
+    result = run_backtest(spec, settings=settings, universe=universe, allocations=allocations, workers=workers,
+                          progress=lambda day: print(f"{day} analyzed, {time.perf_counter() - start:.0f} s",
+                                                     file=sys.stderr, flush=True))
+    seconds = time.perf_counter() - start
+    days = len(result.entry_days)
+    compared = ", ".join(f"{row.policy} {row.trades} trades {row.realized_pnl / 1e5:,.1f} lakh"
+                         for row in result.evaluation.comparison.itertuples())
+    note = (f"{YEAR_FROM} to {YEAR_TO}: {days} trade dates × {len(universe)} symbols analyzed once, top {TOP} of each "
+            f"policy entered per date and carried together; realized net: {compared}; one run")
+    return [{"task": "backtest, 1 year, whole universe, with baselines", "implementation": f"**optionsv4** "
+             f"`run_backtest` (synthetic), {workers} worker processes", "n": days, "seconds": seconds,
+             "per_item_us": seconds / days * 1e6, "note": "n = trade dates; " + note}]
 
 
 def rows() -> list[dict]:
@@ -30,10 +55,11 @@ def rows() -> list[dict]:
     total = time.perf_counter() - start
     carrying = start + total - entered[-1]
     trades, t = len(result.trades), result.summary.totals
+    closed = int((result.trades["status"] == "closed").sum())
     marked = result.trades["last_marked"].max() - result.trades["entry_date"].min()
-    note = (f"{FROM} to {TO}: {len(result.entry_days)} trade dates × {len(universe)} symbols analyzed, top {TOP} "
-            f"entered per date; {trades} trades ({t['closed']} closed) carried over {marked.days} calendar days; "
-            f"win rate {t['win_rate']:.0%}; one run")
+    note = (f"{FROM} to {TO}: {len(result.entry_days)} trade dates × {len(universe)} symbols analyzed, top {TOP} of "
+            f"each of {len(spec.baselines) + 1} policies entered per date; {trades} trades ({closed} closed) carried "
+            f"over {marked.days} calendar days; ranked picks' win rate {t['win_rate']:.0%}; one run")
     return [
         {"task": "backtest, 1 month, whole universe", "implementation": "**optionsv4** `run_backtest` (synthetic), "
          "1 process", "n": len(result.entry_days), "seconds": total,
@@ -48,9 +74,10 @@ def rows() -> list[dict]:
          "n": trades, "seconds": carrying, "per_item_us": carrying / trades * 1e6,
          "note": "n = trades; all open positions marked together each trading day, one market per day; chains "
                  "generated included"},
+        *year_rows(),
     ]
 
 
 if __name__ == "__main__":
-    for row in rows():
+    for row in year_rows() if sys.argv[1:] == ["year"] else rows():
         print(row)

@@ -12,14 +12,19 @@ No schedule: trigger it from the UI form or `airflow dags trigger options_v4_bac
    `top` strategies entered as paper positions at the analysis prices and carried day by day through the monitor's
    exit rules to their exit or expiry; its trades as Parquet.
    A date or a later day without data is recorded as a reason, not a failure.
+   Beside the ranked picks, the baselines run on the same date, sized and exited alike: a random eligible candidate
+   per symbol (seeded) and the best-scored candidate of each baseline family.
 3. `report` — runs when every `simulate` is done, failed or not (a failed date is listed as left out): realized P&L
    net of costs (gross alongside), win rate, average win and loss, max drawdown, overall, per strategy family and per
-   market state at entry — `backtest_<key>.html` (charts inline), `.json` and `_trades.parquet` in the results dir.
+   market state at entry; the ranked picks against the baselines; PoP calibration (Brier scores) and predicted vs
+   realized E[P&L]; equity, drawdown and margin in use — `backtest_<key>.html` (charts inline), `.json` and
+   `_trades.parquet` in the results dir.
 
 Params: `from_date`, `to_date` (YYYY-MM-DD), `risk_profile`, `source` (synthetic | snapshot | bhavcopy |
 dhan-expired; Dhan's live API has no historical chains), `bhavcopy_dir`, `expired_dir`, `index_history`, `vix_file`
 (the bhavcopy and dhan-expired sources' files, as the CLI's `--data-dir`, `--index-history`, `--vix-file`),
-`symbols` (the first N of the universe, 0 = all), `top` (strategies entered per date, 0 = every sized one).
+`symbols` (the first N of the universe, 0 = all), `top` (strategies entered per date, 0 = every sized one),
+`baseline_families` (catalog strategies, as the CLI's `--baseline-family`).
 Tasks hand each other paths through XCom, never DataFrames; each task calls the function of the same name in
 `optionsv4_lib.jobs.backtest`.
 """
@@ -56,6 +61,9 @@ with DAG(
                          description="only the first N symbols (0 = all)"),
         "top": Param(10, type="integer", minimum=0, title="Strategies per date",
                      description="strategies entered per date (0 = all sized)"),
+        "baseline_families": Param(["Short Strangle", "Iron Condor"], type="array", items={"type": "string"},
+                                   title="Baseline families",
+                                   description="catalog strategies each run as a baseline beside the ranked picks"),
     },
 ) as dag:
 
@@ -70,7 +78,7 @@ with DAG(
                                 risk_profile=params["risk_profile"], source=params["source"], top=params["top"],
                                 first=params["symbols"], bhavcopy_dir=params["bhavcopy_dir"],
                                 index_history=params["index_history"], vix_file=params["vix_file"],
-                                expired_dir=params["expired_dir"])
+                                expired_dir=params["expired_dir"], baseline_families=params["baseline_families"])
         print(f"{len(planned['days'])} trade dates: {', '.join(planned['days'])}")
         return [{"backtest_dir": planned["backtest_dir"], "day": day} for day in planned["days"]]
 

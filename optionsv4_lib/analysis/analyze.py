@@ -9,7 +9,7 @@ allocation and re-evaluates them at their final size.
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -19,6 +19,7 @@ from optionsv4_lib.analysis.allocation import Allocations, budgets, sizable, siz
 from optionsv4_lib.analysis.limits import AnalysisSettings, RiskLimits
 from optionsv4_lib.analysis.margin import book_margin, strategy_margin
 from optionsv4_lib.analysis.market_state import MarketState, classify_market, iv_rank
+from optionsv4_lib.analysis.picks import RANKED, pick, symbol_rng
 from optionsv4_lib.analysis.portfolio_risk import beta_to_market, book_risk, nifty_terms, scenario_pnl
 from optionsv4_lib.analysis.result import (
     BOOK_COLUMNS,
@@ -67,12 +68,21 @@ class SymbolAnalysis:
     n_candidates: int
     selected: pd.DataFrame  # scored rows of the top N, with `rank`, margin and worst_stress (₹ per strategy lot)
     stress: np.ndarray  # (top N, S) ₹ P&L of one strategy lot in each stress scenario
-    legs: pd.DataFrame
+    legs: pd.DataFrame  # of the selected rows and of every baseline's
     quoted_at: datetime
     valuation: Valuation  # the measures its candidates were valued under
     smiles: pd.DataFrame  # valuation.SMILE_COLUMNS
     smile_quotes: pd.DataFrame  # valuation.SMILE_QUOTE_COLUMNS
     notes: tuple[str, ...]
+    baselines: dict[str, "Picked"] = field(default_factory=dict)  # pick policy → its rows (analysis.picks)
+
+
+@dataclass(frozen=True)
+class Picked:
+    """What one pick policy selected of a symbol: scored rows as SymbolAnalysis.selected, and their stress rows."""
+
+    selected: pd.DataFrame
+    stress: np.ndarray
 
 
 @dataclass
@@ -87,6 +97,14 @@ class SymbolOutcome:
     valuation: Valuation | None = None
     smiles: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SMILE_COLUMNS))
     smile_quotes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SMILE_QUOTE_COLUMNS))
+    baselines: dict[str, Picked] = field(default_factory=dict)
+
+    def under(self, policy: str) -> "SymbolOutcome":
+        """The outcome as a baseline pick policy sees it: its rows in place of the ranked ones (none: no rows)."""
+        if self.selected is None:
+            return self
+        chosen = self.baselines[policy]
+        return replace(self, selected=chosen.selected if len(chosen.selected) else None, stress=chosen.stress)
 
 
 @dataclass(frozen=True)
@@ -190,6 +208,8 @@ def analyze_symbol(
     iv_history: np.ndarray | None = None,
     stress_move: float = 0.15,
     sizing: "SymbolSizing | None" = None,
+    baselines: tuple[str, ...] = (),
+    seed: int = 0,
 ) -> SymbolAnalysis:
     """Chain checks → smiles and view → candidates → metrics under both measures (gross and net of costs) → margin
     and stress per lot → scores → the top N sizable candidates of one symbol, no two short the same contract. Pure
@@ -198,7 +218,8 @@ def analyze_symbol(
     as_of: the quote moment when the chain does not carry `quoted_at`. closes: the symbol's daily closes, oldest
     first, for the view's forecast (None: the view's σ is the implied vol). iv_history: the symbol's stored ATM IVs
     (decimals) for its IV rank; an index ranks INDIA VIX instead (the state's VIX percentile). sizing: what one
-    strategy lot is checked against before ranking (None: a budget-free check with the class margin parameters)."""
+    strategy lot is checked against before ranking (None: a budget-free check with the class margin parameters).
+    baselines: pick policies (analysis.picks) selected beside the ranked top N, the random one seeded by `seed`."""
     chain = check_chain(chain)
     as_of = quote_moment(chain, as_of)
     valued = value_symbol(chain, as_of=as_of, r=r, state=state, closes=closes)
@@ -225,16 +246,25 @@ def analyze_symbol(
         reasons = scored["rejection"].dropna().value_counts()
         detail = "; ".join(f"{n} × {reason}" for reason, n in reasons.head(3).items())
         raise DataError(f"no candidate passes the {len(table)}-candidate screen ({detail})")
-    top = top.assign(rationale=top["rationale"].str.rstrip(".") + "; " + valued.view_text
-                     + "; edge over the market " + money_indian(top["edge"]).to_numpy() + " a strategy lot.")
-    smiles, smile_quotes = valued.smile_rows(symbol)
     row_of = pd.Series(np.arange(len(table)), index=table["candidate_id"])
+
+    def picked(rows: pd.DataFrame) -> Picked:
+        if rows.empty:  # a baseline with nothing to pick
+            return Picked(rows, np.zeros((0, stress.shape[1])))
+        rows = rows.assign(rationale=rows["rationale"].str.rstrip(".") + "; " + valued.view_text
+                           + "; edge over the market " + money_indian(rows["edge"]).to_numpy() + " a strategy lot.")
+        return Picked(rows.reset_index(drop=True), stress[row_of[rows["candidate_id"]].to_numpy()])
+
+    ranked = picked(top)
+    others = {policy: picked(pick(scored, policy, limits.top_n, rng=symbol_rng(seed, as_of.date(), symbol)))
+              for policy in baselines}
+    ids = pd.concat([top["candidate_id"], *(p.selected["candidate_id"] for p in others.values())])
+    smiles, smile_quotes = valued.smile_rows(symbol)
     return SymbolAnalysis(
-        symbol, cset.spot, valuation.near.atm_vol, rank, len(table), top.reset_index(drop=True),
-        stress[row_of[top["candidate_id"]].to_numpy()],
-        legs[legs["candidate_id"].isin(top["candidate_id"])].reset_index(drop=True), as_of,
+        symbol, cset.spot, valuation.near.atm_vol, rank, len(table), ranked.selected, ranked.stress,
+        legs[legs["candidate_id"].isin(ids)].reset_index(drop=True), as_of,
         valuation, smiles, smile_quotes,
-        valued.notes + ((rank_note,) if rank_note else ()),
+        valued.notes + ((rank_note,) if rank_note else ()), others,
     )
 
 
@@ -255,14 +285,14 @@ def market_context(source: MarketDataSource, settings: AnalysisSettings) -> Mark
 def symbol_outcome(
     source: MarketDataSource, row, *, plan: pd.DataFrame, state: MarketState, settings: AnalysisSettings,
     limits: RiskLimits, iv_history: np.ndarray | None = None, market_closes: pd.Series | None = None,
-    span: SpanFile | None = None,
+    span: SpanFile | None = None, baselines: tuple[str, ...] = (), seed: int = 0,
 ) -> SymbolOutcome:
     """Fetch one symbol's chains and price history from `source` and analyze them; any problem of the symbol's own
     becomes the row's reason, so that it never costs another symbol. Only AuthError (every symbol would fail alike)
     propagates. A far expiry the source cannot give drops only the multi-expiry candidates (noted); no price history
     leaves the view at the implied vol and the beta at its default (noted). iv_history: as for analyze_symbol.
     market_closes: NIFTY's daily closes by date, for the symbol's beta (market_closes() reads them). span: NSE's
-    SPAN risk parameters for the margins (None: our scenario revaluation)."""
+    SPAN risk parameters for the margins (None: our scenario revaluation). baselines, seed: as for analyze_symbol."""
     outcome = SymbolOutcome({"symbol": row.symbol, "sector": row.sector, "industry": row.industry, "status": "ok",
                              "reason": None, "position_type": plan["position_type"].get(row.symbol)})
     notes: list[str] = []
@@ -289,7 +319,7 @@ def symbol_outcome(
             state=state, as_of=analysis_moment(source.trade_date), r=settings.risk_free_rate, limits=limits,
             rules=settings.candidates, position_type=outcome.row["position_type"],
             closes=None if closes is None else closes.to_numpy(float), iv_history=iv_history,
-            stress_move=settings.stress_move, sizing=sizing,
+            stress_move=settings.stress_move, sizing=sizing, baselines=baselines, seed=seed,
         )
     except AuthError:
         raise  # bad credentials fail every symbol alike: stop the run instead of recording 50 identical reasons
@@ -305,7 +335,7 @@ def symbol_outcome(
                     "n_candidates": analysis.n_candidates, "n_selected": len(analysis.selected),
                     "quoted_at": analysis.quoted_at, "note": "; ".join([*notes, *analysis.notes]) or None}
     outcome.selected, outcome.legs, outcome.valuation = analysis.selected, analysis.legs, analysis.valuation
-    outcome.stress = analysis.stress
+    outcome.stress, outcome.baselines = analysis.stress, analysis.baselines
     outcome.row["beta"] = beta
     outcome.smiles, outcome.smile_quotes = analysis.smiles, analysis.smile_quotes
     return outcome
@@ -359,6 +389,27 @@ def analyze_portfolio(
     """The whole analysis for `universe` on `source`'s trade date; every symbol ends ok or with a reason.
     iv_history: symbol → its stored ATM IVs (decimals, oldest first), for IV ranks. span: NSE's SPAN risk
     parameters of the day (marketdata.span_file.span_for_run), whose arrays margin the contracts they list."""
+    return analyze_with_baselines(source, universe=universe, allocations=allocations, settings=settings,
+                                  risk_profile=risk_profile, progress=progress, iv_history=iv_history,
+                                  span=span)[RANKED]
+
+
+def analyze_with_baselines(
+    source: MarketDataSource,
+    *,
+    universe: pd.DataFrame,
+    allocations: Allocations,
+    settings: AnalysisSettings,
+    risk_profile: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    iv_history: Mapping[str, np.ndarray] | None = None,
+    span: SpanFile | None = None,
+    baselines: tuple[str, ...] = (),
+    seed: int = 0,
+) -> dict[str, AnalysisResult]:
+    """analyze_portfolio's result under "ranked", and beside it one result per baseline pick policy
+    (analysis.picks; the random one seeded by `seed`): each symbol valued and scored once, each policy's picks sized
+    and exited as the analysis sizes and exits its own."""
     started = datetime.now(IST)
     profile = risk_profile or settings.risk_profile
     limits = settings.limits(profile)
@@ -369,13 +420,16 @@ def analyze_portfolio(
     for row in universe.itertuples(index=False):
         outcomes.append(symbol_outcome(source, row, plan=plan, state=state, settings=settings, limits=limits,
                                        iv_history=(iv_history or {}).get(row.symbol), market_closes=nifty,
-                                       span=span))
+                                       span=span, baselines=baselines, seed=seed))
         if progress:
             progress(row.symbol)
-    return assemble(
-        source.trade_date, outcomes, profile=profile, source_name=source.name, state=state, plan=plan,
-        settings=settings, started=started, span=span,
-    )
+    results = {RANKED: assemble(source.trade_date, outcomes, profile=profile, source_name=source.name, state=state,
+                                plan=plan, settings=settings, started=started, span=span)}
+    for policy in baselines:
+        results[policy] = assemble(source.trade_date, [o.under(policy) for o in outcomes], profile=profile,
+                                   source_name=source.name, state=state, plan=plan, settings=settings,
+                                   started=started, span=span)
+    return results
 
 
 def assemble(
@@ -399,8 +453,8 @@ def assemble(
     exits = exit_conditions(strategies, legs, profile) if len(strategies) else pd.DataFrame(columns=EXIT_COLUMNS)
     symbols["n_selected"] = symbols["symbol"].map(strategies.groupby("symbol").size()).fillna(0).astype(int)
     unsized = (symbols["status"] == "ok") & (symbols["n_selected"] == 0)
-    symbols.loc[unsized, "reason"] = "not sized: " + symbols.loc[unsized, "symbol"].map(skipped).fillna(
-        "no strategy was sized")
+    reasons = symbols.loc[unsized, "symbol"].map(skipped).astype(object)
+    symbols.loc[unsized, "reason"] = "not sized: " + reasons.fillna("no strategy was sized")
     return AnalysisResult(
         trade_date=trade_date, risk_profile=profile, source=source_name, capital=settings.capital,
         market=state, symbols=symbols, strategies=strategies, legs=legs, exits=exits.reindex(columns=EXIT_COLUMNS),

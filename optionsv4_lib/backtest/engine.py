@@ -4,6 +4,7 @@ their realized P&L, win rate and drawdown. Pure over its inputs (an AnalysisResu
 Entry: the strategies a desk would mark — the `top` best-scored of a run (ties by candidate id, as `optionsv4 mark
 --top` takes them; 0 = every sized strategy) — at the analysis's entry prices (buy at the ask, sell at the bid), at
 the F&O open of the trade date, with the run's exit conditions (exit_no = their order, as the store numbers them).
+A baseline's run (analysis.picks: its own picks, sized alike) is entered the same way under its policy's name.
 
 Carry: on every NSE trading day after the entry, the day's market is asked for the chains of the held legs (the
 synthetic market and pre-market snapshots quote at the open; a day without data is a recorded reason, and the
@@ -33,6 +34,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from optionsv4_lib.analysis.picks import RANKED, entry_order
 from optionsv4_lib.analysis.result import AnalysisResult
 from optionsv4_lib.core.errors import OptionsV4Error
 from optionsv4_lib.marketdata.source import MarketDataSource
@@ -42,10 +44,14 @@ from optionsv4_lib.reference.calendar import holiday_coverage, trading_days
 from optionsv4_lib.reference.costs import leg_costs
 
 POSITION_COLUMNS = (
-    "trade_id", "entry_date", "candidate_id", "symbol", "sector", "industry", "family", "strategy", "market_state",
-    "score", "lots", "expiry", "far_expiry", "net_premium", "max_profit", "max_loss", "capital_at_risk", "pop_net",
+    "trade_id", "policy", "entry_date", "candidate_id", "symbol", "sector", "industry", "family", "strategy",
+    "market_state", "score", "lots", "expiry", "far_expiry", "net_premium", "max_profit", "max_loss",
+    "capital_at_risk", "pop_net", "pop_market", "expected_pnl_net", "expected_pnl_market", "margin",
 )
-"""One row per paper position; trade_id = '<entry date>:<candidate id>'. Money in ₹ for the whole position."""
+"""One row per paper position; policy: the pick policy that chose it (analysis.picks: ranked, random,
+family:<strategy>); trade_id = '<entry date>:<candidate id>' for ranked picks, '<policy>/<entry date>:<candidate id>'
+for a baseline's. Money in ₹ for the whole position; the predictions as the analysis made them at entry: pop_net and
+expected_pnl_net (the view), pop_market and expected_pnl_market (the smile), margin (what a broker blocks)."""
 
 RULE_COLUMNS = ("strategy_id", "exit_no", "kind", "metric", "comparison", "threshold", "leg_no", "action",
                 "description")
@@ -107,13 +113,14 @@ class Summary:
 # ---------------------------------------------------------------- entry
 
 
-def enter(result: AnalysisResult, top: int = 10) -> Book:
-    """The `top` best-scored sized strategies of `result` (0 = all) as paper positions entered on its trade date."""
-    chosen = result.strategies.sort_values(["score", "candidate_id"], ascending=[False, True])
+def enter(result: AnalysisResult, top: int = 10, policy: str = RANKED, seed: int = 0) -> Book:
+    """The first `top` sized strategies of `result` (0 = all) in `policy`'s entry order (analysis.picks: best score
+    first; random: shuffled by `seed`) as paper positions entered on its trade date."""
+    chosen = entry_order(result.strategies, policy, seed, result.trade_date)
     chosen = chosen.head(top) if top else chosen
-    prefix = f"{result.trade_date.isoformat()}:"
+    prefix = ("" if policy == RANKED else f"{policy}/") + f"{result.trade_date.isoformat()}:"
     positions = chosen.assign(trade_id=prefix + chosen["candidate_id"], entry_date=pd.Timestamp(result.trade_date),
-                              market_state=result.market.state)
+                              market_state=result.market.state, policy=policy)
     trade_of = positions.set_index("candidate_id")["trade_id"]
     legs = result.legs[result.legs["candidate_id"].isin(trade_of.index)]
     legs = legs.assign(strategy_id=legs["candidate_id"].map(trade_of),

@@ -32,7 +32,8 @@ from typing import Any
 import pandas as pd
 
 from optionsv4_lib.analysis.allocation import Allocations
-from optionsv4_lib.analysis.analyze import analyze_portfolio
+from optionsv4_lib.analysis.analyze import analyze_with_baselines
+from optionsv4_lib.analysis.picks import DEFAULT_BASELINE_FAMILIES, RANKED, baseline_policies
 from optionsv4_lib.analysis.result import json_records
 from optionsv4_lib.backtest.engine import TRADE_COLUMNS, Book, Market, carry, enter
 from optionsv4_lib.backtest.spec import BACKTEST_SOURCES, BacktestResult, BacktestSpec, entry_days
@@ -51,11 +52,14 @@ log = logging.getLogger(__name__)
 
 def make_spec(start, end, *, settings: Settings, universe: pd.DataFrame, risk_profile: str | None = None,
               source: str = "synthetic", seed: int | None = None, top: int = 10, bhavcopy_dir=None,
-              index_history=None, vix_file=None, expired_dir=None) -> BacktestSpec:
-    """A checked spec over `universe`'s symbols. InputError naming the problem: dates out of order, an unknown
-    source or risk profile, Dhan as the source, a negative top, a range without an NSE trading day; for the
-    bhavcopy source no folder or no VIX file, for the dhan-expired source no VIX file (its cache folder defaults to
-    <data dir>/dhan_expired), or a path that is not there (the files are given only with these sources)."""
+              index_history=None, vix_file=None, expired_dir=None,
+              baseline_families: tuple[str, ...] | list[str] = DEFAULT_BASELINE_FAMILIES) -> BacktestSpec:
+    """A checked spec over `universe`'s symbols, sized against the settings' capital, with the baselines "random"
+    and "family:<strategy>" of each of `baseline_families` (catalog names). InputError naming the problem: dates
+    out of order, an unknown source, risk profile or baseline strategy, Dhan as the source, a negative top, a range
+    without an NSE trading day; for the bhavcopy source no folder or no VIX file, for the dhan-expired source no VIX
+    file (its cache folder defaults to <data dir>/dhan_expired), or a path that is not there (the files are given
+    only with these sources)."""
     first, last = as_date(start, "from"), as_date(end, "to")
     if first > last:
         raise InputError(f"from: {first} is after to {last}")
@@ -86,13 +90,14 @@ def make_spec(start, end, *, settings: Settings, universe: pd.DataFrame, risk_pr
         raise InputError(f"{', '.join(given)}: only with --source bhavcopy or dhan-expired")
     profile = risk_profile or settings.risk_profile
     settings.limits(profile)  # an unknown profile fails here
+    baselines = baseline_policies(baseline_families)
     if not trading_days(first, last):
         raise InputError(f"from/to: no NSE trading day from {first} to {last} "
                          f"({'; '.join(closed_reason(d) for d in pd.date_range(first, last).date)})")
     paths = {name: str(Path(path).resolve()) if path is not None else None for name, path in
              zip(("bhavcopy_dir", "index_history", "vix_file", "expired_dir"), (*files.values(), expired_dir))}
     return BacktestSpec(first, last, profile, source, settings.seed if seed is None else seed, top,
-                        tuple(universe["symbol"]), **paths)
+                        tuple(universe["symbol"]), float(settings.capital), baselines, **paths)
 
 
 def market_of(spec: BacktestSpec, settings: Settings) -> Market:
@@ -120,16 +125,22 @@ def prepare_market(spec: BacktestSpec, workers: int = 1) -> None:
 
 def enter_on(spec: BacktestSpec, day: date, *, settings: Settings, universe: pd.DataFrame, allocations: Allocations
              ) -> tuple[Book | None, str | None]:
-    """The analysis of `day` on the spec's market and its top strategies as a book; or (None, why there is none)."""
+    """The analysis of `day` on the spec's market, its top strategies and each baseline's as one book; or (None,
+    why there is none: no analysis, or no ranked strategy sized — the baselines enter on the ranked picks' days)."""
+    if settings.capital != spec.capital:
+        raise InputError(f"capital: the backtest was planned with ₹{spec.capital:,.0f}, the settings say "
+                         f"₹{settings.capital:,.0f}")
     try:
-        result = analyze_portfolio(market_of(spec, settings)(day), universe=universe, allocations=allocations,
-                                   settings=settings, risk_profile=spec.risk_profile)
+        results = analyze_with_baselines(market_of(spec, settings)(day), universe=universe, allocations=allocations,
+                                         settings=settings, risk_profile=spec.risk_profile, baselines=spec.baselines,
+                                         seed=spec.seed)
     except OptionsV4Error as exc:
         log.warning("%s: no entry: %s", day, exc)
         return None, str(exc)
-    if result.strategies.empty:
-        return None, f"no strategy was sized ({(result.symbols['status'] == 'ok').sum()} symbols ranked)"
-    return enter(result, spec.top), None
+    ranked = results[RANKED]
+    if ranked.strategies.empty:
+        return None, f"no strategy was sized ({(ranked.symbols['status'] == 'ok').sum()} symbols ranked)"
+    return Book.combine([enter(result, spec.top, policy, spec.seed) for policy, result in results.items()]), None
 
 
 def run_backtest(spec: BacktestSpec, *, settings: Settings, universe: pd.DataFrame, allocations: Allocations,
@@ -199,14 +210,16 @@ def plan_backtest(spec: BacktestSpec, *, settings: Settings, universe: pd.DataFr
 
 
 def plan(start, end, *, settings: Settings, risk_profile: str | None = None, source: str = "synthetic", top: int = 10,
-         first: int = 0, bhavcopy_dir=None, index_history=None, vix_file=None, expired_dir=None) -> dict[str, Any]:
+         first: int = 0, bhavcopy_dir=None, index_history=None, vix_file=None, expired_dir=None,
+         baseline_families: tuple[str, ...] | list[str] = DEFAULT_BASELINE_FAMILIES) -> dict[str, Any]:
     """The DAG's `plan`: plan_backtest over the universe and allocations stored in the database (the first `first`
-    symbols; 0 = all); the bhavcopy and dhan-expired sources' files as make_spec takes them."""
+    symbols; 0 = all); the bhavcopy and dhan-expired sources' files and the baseline families as make_spec takes
+    them."""
     universe, allocations = stored_universe(settings)
     universe = universe.head(first) if first else universe
     spec = make_spec(start, end, settings=settings, universe=universe, risk_profile=risk_profile, source=source,
                      top=top, bhavcopy_dir=bhavcopy_dir, index_history=index_history, vix_file=vix_file,
-                     expired_dir=expired_dir)
+                     expired_dir=expired_dir, baseline_families=baseline_families)
     return plan_backtest(spec, settings=settings, universe=universe, allocations=allocations)
 
 

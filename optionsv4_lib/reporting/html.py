@@ -4,7 +4,7 @@ performance dashboard and the backtest report."""
 import base64
 import html
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -71,20 +71,59 @@ def cumulative_chart(curve: pd.Series, xlabel: str) -> str:
     return _png(fig)
 
 
+def line_chart(lines: Mapping[str, pd.Series], title: str, ylabel: str, *, step: bool = False) -> str:
+    """One line per name over dates (each Series indexed by date; `step`: held until the next date) — e.g. the equity
+    or the margin of each policy — as base64 PNG; y in ₹."""
+    fig, ax = plt.subplots(figsize=(8, 3.5), dpi=100)
+    for name, series in lines.items():
+        if step:
+            ax.step(series.index, series.to_numpy(float), where="post", label=name)
+        else:
+            ax.plot(series.index, series.to_numpy(float), marker="o", markersize=3, label=name)
+    fig.autofmt_xdate()
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def reliability_chart(points: Mapping[str, pd.DataFrame], title: str) -> str:
+    """A reliability diagram as base64 PNG: per name, the mean predicted probability (x) against the realized rate
+    (y) of each bucket (frames with predicted_pop, win_rate, trades; the marker's area grows with trades), and the
+    diagonal of perfect calibration."""
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--", label="perfect calibration")
+    for name, frame in points.items():
+        line, = ax.plot(frame["predicted_pop"], frame["win_rate"], marker="o", label=name)
+        ax.scatter(frame["predicted_pop"], frame["win_rate"], s=10 + 90 * frame["trades"] / frame["trades"].max(),
+                   alpha=0.4, color=line.get_color())
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("predicted PoP (bucket mean)")
+    ax.set_ylabel("realized win rate")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    return _png(fig)
+
+
 def img(png: str, alt: str) -> str:
     """An <img> showing a base64 PNG."""
     return f"<img src='data:image/png;base64,{png}' alt='{html.escape(alt)}'>"
 
 
-def html_table(frame: pd.DataFrame, money_columns: Sequence[str] = ()) -> str:
-    """`frame` as an HTML table, money columns (…pnl, max_loss, open_risk and `money_columns`) as ₹ and win_rate
-    as %."""
+def html_table(frame: pd.DataFrame, money_columns: Sequence[str] = (), percent_columns: Sequence[str] = ()) -> str:
+    """`frame` as an HTML table, money columns (…pnl, max_loss, open_risk and `money_columns`) as ₹, win_rate as %
+    and `percent_columns` (decimals) as % to one decimal."""
     shown = frame.copy()
     for column in shown.columns:
         if column.endswith("pnl") or column in ("max_loss", "open_risk", *money_columns):
             shown[column] = shown[column].map(money)
         elif column == "win_rate":
             shown[column] = shown[column].map(lambda v: MISSING if pd.isna(v) else f"{v:.0%}")
+        elif column in percent_columns:
+            shown[column] = shown[column].map(lambda v: MISSING if pd.isna(v) else f"{v:.1%}")
     shown.columns = [str(c).replace("_pnl", " P&L").replace("_", " ") for c in shown.columns]
     return shown.to_html(index=False, border=0, na_rep="", escape=True)
 

@@ -27,7 +27,7 @@ from optionsv4_lib.backtest.engine import (
 )
 from optionsv4_lib.config import Settings
 from optionsv4_lib.core.errors import DataError, InputError
-from optionsv4_lib.jobs.backtest import make_spec, run_backtest
+from optionsv4_lib.jobs.backtest import enter_on, make_spec, run_backtest
 from optionsv4_lib.marketdata.snapshots import SnapshotRecorder
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
 from optionsv4_lib.reference.costs import leg_costs
@@ -250,13 +250,15 @@ def test_a_replay_of_recorded_snapshots_marks_recorded_days_and_leaves_the_rest_
     entries = replay.skipped[replay.skipped["stage"] == "entry"]
     assert entries["day"].tolist() == [date(2026, 10, 7)] and "no snapshot recorded" in entries["reason"].iloc[0]
     marks = replay.skipped[replay.skipped["stage"] == "mark"]
-    assert date(2026, 10, 7) in set(marks["day"]) and len(replay.trades) == 6
+    ranked = replay.trades[replay.trades["policy"] == "ranked"]
+    assert date(2026, 10, 7) in set(marks["day"]) and len(ranked) == 6
+    assert set(replay.trades["policy"]) == {"ranked", *spec.baselines}  # the baselines read the same snapshots
     synthetic = run_backtest(make_spec("2026-10-05", "2026-10-06", settings=settings, universe=universe, top=3),
                              settings=settings, universe=universe, allocations=load_allocations())
     assert replay.trades["trade_id"].tolist() == synthetic.trades["trade_id"].tolist()  # same entries
     # the 6 Oct snapshots hold the chains the analysis read that day: the 5 Oct positions are marked on 6 Oct (and
     # closed there if a rule held); the 6 Oct positions are never marked, their P&L unknown
-    first, second = (replay.trades[replay.trades["entry_date"] == pd.Timestamp(day)]
+    first, second = (ranked[ranked["entry_date"] == pd.Timestamp(day)]
                      for day in (date(2026, 10, 5), date(2026, 10, 6)))
     assert (first["last_marked"] == pd.Timestamp(2026, 10, 6)).all()
     assert (second["status"] == "open").all() and second["last_marked"].isna().all() and second["pnl"].isna().all()
@@ -277,16 +279,35 @@ def test_the_cli_prints_the_tables_and_writes_the_report(optionsv4, tmp_path):
     assert "Backtest 2026-11-20 to 2026-11-24" in ran.output and "2 entry days" in ran.output
     assert "By family" in ran.output and "By market state" in ran.output and "Max drawdown" in ran.output
     assert "2026-11-24 is not an NSE trading day" in ran.output and "2 weekend days" in ran.output
+    assert "Ranked picks against the baselines" in ran.output and "PoP calibration of the ranked picks" in ran.output
+    for policy in ("random", "family:Short Strangle", "family:Iron Condor"):
+        assert policy in ran.output
     page = (tmp_path / "bt" / "report.html").read_text()
-    assert len(re.findall(r"<img src='data:image/png;base64,", page)) == 3  # equity curve, by family, by state
+    # equity, drawdown, margin in use, reliability diagram, ranked P&L by family and by state
+    assert len(re.findall(r"<img src='data:image/png;base64,", page)) == 6
     assert "<h2>Trades</h2>" in page and "http" not in page  # self-contained: nothing loaded from elsewhere
+    assert "Ranked picks against the baselines" in page and "<h2>PoP calibration</h2>" in page
     document = json.loads((tmp_path / "bt" / "report.json").read_text())
     trades = pd.read_parquet(tmp_path / "bt" / "report_trades.parquet")
-    assert len(trades) == document["totals"]["trades"] == 8 and set(trades["entry_date"].dt.date) == \
+    ranked = trades[trades["policy"] == "ranked"]
+    assert len(ranked) == document["totals"]["trades"] == 8 and set(trades["entry_date"].dt.date) == \
         {date(2026, 11, 20), date(2026, 11, 23)}
     assert set(trades["symbol"]) <= {"RELIANCE", "TCS", "INFY"} and trades["status"].isin(["closed", "open"]).all()
     closed = trades[trades["status"] == "closed"]
-    assert document["totals"]["realized_pnl"] == pytest.approx(closed["pnl_net"].sum())
+    assert document["totals"]["realized_pnl"] == pytest.approx(closed.loc[closed["policy"] == "ranked",
+                                                                          "pnl_net"].sum())
+    # the comparison and the Brier scores of the JSON, recomputed from the Parquet trades
+    policies = ["ranked", "random", "family:Iron Condor", "family:Short Strangle"]
+    assert [row["policy"] for row in document["comparison"]] == policies
+    for row in document["comparison"]:
+        own = closed[closed["policy"] == row["policy"]]
+        assert row["trades"] == (trades["policy"] == row["policy"]).sum() <= 8  # at most top 4 a day
+        assert row["realized_pnl"] == pytest.approx(own["pnl_net"].sum())
+    for row in document["brier"]:
+        own = closed[closed["policy"] == row["policy"]]
+        pop = own["pop_net" if row["measure"] == "view" else "pop_market"]
+        assert row["brier"] == pytest.approx(((pop - (own["pnl_net"] > 0)) ** 2).mean())
+    assert {row["policy"] for row in document["margin_in_use"]} == set(policies)
 
 
 def test_the_same_seed_gives_the_same_backtest(optionsv4):
@@ -311,6 +332,8 @@ def test_the_same_seed_gives_the_same_backtest(optionsv4):
     (("--from", "2026-11-31", "--to", "2026-12-02"), "from: expected a date"),
     (("--from", "2026-11-20", "--to", "2026-11-23", "--symbol", "NOPE"), "symbol: not in the universe: NOPE"),
     (("--from", "2026-11-20", "--to", "2026-11-23", "--risk", "reckless"), "unknown 'reckless'"),
+    (("--from", "2026-11-20", "--to", "2026-11-23", "--baseline-family", "Iron Condour"),
+     "baseline family: unknown strategy 'Iron Condour'"),
 ])
 def test_bad_input_exits_2_naming_the_problem(optionsv4, args, message):
     ran = optionsv4("backtest", *args)
@@ -324,5 +347,13 @@ def test_make_spec_refuses_what_cannot_be_replayed():
         make_spec("2026-11-20", "2026-11-23", settings=Settings(), universe=universe, top=-1)
     spec = make_spec(date(2026, 11, 20), "2026-11-23", settings=Settings(), universe=universe)
     assert (spec.seed, spec.top, spec.symbols) == (Settings().seed, 10, tuple(universe["symbol"]))
+    assert spec.baselines == ("random", "family:Short Strangle", "family:Iron Condor")
+    assert spec.capital == Settings().capital
+    condor = make_spec(date(2026, 11, 20), "2026-11-23", settings=Settings(), universe=universe,
+                       baseline_families=["iron condor"])
+    assert condor.baselines == ("random", "family:Iron Condor") and condor.key != spec.key
+    with pytest.raises(InputError, match="capital: the backtest was planned with ₹30,000,000"):
+        enter_on(spec, date(2026, 11, 20), settings=Settings(capital=1e7), universe=universe,
+                 allocations=load_allocations())
     assert spec.key.startswith("2026-11-20_2026-11-23_moderate_synthetic_seed42_top10_")
     assert Path(spec.key).name == spec.key  # a directory name

@@ -90,8 +90,12 @@ def test_the_cli_backtests_a_folder_of_bhavcopies_and_says_the_spread_is_a_model
     document = json.loads((tmp_path / "bt" / "r.json").read_text())
     assert "bhavcopies carry no bid/ask" in document["backtest"]["basis"]
     assert document["backtest"]["source"] == "bhavcopy" and document["backtest"]["bhavcopy_dir"] == str(folder)
+    # the comparison with the baselines and the PoP calibration, printed
+    assert "Ranked picks against the baselines" in ran.output and "family:Iron Condor" in ran.output
+    assert "PoP calibration of the ranked picks" in ran.output or "no ranked trade closed" in ran.output
     trades = pd.read_parquet(tmp_path / "bt" / "r_trades.parquet")
-    assert len(trades) == document["totals"]["trades"] > 0
+    assert (trades["policy"] == "ranked").sum() == document["totals"]["trades"] > 0
+    assert [row["policy"] for row in document["comparison"]][0] == "ranked"
     assert set(trades["entry_date"].dt.date) <= {date(2025, 1, 20), date(2025, 1, 21), date(2025, 1, 22)}
     assert set(trades["symbol"]) <= {"NIFTY", "RELIANCE", "INFY"}
     assert "modelled spread" in (tmp_path / "bt" / "r.html").read_text()
@@ -119,6 +123,7 @@ def test_the_cli_runs_on_nse_real_file(optionsv4, tmp_path):
                     "--symbol", "BANKNIFTY", "--top", "2", "--json", "--workers", "1")
     assert ran.exit_code == 0, ran.output
     document = json.loads(ran.stdout)
-    assert {t["entry_date"][:10] for t in document["trades"]} == {"2024-11-21"} and len(document["trades"]) == 2
+    ranked = [t for t in document["trades"] if t["policy"] == "ranked"]
+    assert {t["entry_date"][:10] for t in document["trades"]} == {"2024-11-21"} and len(ranked) == 2
     assert all(t["status"] == "open" for t in document["trades"])  # no later file: open at the entry marks
     assert any("no bhavcopy of 2024-11-22" in row["reason"] for row in document["skipped"])
