@@ -74,7 +74,7 @@ def rows() -> list[dict]:
          "n": trades, "seconds": carrying, "per_item_us": carrying / trades * 1e6,
          "note": "n = trades; all open positions marked together each trading day, one market per day; chains "
                  "generated included"},
-        *year_rows(),
+        *(year_rows() if os.environ.get("OPTIONSV4_BENCH_YEAR") else []),  # ~50 min on 2 cores: opt-in
     ]
 
 
