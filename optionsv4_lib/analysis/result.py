@@ -37,11 +37,10 @@ STRATEGY_COLUMNS = (
 )
 """Selected strategies, sized: every money column and greek is for the whole position (all `lots` strategy lots),
 re-evaluated at that size (costs do not scale linearly: brokerage is per order). capital_at_risk is |max loss|
-for defined risk, the stress loss (the worst at expiry within ± stress_move) for undefined risk; margin is what a
-broker blocks (SPAN-style scenarios + exposure, analysis.margin); worst_stress the worst P&L over the book's stress
-grid (≤ 0) and stress_pnl its P&L in each scenario of that grid (a list, ₹, in the order of book_stress).
-max_profit may be +inf and max_loss −inf (unbounded; the
-flags say so, and the JSON has null). pop/expected_pnl (gross) and pop_net/expected_pnl_net: the view;
+for defined risk; for undefined risk the larger of its worst loss at expiry within ± stress_move and its worst
+stress scenario; margin is what a broker blocks (SPAN-style scenarios + exposure, analysis.margin); worst_stress the
+worst P&L over the book's stress grid (≤ 0) and stress_pnl its P&L in each scenario of that grid (a list, ₹, in the
+order of book_stress). max_profit may be +inf and max_loss −inf (unbounded; the flags say so, and the JSON has null). pop/expected_pnl (gross) and pop_net/expected_pnl_net: the view;
 pop_market/expected_pnl_market (net of costs): the smile; edge = expected_pnl_net − expected_pnl_market
 (strategies.metrics); forecast_vol (the view's σ) and implied_vol (the near smile's ATM), decimals."""
 
