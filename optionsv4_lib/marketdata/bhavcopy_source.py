@@ -13,50 +13,36 @@ trade date, for backtests and replays. It never downloads.
   = low = close).
 """
 
-from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.core.errors import DataError
 from optionsv4_lib.core.frames import conform
 from optionsv4_lib.marketdata.bhavcopy import BhavcopyArchive, lots_from_open_interest, open_archive
-from optionsv4_lib.marketdata.histories import cached_index_history, cached_vix_history
-from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN
-from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, as_date, as_symbol
+from optionsv4_lib.marketdata.histories import EndOfDayCandles, EndOfDayInputs
+from optionsv4_lib.marketdata.schema import OPTION_CHAIN
+from optionsv4_lib.marketdata.source import VIX_SYMBOL, as_date, as_symbol
 from optionsv4_lib.marketdata.spread_model import SpreadModel
 from optionsv4_lib.reference.calendar import IST, session
 
 
-@dataclass(frozen=True)
-class BhavcopyInputs:
-    """Where a bhavcopy market comes from: the folder of bhavcopies, NIFTY's daily history (CSV, optional) and
-    NSE's INDIA VIX export (optional: without it the market state cannot be read)."""
-
-    directory: Path
-    index_history: Path | None = None
-    vix_file: Path | None = None
-
-    def __post_init__(self) -> None:
-        if not Path(self.directory).is_dir():
-            raise InputError(f"data dir: {self.directory} is not a directory")
-        for name in ("index_history", "vix_file"):
-            path = getattr(self, name)
-            if path is not None and not Path(path).is_file():
-                raise InputError(f"{name.replace('_', ' ')}: {path} is not a file")
+class BhavcopyInputs(EndOfDayInputs):
+    """Where a bhavcopy market comes from: the folder of bhavcopies, NIFTY's daily history and NSE's INDIA VIX
+    export (histories.EndOfDayInputs)."""
 
     def open(self, trade_date: date, spread: SpreadModel | None = None) -> "BhavcopySource":
         """The market of trade_date (DataError when the folder has no bhavcopy of that day)."""
-        return BhavcopySource(
-            open_archive(self.directory), trade_date, spread=spread or SpreadModel(),
-            index_history=cached_index_history(self.index_history) if self.index_history else None,
-            vix=cached_vix_history(self.vix_file) if self.vix_file else None)
+        index_history, vix = self.histories()
+        return BhavcopySource(open_archive(self.directory), trade_date, spread=spread or SpreadModel(),
+                              index_history=index_history, vix=vix)
 
 
-class BhavcopySource:
+class BhavcopySource(EndOfDayCandles):
     """The MarketDataSource of one trade date's bhavcopy (see the module docstring)."""
+
+    closes_from = "the bhavcopies"
 
     def __init__(self, archive: BhavcopyArchive, trade_date: date, *, spread: SpreadModel,
                  index_history: pd.DataFrame | None = None, vix: pd.DataFrame | None = None):
@@ -98,33 +84,13 @@ class BhavcopySource:
         })
         return conform(chain.reset_index(drop=True), OPTION_CHAIN, f"{key} {when.date()} chain")
 
-    def candles(self, symbol: str, start: date, end: date) -> pd.DataFrame:
-        key, first, last = as_symbol(symbol), as_date(start, "start"), as_date(end, "end")
-        if first > last:
-            raise InputError(f"start: {first} is after end {last}")
-        last = min(last, self.trade_date)  # nothing after the close of the trade date
-        if key == VIX_SYMBOL:
-            if self.vix is None:
-                raise DataError(f"{VIX_SYMBOL}: no VIX file given (--vix-file, NSE's historical export)")
-            frame = self.vix
-        elif key == MARKET_SYMBOL and self.index_history is not None:
-            frame = self.index_history
-        else:
-            closes = self.archive.underlying_closes(first, last)
-            closes = closes[closes["symbol"] == self._known(key)]
-            frame = conform(closes.assign(open=closes["close"], high=closes["close"], low=closes["close"], volume=0),
-                            CANDLES, f"{key} closes from the bhavcopies")
-        inside = (frame["date"] >= pd.Timestamp(first)) & (frame["date"] <= pd.Timestamp(last))
-        return frame[inside].reset_index(drop=True)
-
     def spot(self, symbol: str) -> float:
         key = as_symbol(symbol)
-        if key == VIX_SYMBOL:
-            today = self.candles(VIX_SYMBOL, self.trade_date, self.trade_date)
-            if today.empty:
-                raise DataError(f"{VIX_SYMBOL}: no close of {self.trade_date} in the VIX file")
-            return float(today["close"].iloc[0])
-        return float(self._spots[self._known(key)])
+        return self._vix_close() if key == VIX_SYMBOL else float(self._spots[self._known(key)])
+
+    def _own_closes(self, symbol: str, first: date, last: date) -> pd.DataFrame:
+        closes = self.archive.underlying_closes(first, last)
+        return closes.loc[closes["symbol"] == self._known(symbol), ["date", "close"]]
 
     def _known(self, symbol: str) -> str:
         key = as_symbol(symbol)

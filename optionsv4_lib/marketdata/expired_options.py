@@ -22,18 +22,17 @@ The source, per trade date:
 
 import os
 import tempfile
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from optionsv4_lib.core.errors import DataError, InputError
+from optionsv4_lib.core.errors import DataError
 from optionsv4_lib.core.frames import conform
-from optionsv4_lib.marketdata.histories import cached_index_history, cached_vix_history
-from optionsv4_lib.marketdata.schema import CANDLES, OPTION_CHAIN
-from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, as_date, as_symbol
+from optionsv4_lib.marketdata.histories import EndOfDayCandles, EndOfDayInputs
+from optionsv4_lib.marketdata.schema import OPTION_CHAIN
+from optionsv4_lib.marketdata.source import VIX_SYMBOL, as_date, as_symbol
 from optionsv4_lib.marketdata.spread_model import SpreadModel
 from optionsv4_lib.reference.calendar import IST, session
 from optionsv4_lib.reference.lot_sizes import fill_lot_sizes
@@ -93,34 +92,23 @@ def read_day(cache: Path, symbol: str, day: date) -> pd.DataFrame:
         raise DataError(f"{day_dir(cache, symbol, day)}: cannot read the cached expired-options data: {exc}") from exc
 
 
-@dataclass(frozen=True)
-class ExpiredOptionsInputs:
-    """Where a Dhan expired-options market comes from: the cache folder, NIFTY's daily history (CSV, optional) and
-    NSE's INDIA VIX export (optional: without it the market state cannot be read)."""
+class ExpiredOptionsInputs(EndOfDayInputs):
+    """Where a Dhan expired-options market comes from: the cache folder, NIFTY's daily history and NSE's INDIA VIX
+    export (histories.EndOfDayInputs)."""
 
-    directory: Path
-    index_history: Path | None = None
-    vix_file: Path | None = None
-
-    def __post_init__(self) -> None:
-        if not Path(self.directory).is_dir():
-            raise InputError(f"data dir: {self.directory} is not a directory (fill it with `optionsv4 data "
-                             f"fetch-expired`)")
-        for name in ("index_history", "vix_file"):
-            path = getattr(self, name)
-            if path is not None and not Path(path).is_file():
-                raise InputError(f"{name.replace('_', ' ')}: {path} is not a file")
+    fill_hint = " (fill it with `optionsv4 data fetch-expired`)"
 
     def open(self, trade_date: date, spread: SpreadModel | None = None) -> "ExpiredOptionsSource":
         """The market of trade_date (its chains raise DataError when the cache has nothing for that day)."""
-        return ExpiredOptionsSource(
-            Path(self.directory), trade_date, spread=spread or SpreadModel(),
-            index_history=cached_index_history(self.index_history) if self.index_history else None,
-            vix=cached_vix_history(self.vix_file) if self.vix_file else None)
+        index_history, vix = self.histories()
+        return ExpiredOptionsSource(Path(self.directory), trade_date, spread=spread or SpreadModel(),
+                                    index_history=index_history, vix=vix)
 
 
-class ExpiredOptionsSource:
+class ExpiredOptionsSource(EndOfDayCandles):
     """The MarketDataSource of one trade date of cached Dhan expired-options data (see the module docstring)."""
+
+    closes_from = "the expired-options cache"
 
     def __init__(self, cache: Path, trade_date: date, *, spread: SpreadModel, index_history: pd.DataFrame | None = None,
                  vix: pd.DataFrame | None = None):
@@ -154,31 +142,11 @@ class ExpiredOptionsSource:
         })
         return conform(chain, OPTION_CHAIN, f"{key} {when.date()} chain")
 
-    def candles(self, symbol: str, start: date, end: date) -> pd.DataFrame:
-        key, first, last = as_symbol(symbol), as_date(start, "start"), as_date(end, "end")
-        if first > last:
-            raise InputError(f"start: {first} is after end {last}")
-        last = min(last, self.trade_date)  # nothing after the close of the trade date
-        if key == VIX_SYMBOL:
-            if self.vix is None:
-                raise DataError(f"{VIX_SYMBOL}: no VIX file given (--vix-file, NSE's historical export)")
-            frame = self.vix
-        elif key == MARKET_SYMBOL and self.index_history is not None:
-            frame = self.index_history
-        else:
-            frame = self._closes(key, first, last)
-        inside = (frame["date"] >= pd.Timestamp(first)) & (frame["date"] <= pd.Timestamp(last))
-        return frame[inside].reset_index(drop=True)
-
     def spot(self, symbol: str) -> float:
         key = as_symbol(symbol)
         if key == VIX_SYMBOL:
-            today = self.candles(VIX_SYMBOL, self.trade_date, self.trade_date)
-            if today.empty:
-                raise DataError(f"{VIX_SYMBOL}: no close of {self.trade_date} in the VIX file")
-            return float(today["close"].iloc[0])
-        rows = self._rows(key)
-        return float(rows.sort_values("bar_time")["spot"].iloc[-1])
+            return self._vix_close()
+        return float(self._rows(key).sort_values("bar_time")["spot"].iloc[-1])
 
     def _rows(self, symbol: str) -> pd.DataFrame:
         key = as_symbol(symbol)
@@ -189,8 +157,8 @@ class ExpiredOptionsSource:
                             f"(`optionsv4 data fetch-expired --symbol {key}`)")
         return self._days[key]
 
-    def _closes(self, symbol: str, first: date, last: date) -> pd.DataFrame:
-        """The spot at the last bar of each cached day of symbol from first to last, as CANDLES."""
+    def _own_closes(self, symbol: str, first: date, last: date) -> pd.DataFrame:
+        """The spot at the last bar of each cached day of symbol from first to last: date, close."""
         folder = self.cache / symbol
         days = sorted(d for d in (date.fromisoformat(p.name) for p in folder.glob("????-??-??") if p.is_dir())
                       if first <= d <= last) if folder.is_dir() else []
@@ -199,6 +167,4 @@ class ExpiredOptionsSource:
             rows = read_day(self.cache, symbol, day)
             if not rows.empty:
                 closes.append((pd.Timestamp(day), float(rows.sort_values("bar_time")["spot"].iloc[-1])))
-        frame = pd.DataFrame(closes, columns=["date", "close"])
-        return conform(frame.assign(symbol=symbol, open=frame["close"], high=frame["close"], low=frame["close"],
-                                    volume=0), CANDLES, f"{symbol} closes from the expired-options cache")
+        return pd.DataFrame(closes, columns=["date", "close"])

@@ -9,16 +9,18 @@ INDIA VIX from NSE's historical export (`--vix-file`).
 Errors are DataError naming the file and what is wrong in it.
 """
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 
-from optionsv4_lib.core.errors import DataError
+from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.core.frames import conform
 from optionsv4_lib.marketdata.schema import CANDLES
-from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL
+from optionsv4_lib.marketdata.source import MARKET_SYMBOL, VIX_SYMBOL, as_date, as_symbol
 
 DATE_FORMATS = ("%Y-%m-%d", "%d-%b-%Y", "%d %b %Y")
 
@@ -90,3 +92,66 @@ def _dates(values: pd.Series, path: Path | str) -> pd.Series:
         else:
             raise DataError(f"{path}: date {text!r} is not like 2025-01-20, 20-Jan-2025 or 20 Jan 2025")
     return pd.to_datetime(values.map(parsed)).to_numpy()
+
+
+@dataclass(frozen=True)
+class EndOfDayInputs:
+    """Where an end-of-day market comes from: its folder, NIFTY's daily history (CSV, optional) and NSE's INDIA VIX
+    export (optional: without it the market state cannot be read); checked when made."""
+
+    directory: Path
+    index_history: Path | None = None
+    vix_file: Path | None = None
+    fill_hint: ClassVar[str] = ""  # how a user fills the folder, for the error naming a missing one
+
+    def __post_init__(self) -> None:
+        if not Path(self.directory).is_dir():
+            raise InputError(f"data dir: {self.directory} is not a directory{self.fill_hint}")
+        for name in ("index_history", "vix_file"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise InputError(f"{name.replace('_', ' ')}: {path} is not a file")
+
+    def histories(self) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+        """(NIFTY's history, INDIA VIX's), each None when its file was not given."""
+        return (cached_index_history(self.index_history) if self.index_history else None,
+                cached_vix_history(self.vix_file) if self.vix_file else None)
+
+
+class EndOfDayCandles:
+    """Candles and INDIA VIX's spot of an end-of-day source bound to `trade_date`: INDIA VIX from the VIX file, NIFTY
+    from the index history when given, every other symbol from the source's own daily closes (`_own_closes`: date,
+    close), never past the trade date's close."""
+
+    trade_date: date
+    index_history: pd.DataFrame | None
+    vix: pd.DataFrame | None
+    closes_from: str  # where _own_closes reads, for messages
+
+    def candles(self, symbol: str, start: date, end: date) -> pd.DataFrame:
+        key, first, last = as_symbol(symbol), as_date(start, "start"), as_date(end, "end")
+        if first > last:
+            raise InputError(f"start: {first} is after end {last}")
+        last = min(last, self.trade_date)  # nothing after the close of the trade date
+        if key == VIX_SYMBOL:
+            if self.vix is None:
+                raise DataError(f"{VIX_SYMBOL}: no VIX file given (--vix-file, NSE's historical export)")
+            frame = self.vix
+        elif key == MARKET_SYMBOL and self.index_history is not None:
+            frame = self.index_history
+        else:
+            closes = self._own_closes(key, first, last)
+            frame = conform(closes.assign(symbol=key, open=closes["close"], high=closes["close"], low=closes["close"],
+                                          volume=0), CANDLES, f"{key} closes from {self.closes_from}")
+        inside = (frame["date"] >= pd.Timestamp(first)) & (frame["date"] <= pd.Timestamp(last))
+        return frame[inside].reset_index(drop=True)
+
+    def _vix_close(self) -> float:
+        """INDIA VIX's close on the trade date, from the VIX file."""
+        today = self.candles(VIX_SYMBOL, self.trade_date, self.trade_date)
+        if today.empty:
+            raise DataError(f"{VIX_SYMBOL}: no close of {self.trade_date} in the VIX file")
+        return float(today["close"].iloc[0])
+
+    def _own_closes(self, symbol: str, first: date, last: date) -> pd.DataFrame:
+        raise NotImplementedError
