@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from optionsv4_lib.adapters.dhan.client import EXPIRED_FIELDS, EXPIRED_MAX_OFFSET, EXPIRED_WINDOW_DAYS, DhanClient
+from optionsv4_lib.adapters.dhan.market_data import column_arrays
 from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.marketdata.expired_options import EXPIRED_COLUMNS, cached_offsets, write_series
 from optionsv4_lib.marketdata.source import as_symbol
@@ -123,19 +124,7 @@ def parse_bars(columns: dict, what: str) -> pd.DataFrame:
     names = (*EXPIRED_FIELDS, "timestamp")
     if not columns:
         return pd.DataFrame(columns=names)
-    missing = [name for name in names if not isinstance(columns.get(name), list)]
-    if missing:
-        raise DataError(f"{what}: missing column arrays {missing}")
-    lengths = {name: len(columns[name]) for name in names}
-    if len(set(lengths.values())) > 1:
-        raise DataError(f"{what}: column arrays of different lengths {lengths}")
-    try:
-        values = {name: np.asarray(columns[name], dtype="float64") for name in names}
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{what}: a value that is not a number: {exc}") from exc
-    bad = [name for name, array in values.items() if not np.isfinite(array).all()]
-    if bad:
-        raise DataError(f"{what}: missing or infinite values in {bad}")
+    values = column_arrays(columns, names, what)
     unpriced = [name for name in ("strike", "spot") if not (values[name] > 0).all()]
     if unpriced:
         raise DataError(f"{what}: {' and '.join(unpriced)} not > 0 in some bars")

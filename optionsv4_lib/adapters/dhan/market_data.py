@@ -393,22 +393,29 @@ def _chain_row(quote, strike: float, option_type: str, where: str) -> dict:
     return row
 
 
-def parse_candles(columns: dict, symbol: str) -> pd.DataFrame:
-    """Dhan's column arrays (open, high, low, close, volume, timestamp at 00:00 IST) as schema.CANDLES by date."""
-    what = f"{symbol} candles"
-    missing = [name for name in _CANDLE_FIELDS if not isinstance(columns.get(name), list)]
+def column_arrays(columns: dict, names: tuple[str, ...], what: str) -> dict[str, np.ndarray]:
+    """Dhan's column arrays (a JSON object of equal-length lists) as float64 arrays by name; DataError naming `what`
+    for a missing or misaligned array, or a value that is not a finite number."""
+    missing = [name for name in names if not isinstance(columns.get(name), list)]
     if missing:
         raise DataError(f"{what}: missing column arrays {missing}")
-    lengths = {name: len(columns[name]) for name in _CANDLE_FIELDS}
+    lengths = {name: len(columns[name]) for name in names}
     if len(set(lengths.values())) > 1:
         raise DataError(f"{what}: column arrays of different lengths {lengths}")
     try:
-        values = {name: np.asarray(columns[name], dtype="float64") for name in _CANDLE_FIELDS}
+        values = {name: np.asarray(columns[name], dtype="float64") for name in names}
     except (TypeError, ValueError) as exc:
         raise DataError(f"{what}: a value that is not a number: {exc}") from exc
     bad = [name for name, array in values.items() if not np.isfinite(array).all()]
     if bad:
         raise DataError(f"{what}: missing or infinite values in {bad}")
+    return values
+
+
+def parse_candles(columns: dict, symbol: str) -> pd.DataFrame:
+    """Dhan's column arrays (open, high, low, close, volume, timestamp at 00:00 IST) as schema.CANDLES by date."""
+    what = f"{symbol} candles"
+    values = column_arrays(columns, _CANDLE_FIELDS, what)
     moments = pd.to_datetime(np.round(values["timestamp"]).astype("int64"), unit="s", utc=True)
     days = moments.tz_convert(IST).tz_localize(None).normalize()
     frame = pd.DataFrame({"symbol": symbol, "date": days, "open": values["open"], "high": values["high"],
