@@ -4,8 +4,8 @@ interpreter start), with the default baselines (random, Short Strangle, Iron Con
 rows() -> [{task, implementation, n, seconds, per_item_us, note}] for bench/run.py: the month (every trade date
 analyzed, the top 10 strategies of each policy entered and carried day by day to their exits) in one process and
 with a worker process per core, the carry on its own, timed from the moment the last entry date was analyzed; and
-the year with a worker process per core — only with OPTIONSV4_BENCH_YEAR=1 (about 50 minutes on 2 cores, so not
-in every `make bench`). `python bench/bench_backtest.py year` runs the year alone.
+the year with a worker process per core — only with OPTIONSV4_BENCH_YEAR=1 (a partial run analysed 50 of its 250
+dates in 608 s, so it is too long for every `make bench`). `python bench/bench_backtest.py year` runs the year alone.
 """
 
 import os
@@ -75,7 +75,7 @@ def rows() -> list[dict]:
          "n": trades, "seconds": carrying, "per_item_us": carrying / trades * 1e6,
          "note": "n = trades; all open positions marked together each trading day, one market per day; chains "
                  "generated included"},
-        *(year_rows() if os.environ.get("OPTIONSV4_BENCH_YEAR") else []),  # ~50 min on 2 cores: opt-in
+        *(year_rows() if os.environ.get("OPTIONSV4_BENCH_YEAR") else []),  # opt-in: long
     ]
 
 
