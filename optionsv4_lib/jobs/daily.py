@@ -272,23 +272,46 @@ def _symbol_problems(run_dir: str, symbols: list[str], final_attempt: bool) -> I
             _write_failure(run_dir, symbol, f"fetch: {exc}")
 
 
-def analyze_symbol(run_dir: str, symbol: str, settings: Settings, excluded: dict[str, str] | None = None) -> str:
-    """Analyze one symbol from the snapshots; writes its outcome (and strategies) under symbols/."""
-    spec = RunSpec.read(run_dir)
+@dataclass(frozen=True)
+class RunInputs:
+    """What every symbol's analysis of a run reads from its directory, read once per task: the universe, budgets,
+    stored ATM IVs, market state, the snapshot source, NIFTY's closes and the day's SPAN parameters."""
+
+    spec: RunSpec
+    universe: pd.DataFrame
+    plan: pd.DataFrame
+    iv_history: pd.DataFrame
+    state: MarketState
+    source: ParquetSnapshotSource
+    nifty: pd.Series | None
+    span: SpanFile | None
+
+    @classmethod
+    def read(cls, run_dir: str) -> "RunInputs":
+        spec = RunSpec.read(run_dir)
+        source = _replay(spec)
+        return cls(spec, pd.read_parquet(Path(run_dir) / "universe.parquet"),
+                   pd.read_parquet(Path(run_dir) / "budgets.parquet").set_index("symbol"),
+                   pd.read_parquet(Path(run_dir) / "iv_history.parquet"), read_market_state(run_dir), source,
+                   market_closes(source), _run_span(run_dir))
+
+
+def analyze_symbol(run_dir: str, symbol: str, settings: Settings, excluded: dict[str, str] | None = None,
+                   inputs: RunInputs | None = None) -> str:
+    """Analyze one symbol from the snapshots; writes its outcome (and strategies) under symbols/. `inputs`: the
+    run's, when the caller has read them already."""
     if _outcome_path(run_dir, symbol).exists() and _read_outcome_row(run_dir, symbol)["status"] == "failed":
         return symbol  # failed while fetching: keep that reason
     if excluded and symbol in excluded:
         _write_failure(run_dir, symbol, excluded[symbol])
         return symbol
-    universe = pd.read_parquet(Path(run_dir) / "universe.parquet")
-    row = next(universe[universe["symbol"] == symbol].itertuples(index=False))
-    plan = pd.read_parquet(Path(run_dir) / "budgets.parquet").set_index("symbol")
-    history = pd.read_parquet(Path(run_dir) / "iv_history.parquet")
-    source = _replay(spec)
+    run = inputs or RunInputs.read(run_dir)
+    row = next(run.universe[run.universe["symbol"] == symbol].itertuples(index=False))
+    history = run.iv_history
     outcome = symbol_outcome(
-        source, row, plan=plan, state=read_market_state(run_dir), settings=settings,
-        limits=settings.limits(spec.risk_profile), iv_history=history.loc[history["symbol"] == symbol, "atm_iv"],
-        market_closes=market_closes(source), span=_run_span(run_dir),
+        run.source, row, plan=run.plan, state=run.state, settings=settings,
+        limits=settings.limits(run.spec.risk_profile), iv_history=history.loc[history["symbol"] == symbol, "atm_iv"],
+        market_closes=run.nifty, span=run.span,
     )
     _write_outcome(run_dir, outcome)
     return symbol
@@ -307,10 +330,11 @@ def analyze_symbols(run_dir: str, symbols: list[str], settings: Settings,
     the others go on; then, if any raised, an OptionsV4Error naming them (the task fails and its retry analyses the
     batch again; a symbol never analysed gets "analysis task did not finish" from allocate). Returns `symbols`."""
     crashed = []
+    inputs = RunInputs.read(run_dir)
     for symbol in symbols:
         started = time.monotonic()
         try:
-            analyze_symbol(run_dir, symbol, settings, excluded)
+            analyze_symbol(run_dir, symbol, settings, excluded, inputs)
         except Exception:
             log.exception("%s: the analysis raised", symbol)
             crashed.append(symbol)
