@@ -35,8 +35,12 @@ def year_rows() -> list[dict]:
     days = len(result.entry_days)
     compared = ", ".join(f"{row.policy} {row.trades} trades {row.realized_pnl / 1e5:,.1f} lakh"
                          for row in result.evaluation.comparison.itertuples())
+    ranked_peak = result.evaluation.comparison.set_index("policy").loc["ranked", "peak_margin"]
+    capped = int((result.skipped["stage"] == "capital").sum())
     note = (f"{YEAR_FROM} to {YEAR_TO}: {days} trade dates × {len(universe)} symbols analyzed once, top {TOP} of each "
-            f"policy entered per date and carried together; realized net: {compared}; one run")
+            f"policy entered per date and carried together; realized net: {compared}; ranked peak margin in use "
+            f"₹{ranked_peak / 1e7:.2f} crore of ₹{settings.capital / 1e7:.0f} crore, {capped} policy-dates with "
+            f"positions left out for capital; one run")
     return [{"task": "backtest, 1 year, whole universe, with baselines", "implementation": f"**optionsv4** "
              f"`run_backtest` (synthetic), {workers} worker processes", "n": days, "seconds": seconds,
              "per_item_us": seconds / days * 1e6, "note": "n = trade dates; " + note}]

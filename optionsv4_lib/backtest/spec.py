@@ -12,6 +12,7 @@ import pandas as pd
 
 from optionsv4_lib.analysis.picks import RANKED
 from optionsv4_lib.analysis.result import json_records
+from optionsv4_lib.backtest.capital import within_capital
 from optionsv4_lib.backtest.engine import TRADE_COLUMNS, Summary, summarize
 from optionsv4_lib.backtest.evaluation import Evaluation, evaluate, policy_order
 from optionsv4_lib.reference.calendar import IST, closed_reason, trading_days
@@ -25,8 +26,9 @@ CLOSE_SOURCES = ("bhavcopy", "dhan-expired")
 """Sources of end-of-day prices without bid/ask: quoted at the close through the stated spread model."""
 
 SKIPPED_COLUMNS = ("day", "stage", "reason")
-"""A day left out: stage 'entry' (no positions entered that day) or 'mark' (open positions not, or not all, marked
-that day)."""
+"""A day left out: stage 'entry' (no positions entered that day), 'capital' (a policy's positions of that day left
+out because their margin did not fit in the capital, backtest.capital) or 'mark' (open positions not, or not all,
+marked that day)."""
 
 BASIS = ("P&L net of costs (reference.costs: both legs of every round trip; legs settled at expiry pay no closing costs), "
          "gross alongside")
@@ -105,8 +107,10 @@ class BacktestResult:
 
     @staticmethod
     def of(spec: BacktestSpec, days: list[date], trades: pd.DataFrame, skipped: list[dict]) -> "BacktestResult":
-        """The result of `trades`, ordered by policy (ranked first), entry date and trade id, with its statistics."""
-        trades = trades.reindex(columns=TRADE_COLUMNS)
+        """The result of `trades` held within the spec's capital (backtest.capital), ordered by policy (ranked first),
+        entry date and trade id, with its statistics."""
+        trades, left_out = within_capital(trades.reindex(columns=TRADE_COLUMNS), spec.capital)
+        skipped = [*skipped, *left_out]
         order = trades["policy"].map({p: n for n, p in enumerate(policy_order(trades["policy"]))})
         trades = trades.assign(order=order).sort_values(["order", "entry_date", "trade_id"], ignore_index=True
                                                         ).drop(columns="order")

@@ -265,6 +265,21 @@ def test_a_replay_of_recorded_snapshots_marks_recorded_days_and_leaves_the_rest_
     assert replay.summary.totals["unpriced"] == len(second)
 
 
+def test_positions_of_overlapping_days_share_the_capital(tmp_path):
+    """Each day is sized against the whole ₹20 lakh; held together, a day's later picks no longer fit and are left
+    out (stage capital), so no policy's margin in use ever exceeds the capital."""
+    universe = load_universe()
+    universe = universe[universe["symbol"].isin(["NIFTY", "RELIANCE", "TCS", "INFY", "HDFCBANK"])]
+    settings = Settings(capital=2e6, data_dir=tmp_path)
+    spec = make_spec("2026-11-16", "2026-11-23", settings=settings, universe=universe, top=4)
+    result = run_backtest(spec, settings=settings, universe=universe, allocations=load_allocations())
+    left_out = result.skipped[result.skipped["stage"] == "capital"]
+    assert len(left_out) and left_out["reason"].str.contains(r"exceeds the capital ₹2,000,000").all()
+    assert (result.evaluation.comparison["peak_margin"] <= 2e6).all()
+    first = result.trades[result.trades["entry_date"] == result.trades["entry_date"].min()]
+    assert first.groupby("policy")["entry_no"].agg(lambda n: sorted(n) == list(range(len(n)))).all()  # all entered
+
+
 # ---------------------------------------------------------------- the command line
 
 
