@@ -44,14 +44,15 @@ from optionsv4_lib.reference.calendar import holiday_coverage, trading_days
 from optionsv4_lib.reference.costs import leg_costs
 
 POSITION_COLUMNS = (
-    "trade_id", "policy", "entry_date", "entry_no", "candidate_id", "symbol", "sector", "industry", "family", "strategy",
-    "market_state", "score", "lots", "expiry", "far_expiry", "net_premium", "max_profit", "max_loss",
+    "trade_id", "policy", "entry_date", "entry_no", "candidate_id", "symbol", "sector", "industry", "family",
+    "strategy", "market_state", "score", "lots", "expiry", "far_expiry", "net_premium", "max_profit", "max_loss",
     "capital_at_risk", "pop_net", "pop_market", "expected_pnl_net", "expected_pnl_market", "margin",
 )
 """One row per paper position; policy: the pick policy that chose it (analysis.picks: ranked, random,
 family:<strategy>); trade_id = '<entry date>:<candidate id>' for ranked picks, '<policy>/<entry date>:<candidate id>'
-for a baseline's; entry_no: its place in the policy's entry order that date (0 first). Money in ₹ for the whole position; the predictions as the analysis made them at entry: pop_net and
-expected_pnl_net (the view), pop_market and expected_pnl_market (the smile), margin (what a broker blocks)."""
+for a baseline's; entry_no: its place in the policy's entry order that date (0 first). Money in ₹ for the whole
+position; the predictions as the analysis made them at entry: pop_net and expected_pnl_net (the view), pop_market and
+expected_pnl_market (the smile), margin (what a broker blocks)."""
 
 RULE_COLUMNS = ("strategy_id", "exit_no", "kind", "metric", "comparison", "threshold", "leg_no", "action",
                 "description")
