@@ -110,6 +110,20 @@ def fresh_database(postgres) -> Iterator[str]:
     postgres.drop_database(url)
 
 
+@pytest.fixture
+def migrated_database(fresh_database) -> str:
+    """A new database of this test alone, migrated and seeded (no scrip master: `instruments` is empty)."""
+    from optionsv4_lib.store import connect, migrate, seed_reference_data
+
+    conn = connect(fresh_database)
+    try:
+        migrate(conn)
+        seed_reference_data(conn)
+    finally:
+        conn.close()
+    return fresh_database
+
+
 @pytest.fixture(scope="session")
 def store_url(postgres) -> str:
     from optionsv4_lib.store import connect, migrate, seed_reference_data

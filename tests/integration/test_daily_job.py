@@ -141,12 +141,13 @@ FAST_RETRY = RetryPolicy(attempts=2, base_delay=0.0, max_delay=1.0)
 
 
 @pytest.fixture
-def dhan_run(tmp_path, monkeypatch):
-    """A planned dhan run of NIFTY and RELIANCE against the emulator (fast retries), its context recorded."""
+def dhan_run(tmp_path, monkeypatch, migrated_database):
+    """A planned dhan run of NIFTY and RELIANCE against the emulator (fast retries), its context recorded; the
+    database holds no scrip master, so chains come from the option-chain endpoint."""
     universe = load_universe()
     universe = universe[universe["symbol"].isin(["NIFTY", "RELIANCE"])].reset_index(drop=True)
     with DhanEmulator(SyntheticMarket(42, TRADE_DATE), access_token="eyJ-pipeline-token") as emulator:
-        settings = Settings(data_dir=tmp_path, dhan_client_id=emulator.client_id,
+        settings = Settings(data_dir=tmp_path, database_url=migrated_database, dhan_client_id=emulator.client_id,
                             dhan_access_token="eyJ-pipeline-token", dhan_base_url=emulator.url, dhan_chain_interval=0)
         monkeypatch.setattr(DhanMarketData, "__init__", partialmethod(DhanMarketData.__init__, retry=FAST_RETRY))
         plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations(),

@@ -1,7 +1,8 @@
 """Whole-universe chains from Dhan's market-quote endpoint over real HTTP to the emulator (its limits enforced: one
 quote request per second, 1,000 instruments): the scrip master imported into a real `instruments` table names the
 contracts; the parsed chains equal the SyntheticMarket's prices; pairs the scrip master lacks fall back to the
-option-chain endpoint; 429s are retried; requests never exceed 1,000 instruments."""
+option-chain endpoint; 429s are retried; requests never exceed 1,000 instruments; without a configured database the
+embedded one serves the contracts and the shared pacing."""
 
 import json
 import math
@@ -24,6 +25,7 @@ from optionsv4_lib.core.errors import DataError, InputError
 from optionsv4_lib.marketdata.schema import OPTION_CHAIN
 from optionsv4_lib.marketdata.source import option_chains
 from optionsv4_lib.marketdata.synthetic import SyntheticMarket
+from optionsv4_lib.store import EmbeddedPostgres, open_store
 from optionsv4_lib.store.instruments import option_contracts, replace_instruments
 
 TRADE_DATE = date(2026, 11, 23)
@@ -202,3 +204,25 @@ def test_parse_quotes_reads_depth_level_one_by_hand():
     with pytest.raises(DataError, match=r"24000 CE \(security id 40101\): depth.sell\[0\].price"):
         parse_quotes({"40101": quotes["40101"] | {"depth": {"buy": [], "sell": [{"price": "x"}]}}}, contracts,
                      "NIFTY", date(2026, 12, 1), spot=24150.0)
+
+
+def test_on_the_embedded_default_chains_come_from_quotes_paced_in_its_database(emulator, market, tmp_path):
+    """No database configured: from_settings opens the embedded one (its own home here) for the scrip master's
+    contracts and the shared rate limits, as it does a configured one."""
+    settings = Settings(database_url=None, embedded_dir=tmp_path / "embedded", dhan_client_id=emulator.client_id,
+                        dhan_access_token=emulator.access_token, dhan_base_url=emulator.url, data_dir=tmp_path)
+    conn = open_store(settings)  # starts the embedded server and migrates it, as the pipeline does
+    try:
+        replace_instruments(conn, emulator.scrip_master(["NIFTY"]), "emulator")
+        conn.commit()
+        near = market.expiries("NIFTY")[0]
+        source = DhanMarketData.from_settings(settings, TRADE_DATE, retry=FAST_RETRY)
+        pd.testing.assert_frame_equal(source.option_chain("NIFTY", near)[PRICES],
+                                      market.option_chain("NIFTY", near)[PRICES])
+        assert len(requests_to(emulator, "quote")) == 1 and requests_to(emulator, "optionchain") == []
+        with conn.cursor() as cur:
+            cur.execute("SELECT key FROM api_pacing")
+            assert f"dhan:{emulator.client_id}:quote" in {key for (key,) in cur.fetchall()}
+    finally:
+        conn.close()
+        EmbeddedPostgres(settings.embedded_dir).stop()

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,7 @@ from optionsv4_lib.marketdata.source import VIX_SYMBOL, as_date, as_symbol
 from optionsv4_lib.reference.calendar import IST
 from optionsv4_lib.reference.lot_sizes import lot_sizes
 from optionsv4_lib.reference.universe import UNIVERSE, index_ids, load_universe
-from optionsv4_lib.store.db import connect
+from optionsv4_lib.store import open_store
 from optionsv4_lib.store.instruments import CONTRACT_COLUMNS, option_contracts
 
 if TYPE_CHECKING:
@@ -107,16 +107,16 @@ class DhanMarketData:
     @classmethod
     def from_settings(cls, settings: "Settings", trade_date: date, **options) -> "DhanMarketData":
         """The source for config.Settings: dhan_client_id, a token good for the run (adapters.dhan.token: the
-        configured one, else renewed by TOTP), dhan_base_url and dhan_chain_interval; with a database_url configured,
-        chains come from market quotes of the contracts in its `instruments` table and the rate limits are shared
-        through its api_pacing table by every process. InputError when the credentials are unset, AuthError when the
-        token is expiring and cannot be renewed. `options` go to the constructor."""
+        configured one, else renewed by TOTP), dhan_base_url and dhan_chain_interval. The pipeline's database (the
+        configured one, else the embedded one, opened on first use) supplies the contracts of its `instruments` table,
+        whose chains come from market quotes, and shares the rate limits through its api_pacing table with every
+        process. InputError when the credentials are unset, AuthError when the token is expiring and cannot be
+        renewed. `options` go to the constructor."""
         credentials = settings_credentials(settings)
         options.setdefault("rate_limits", {"option_chain": Rate(1, settings.dhan_chain_interval)})
-        if settings.database_url is not None:
-            url = settings.database_url.get_secret_value()
-            options.setdefault("contracts", partial(stored_contracts, url))
-            options.setdefault("shared_pacing", partial(connect, url))
+        store = partial(open_store, settings)
+        options.setdefault("contracts", partial(stored_contracts, store))
+        options.setdefault("shared_pacing", store)
         return cls(credentials.client_id, credentials.access_token, trade_date=trade_date,
                    base_url=settings.dhan_base_url, **options)
 
@@ -369,9 +369,9 @@ def _underlying_price(answer: Mapping[str, dict], underlying: Underlying, symbol
     return price
 
 
-def stored_contracts(url: str, symbols: list[str]) -> pd.DataFrame:
-    """The option contracts of `symbols` in the `instruments` table of the database at `url`."""
-    conn = connect(url)
+def stored_contracts(open_database: Callable[[], Any], symbols: list[str]) -> pd.DataFrame:
+    """The option contracts of `symbols` in the `instruments` table of the database `open_database()` connects to."""
+    conn = open_database()
     try:
         return option_contracts(conn, symbols)
     finally:
