@@ -66,8 +66,8 @@ def _fit_all(chains: list[list[pd.DataFrame]], as_of) -> tuple[int, int]:
 
 
 def _real_chains():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit" / "analysis"))
-    from test_valuation import CLOSE, real_chain
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+    from real_chain import CLOSE, real_chain
 
     chain = real_chain()
     return [[chain[chain["expiry"] == e] for e in sorted(chain["expiry"].unique())]], CLOSE
