@@ -38,6 +38,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         kind = Path(item.path).resolve().relative_to(TESTS_DIR).parts[0]
         if kind in KINDS:
             item.add_marker(kind)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def project_embedded_untouched() -> Iterator[None]:
+    """No test may start the embedded PostgreSQL in the project's own .optionsv4/ (a user's default database): a test
+    that reaches the store names its database. Checked when the session ends; the server is stopped again."""
+    home = Path(PROJECT_DIR) / ".optionsv4"
+    existed = home.exists()
+    yield
+    if not existed and home.exists():
+        from optionsv4_lib.store.db import EmbeddedPostgres
+
+        EmbeddedPostgres(home).stop()
+        shutil.rmtree(home, ignore_errors=True)
+        pytest.fail(f"a test started the embedded PostgreSQL in {home}: give it a database_url", pytrace=False)
+
+
 AIRFLOW_POOLS = {"dhan_option_chain": 1, "dhan_orders": 1}  # as docker-compose.yaml and `make airflow` create them
 
 

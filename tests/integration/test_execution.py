@@ -157,11 +157,12 @@ def test_marked_lots_scale_the_units(db, emulator):
     assert status_of(db, sid)[2] == 3
 
 
-def test_live_venue_prices_and_identifies_contracts_from_dhans_chain(db, emulator):
+def test_live_venue_prices_and_identifies_contracts_from_dhans_chain(db, emulator, migrated_database):
     """The live path as the CLI and DAG open it: DhanMarketData's chain gives quotes and security ids."""
-    [sid] = store_and_mark(db, CONDOR, mode="live")  # no instruments rows: the chain's security_id is used
+    [sid] = store_and_mark(db, CONDOR, mode="live")
     settings = Settings(dhan_client_id=emulator.client_id, dhan_access_token=emulator.access_token,
-                        dhan_base_url=emulator.url, dhan_chain_interval=0.0)
+                        dhan_base_url=emulator.url, dhan_chain_interval=0.0,
+                        database_url=migrated_database)  # no instruments rows: the chain's security_id is used
     venue = open_venue("live", db, settings, today=NOW.date())
     plan = plan_execution(db, venue.broker, settings, now=NOW, quotes=venue.quotes)
     assert plan.strategies[0].reasons == []
