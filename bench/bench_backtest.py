@@ -2,7 +2,8 @@
 interpreter start), with the default baselines (random, Short Strangle, Iron Condor) run beside the ranked picks.
 
 rows() -> [{task, implementation, n, seconds, per_item_us, note}] for bench/run.py: the month (every trade date
-analyzed, the top 10 strategies of each policy entered and carried day by day to their exits) in one process and
+analyzed, the top 10 strategies of each policy entered — as many as fit in the margin limit beside the positions
+still held — and carried day by day to their exits) in one process and
 with a worker process per core, the carry on its own, timed from the moment the last entry date was analyzed; and
 the year with a worker process per core — only with OPTIONSV4_BENCH_YEAR=1 (a partial run analysed 50 of its 250
 dates in 608 s, so it is too long for every `make bench`). `python bench/bench_backtest.py year` runs the year alone.
@@ -39,8 +40,8 @@ def year_rows() -> list[dict]:
     capped = int((result.skipped["stage"] == "capital").sum())
     note = (f"{YEAR_FROM} to {YEAR_TO}: {days} trade dates × {len(universe)} symbols analyzed once, top {TOP} of each "
             f"policy entered per date and carried together; realized net: {compared}; ranked peak margin in use "
-            f"₹{ranked_peak / 1e7:.2f} crore of ₹{settings.capital / 1e7:.0f} crore, {capped} policy-dates with "
-            f"positions left out for capital; one run")
+            f"₹{ranked_peak / 1e7:.2f} crore (limit ₹{spec.margin_limit / 1e7:.2f} crore), {capped} policy-dates "
+            f"with positions left out for margin; one run")
     return [{"task": "backtest, 1 year, whole universe, with baselines", "implementation": f"**optionsv4** "
              f"`run_backtest` (synthetic), {workers} worker processes", "n": days, "seconds": seconds,
              "per_item_us": seconds / days * 1e6, "note": "n = trade dates; " + note}]

@@ -26,9 +26,9 @@ CLOSE_SOURCES = ("bhavcopy", "dhan-expired")
 """Sources of end-of-day prices without bid/ask: quoted at the close through the stated spread model."""
 
 SKIPPED_COLUMNS = ("day", "stage", "reason")
-"""A day left out: stage 'entry' (no positions entered that day), 'capital' (a policy's positions of that day left
-out because their margin did not fit in the capital, backtest.capital) or 'mark' (open positions not, or not all,
-marked that day)."""
+"""A day left out: stage 'entry' (no positions entered that day), 'capital' (some of a policy's positions of that
+day left out: their margin did not fit in the book's margin limit, backtest.capital) or 'mark' (open positions not,
+or not all, marked that day)."""
 
 BASIS = ("P&L net of costs (reference.costs: both legs of every round trip; legs settled at expiry pay no closing costs), "
          "gross alongside")
@@ -40,7 +40,9 @@ class BacktestSpec:
     and its seed (also the random baseline's), the `top` strategies entered per date (0 = all sized), the universe's
     symbols, the capital (₹) the analysis sizes against, the baseline pick policies run beside the ranked picks
     (analysis.picks, e.g. "random", "family:Iron Condor"); for the bhavcopy source its folder, for the dhan-expired
-    source its cache folder, and for both NIFTY's history file and the INDIA VIX file (paths as given)."""
+    source its cache folder, and for both NIFTY's history file and the INDIA VIX file (paths as given); max_margin:
+    the share of the capital the book may block as margin (the risk profile's, analysis.limits), which the positions
+    of overlapping days share (backtest.capital)."""
 
     start: date
     end: date
@@ -55,6 +57,12 @@ class BacktestSpec:
     index_history: str | None = None
     vix_file: str | None = None
     expired_dir: str | None = None
+    max_margin: float = 1.0
+
+    @property
+    def margin_limit(self) -> float:
+        """₹ the book may block as margin: max_margin × capital."""
+        return self.max_margin * self.capital
 
     @property
     def key(self) -> str:
@@ -107,9 +115,9 @@ class BacktestResult:
 
     @staticmethod
     def of(spec: BacktestSpec, days: list[date], trades: pd.DataFrame, skipped: list[dict]) -> "BacktestResult":
-        """The result of `trades` held within the spec's capital (backtest.capital), ordered by policy (ranked first),
-        entry date and trade id, with its statistics."""
-        trades, left_out = within_capital(trades.reindex(columns=TRADE_COLUMNS), spec.capital)
+        """The result of `trades` held within the spec's margin limit (backtest.capital), ordered by policy (ranked
+        first), entry date and trade id, with its statistics."""
+        trades, left_out = within_capital(trades.reindex(columns=TRADE_COLUMNS), spec.margin_limit)
         skipped = [*skipped, *left_out]
         order = trades["policy"].map({p: n for n, p in enumerate(policy_order(trades["policy"]))})
         trades = trades.assign(order=order).sort_values(["order", "entry_date", "trade_id"], ignore_index=True

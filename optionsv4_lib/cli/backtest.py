@@ -114,7 +114,7 @@ def print_backtest(result: BacktestResult) -> None:
     shown = result.skipped[~weekend]
     for row in shown.head(SKIPPED_SHOWN).itertuples(index=False):
         console.print(f"[yellow]left out[/yellow] {row.day} ({row.stage}): {escape(row.reason)}")
-    more = [f"{len(shown) - SKIPPED_SHOWN} more days (see the report)"] if len(shown) > SKIPPED_SHOWN else []
+    more = [f"{len(shown) - SKIPPED_SHOWN} more (see the report)"] if len(shown) > SKIPPED_SHOWN else []
     more += [f"{int(weekend.sum())} weekend days"] if weekend.any() else []
     if more:
         console.print("Also left out: " + " and ".join(more))

@@ -89,7 +89,7 @@ def make_spec(start, end, *, settings: Settings, universe: pd.DataFrame, risk_pr
                    if path is not None]:
         raise InputError(f"{', '.join(given)}: only with --source bhavcopy or dhan-expired")
     profile = risk_profile or settings.risk_profile
-    settings.limits(profile)  # an unknown profile fails here
+    limits = settings.limits(profile)  # an unknown profile fails here
     baselines = baseline_policies(baseline_families)
     if not trading_days(first, last):
         raise InputError(f"from/to: no NSE trading day from {first} to {last} "
@@ -97,7 +97,8 @@ def make_spec(start, end, *, settings: Settings, universe: pd.DataFrame, risk_pr
     paths = {name: str(Path(path).resolve()) if path is not None else None for name, path in
              zip(("bhavcopy_dir", "index_history", "vix_file", "expired_dir"), (*files.values(), expired_dir))}
     return BacktestSpec(first, last, profile, source, settings.seed if seed is None else seed, top,
-                        tuple(universe["symbol"]), float(settings.capital), baselines, **paths)
+                        tuple(universe["symbol"]), float(settings.capital), baselines, **paths,
+                        max_margin=limits.max_margin)
 
 
 def market_of(spec: BacktestSpec, settings: Settings) -> Market:

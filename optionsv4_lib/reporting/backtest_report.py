@@ -87,7 +87,8 @@ def write_report(result: BacktestResult, path: Path) -> Path:
         body.append("<h2>Trades</h2><p class='note'>The ranked picks'; every policy's trades are in the Parquet "
                     "file beside this page.</p>" + html_table(trades, ("costs", "margin"), PERCENTS))
     if len(result.skipped):
-        body.append("<h2>Days left out</h2>" + html_table(result.skipped))
+        body.append("<h2>Left out</h2><p class='note'>Days without an entry or a mark, and positions beyond the "
+                    "margin limit (stage capital).</p>" + html_table(result.skipped))
     symbols = f"{len(spec.symbols)} symbols" if len(spec.symbols) > 5 else ", ".join(spec.symbols)
     title = f"OptionsV4 backtest {spec.start} to {spec.end}"
     note = (f"{spec.risk_profile} profile · {spec.source} market (seed {spec.seed}) · {symbols} · top "
