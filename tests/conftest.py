@@ -4,7 +4,9 @@
 and per pytest-xdist worker and deleted at the end (works as root: see store.db.EmbeddedPostgres); or, when
 OPTIONSV4_TEST_DATABASE_URL is set, that server, on which each worker creates and drops its own databases (the URL's
 role needs CREATEDB). `fresh_database` is a new empty database per test; `store_url` a migrated, seeded database
-for the session; `db` a connection to it with every table emptied and the reference tables seeded again.
+for the session; `migrated_database` a migrated, seeded database of one test; `db` a connection to the session's
+with every table emptied and the reference tables seeded again. The default embedded database is pointed at a
+sentinel that no test may start.
 
 `airflow_home` (session): a migrated Airflow metadata database (SQLite) in a temporary AIRFLOW_HOME with this
 repository's dags/ and plugins/ and the pools the DAGs use, for `dag.test()`; `dagbag` those DAGs, parsed. Airflow
@@ -15,6 +17,7 @@ import itertools
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,19 +43,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(kind)
 
 
+# No test may use the user's embedded database (OPTIONSV4_EMBEDDED_DIR, default .optionsv4/): the tests point it at a
+# sentinel of this process, which no test may start — a test that reaches the store names its database.
+EMBEDDED_SENTINEL = Path(tempfile.gettempdir()) / f"optionsv4-tests-embedded-{os.getpid()}"
+os.environ["OPTIONSV4_EMBEDDED_DIR"] = str(EMBEDDED_SENTINEL)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def project_embedded_untouched() -> Iterator[None]:
-    """No test may start the embedded PostgreSQL in the project's own .optionsv4/ (a user's default database): a test
-    that reaches the store names its database. Checked when the session ends; the server is stopped again."""
-    home = Path(PROJECT_DIR) / ".optionsv4"
-    existed = home.exists()
+def default_embedded_untouched() -> Iterator[None]:
+    """Fails the session (after stopping and removing it) when a test started the default embedded server."""
     yield
-    if not existed and home.exists():
+    if (EMBEDDED_SENTINEL / "pgdata").exists():
         from optionsv4_lib.store.db import EmbeddedPostgres
 
-        EmbeddedPostgres(home).stop()
-        shutil.rmtree(home, ignore_errors=True)
-        pytest.fail(f"a test started the embedded PostgreSQL in {home}: give it a database_url", pytrace=False)
+        EmbeddedPostgres(EMBEDDED_SENTINEL).stop()
+        shutil.rmtree(EMBEDDED_SENTINEL, ignore_errors=True)
+        pytest.fail("a test started the default embedded PostgreSQL: give it a database_url", pytrace=False)
 
 
 AIRFLOW_POOLS = {"dhan_option_chain": 1, "dhan_orders": 1}  # as docker-compose.yaml and `make airflow` create them

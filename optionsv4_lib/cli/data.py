@@ -64,7 +64,8 @@ def fetch_expired_options(
 ) -> None:
     """Download Dhan's expired-options data (/charts/rollingoption, 30 days a request, every offset and side) of a
     symbol from --from to --to, re-keyed to real strikes and expiries, into the cache that `optionsv4 backtest
-    --source dhan-expired` reads. Credentials and base URL as for the dhan source (DHAN_CLIENT_ID, …)."""
+    --source dhan-expired` reads. Credentials and base URL as for the dhan source (DHAN_CLIENT_ID, …); the account's
+    rate limits are shared with every other process through the pipeline's database (the embedded one by default)."""
     from optionsv4_lib.adapters.dhan.expired_options import fetch_expired
     from optionsv4_lib.adapters.dhan.market_data import DhanMarketData
     from optionsv4_lib.marketdata.expired_options import CACHE_DIR_NAME

@@ -39,12 +39,12 @@ def test_an_expired_token_fails_the_daily_run_at_its_first_task_with_the_reason(
     assert expired not in logged.err + logged.out
 
 
-def test_a_token_about_to_expire_is_renewed_by_totp_and_cached_for_the_next_process(tmp_path, store_url):
+def test_a_token_about_to_expire_is_renewed_by_totp_and_cached_for_the_next_process(tmp_path, migrated_database):
     expiring = jwt_token("1000000001", datetime.now(timezone.utc) + timedelta(minutes=10))
     with DhanEmulator(SyntheticMarket(42, DAY), access_token=expiring, pin=PIN, totp_secret=SECRET) as emulator:
         settings = Settings(dhan_client_id=emulator.client_id, dhan_access_token=expiring, dhan_pin=PIN,
                             dhan_totp_secret=SECRET, dhan_base_url=emulator.url, dhan_auth_url=emulator.auth_url,
-                            data_dir=tmp_path, database_url=store_url)
+                            data_dir=tmp_path, database_url=migrated_database)
         source = DhanMarketData.from_settings(settings, DAY)
         assert source.expiries("NIFTY")  # the renewed token is accepted
         assert [r.endpoint for r in emulator.requests][:1] == ["generate_access_token"]

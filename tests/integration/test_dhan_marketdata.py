@@ -326,9 +326,9 @@ def test_the_token_stays_out_of_logs_and_reprs(emulator, caplog):
     assert len(messages) > 5 and not [text for text in messages if TOKEN in text]
 
 
-def test_from_settings(emulator, store_url):
+def test_from_settings(emulator, migrated_database):
     settings = Settings(dhan_client_id=emulator.client_id, dhan_access_token=TOKEN, dhan_base_url=emulator.url,
-                        database_url=store_url)  # its api_pacing table paces the requests
+                        database_url=migrated_database)  # its api_pacing table paces the requests
     source = DhanMarketData.from_settings(settings, TRADE_DATE, rate_limits=NO_LIMITS)
     assert source.spot("NIFTY") > 0
     with pytest.raises(InputError, match="^dhan_client_id:"):

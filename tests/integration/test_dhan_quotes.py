@@ -206,13 +206,15 @@ def test_parse_quotes_reads_depth_level_one_by_hand():
                      "NIFTY", date(2026, 12, 1), spot=24150.0)
 
 
-def test_on_the_embedded_default_chains_come_from_quotes_paced_in_its_database(emulator, market, tmp_path):
+def test_on_the_embedded_default_chains_come_from_quotes_paced_in_its_database(emulator, market, tmp_path_factory):
     """No database configured: from_settings opens the embedded one (its own home here) for the scrip master's
     contracts and the shared rate limits, as it does a configured one."""
-    settings = Settings(database_url=None, embedded_dir=tmp_path / "embedded", dhan_client_id=emulator.client_id,
-                        dhan_access_token=emulator.access_token, dhan_base_url=emulator.url, data_dir=tmp_path)
-    conn = open_store(settings)  # starts the embedded server and migrates it, as the pipeline does
+    home = tmp_path_factory.mktemp("e")  # short: the server's Unix socket path has a length limit
+    settings = Settings(database_url=None, embedded_dir=home, dhan_client_id=emulator.client_id,
+                        dhan_access_token=emulator.access_token, dhan_base_url=emulator.url, data_dir=home)
+    conn = None
     try:
+        conn = open_store(settings)  # starts the embedded server and migrates it, as the pipeline does
         replace_instruments(conn, emulator.scrip_master(["NIFTY"]), "emulator")
         conn.commit()
         near = market.expiries("NIFTY")[0]
@@ -224,5 +226,6 @@ def test_on_the_embedded_default_chains_come_from_quotes_paced_in_its_database(e
             cur.execute("SELECT key FROM api_pacing")
             assert f"dhan:{emulator.client_id}:quote" in {key for (key,) in cur.fetchall()}
     finally:
-        conn.close()
-        EmbeddedPostgres(settings.embedded_dir).stop()
+        if conn is not None:
+            conn.close()
+        EmbeddedPostgres(home).stop()

@@ -47,6 +47,7 @@ from optionsv4_lib.reference.calendar import IST
 from optionsv4_lib.reference.lot_sizes import lot_sizes
 from optionsv4_lib.reference.universe import UNIVERSE, index_ids, load_universe
 from optionsv4_lib.store import open_store
+from optionsv4_lib.store.db import connect, database_url
 from optionsv4_lib.store.instruments import CONTRACT_COLUMNS, option_contracts
 
 if TYPE_CHECKING:
@@ -114,9 +115,9 @@ class DhanMarketData:
         renewed. `options` go to the constructor."""
         credentials = settings_credentials(settings)
         options.setdefault("rate_limits", {"option_chain": Rate(1, settings.dhan_chain_interval)})
-        store = partial(open_store, settings)
-        options.setdefault("contracts", partial(stored_contracts, store))
-        options.setdefault("shared_pacing", store)
+        database = PipelineDatabase(settings)
+        options.setdefault("contracts", partial(stored_contracts, database))
+        options.setdefault("shared_pacing", database)
         return cls(credentials.client_id, credentials.access_token, trade_date=trade_date,
                    base_url=settings.dhan_base_url, **options)
 
@@ -367,6 +368,24 @@ def _underlying_price(answer: Mapping[str, dict], underlying: Underlying, symbol
     if price <= 0:
         raise DataError(f"{symbol}: underlying last price {price} is not positive")
     return price
+
+
+class PipelineDatabase:
+    """Connections to the pipeline's database, opened when first needed: the first through store.open_store (the
+    configured database, its schema checked; else the embedded one, started and migrated), the others straight to
+    its URL."""
+
+    def __init__(self, settings: "Settings"):
+        self._settings = settings
+        self._url: str | None = None
+
+    def __call__(self):
+        """A new psycopg2 connection; the caller closes it."""
+        if self._url is None:
+            conn = open_store(self._settings)
+            self._url = database_url(self._settings, self._settings.embedded_dir)
+            return conn
+        return connect(self._url)
 
 
 def stored_contracts(open_database: Callable[[], Any], symbols: list[str]) -> pd.DataFrame:
