@@ -5,8 +5,8 @@ rows() -> [{task, implementation, n, seconds, per_item_us, note}] for bench/run.
 analyzed, the top 10 strategies of each policy entered — as many as fit in the margin limit beside the positions
 still held — and carried day by day to their exits) in one process and
 with a worker process per core, the carry on its own, timed from the moment the last entry date was analyzed; and
-the year with a worker process per core — only with OPTIONSV4_BENCH_YEAR=1 (a partial run analysed 50 of its 250
-dates in 608 s, so it is too long for every `make bench`). `python bench/bench_backtest.py year` runs the year alone.
+the year with a worker process per core — only with OPTIONSV4_BENCH_YEAR=1 (24 minutes on 2 cores, too long for
+every `make bench`). `python bench/bench_backtest.py year` runs the year alone.
 """
 
 import os
