@@ -66,10 +66,12 @@ def requests_to(emulator, endpoint: str) -> list:
 
 def test_whole_universe_chains_from_quotes_equal_the_market(emulator, market, db):
     replace_instruments(db, emulator.scrip_master(), "emulator")
-    source = make_source(emulator, db)
+    loads: list[list[str]] = []  # the symbols of each read of the scrip master
+    source = make_source(emulator, db, contracts=lambda symbols: loads.append(symbols) or option_contracts(db, symbols))
     wanted = wanted_pairs(source, market)
     chains = option_chains(source, wanted)
     assert list(chains) == wanted
+    assert loads == [sorted(market.universe["symbol"])]  # one database read for the whole universe
     contracts = 0
     for (symbol, expiry), chain in chains.items():
         served = market.option_chain(symbol, expiry)

@@ -82,8 +82,8 @@ class DhanMarketData:
     default; Dhan's sandbox or a local emulator otherwise. universe: reference.universe.UNIVERSE rows (default
     reference.load_universe()). lots: (symbol, expiry) → units per lot of those contracts from the instrument
     master, or None when it has none (then the lot table's). contracts: symbols → their option contracts in the
-    imported scrip master (store.instruments.option_contracts' columns), read once per symbol; None: every chain
-    from the option-chain endpoint. timeout, rate_limits, retry, shared_pacing, sleep: passed to DhanClient.
+    imported scrip master (store.instruments.option_contracts' columns), read once for the whole universe; None:
+    every chain from the option-chain endpoint. timeout, rate_limits, retry, shared_pacing, sleep: passed to DhanClient.
     `client` is public so an order broker on the same account can share its rate limits.
     """
 
@@ -214,13 +214,17 @@ class DhanMarketData:
     # ---------------------------------------------------------------- chains
 
     def _contracts_of(self, symbol: str) -> pd.DataFrame:
-        """The symbol's option contracts in the scrip master (empty without a `contracts` loader)."""
+        """The symbol's option contracts in the scrip master (empty without a `contracts` loader); the first call
+        loads those of every universe symbol in one request to the database."""
         if symbol not in self._contracts:
+            wanted = sorted({symbol, *self.universe["symbol"]} - set(self._contracts))
             loaded = (pd.DataFrame(columns=list(CONTRACT_COLUMNS)) if self._load_contracts is None
-                      else self._load_contracts([symbol]))
+                      else self._load_contracts(wanted))
             loaded = loaded.assign(expiry=[as_date(day, "expiry") for day in loaded["expiry"]],
                                    loaded_at=pd.to_datetime(loaded["loaded_at"], utc=True))
-            self._contracts[symbol] = loaded[loaded["symbol"] == symbol]
+            by_symbol = dict(tuple(loaded.groupby("symbol", sort=False)))
+            for name in wanted:
+                self._contracts[name] = by_symbol.get(name, loaded.iloc[:0])
         return self._contracts[symbol]
 
     def _quoted_chains(self, quoted: dict[tuple[str, date], pd.DataFrame]) -> Chains:
