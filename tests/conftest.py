@@ -133,25 +133,10 @@ def fresh_database(postgres) -> Iterator[str]:
     postgres.drop_database(url)
 
 
-@pytest.fixture
-def migrated_database(fresh_database) -> str:
-    """A new database of this test alone, migrated and seeded (no scrip master: `instruments` is empty)."""
+def migrated(url: str) -> str:
+    """The database at `url`, migrated and seeded with the reference tables."""
     from optionsv4_lib.store import connect, migrate, seed_reference_data
 
-    conn = connect(fresh_database)
-    try:
-        migrate(conn)
-        seed_reference_data(conn)
-    finally:
-        conn.close()
-    return fresh_database
-
-
-@pytest.fixture(scope="session")
-def store_url(postgres) -> str:
-    from optionsv4_lib.store import connect, migrate, seed_reference_data
-
-    url = postgres.create_database()
     conn = connect(url)
     try:
         migrate(conn)
@@ -159,6 +144,17 @@ def store_url(postgres) -> str:
     finally:
         conn.close()
     return url
+
+
+@pytest.fixture
+def migrated_database(fresh_database) -> str:
+    """A new database of this test alone, migrated and seeded (no scrip master: `instruments` is empty)."""
+    return migrated(fresh_database)
+
+
+@pytest.fixture(scope="session")
+def store_url(postgres) -> str:
+    return migrated(postgres.create_database())
 
 
 @pytest.fixture
