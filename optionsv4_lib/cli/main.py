@@ -2,6 +2,7 @@
 
 import json
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -22,7 +23,20 @@ from optionsv4_lib.core.errors import InputError
 from optionsv4_lib.core.text import money
 from optionsv4_lib.strategies.catalog import catalog_table
 
-app = typer.Typer(no_args_is_help=True, help="OptionsV4: NSE F&O options-strategy pipeline.", add_completion=False)
+class SettingsCheckedGroup(typer.core.TyperGroup):
+    """The top-level command group: before any command runs, the settings are read, and an invalid one stops it,
+    named on one line — unless help is asked for, which a broken setting must not hide."""
+
+    def invoke(self, ctx: click.Context):
+        rest = [*getattr(ctx, "_protected_args", ()), *ctx.args]  # the command line after the group's own options
+        if not set(rest) & set(ctx.help_option_names):
+            with errors_to_exit():
+                current_settings()
+        return super().invoke(ctx)
+
+
+app = typer.Typer(cls=SettingsCheckedGroup, no_args_is_help=True, help="OptionsV4: NSE F&O options-strategy pipeline.",
+                  add_completion=False)
 console = Console(width=None if Console().is_terminal else 160)  # tables wrap within it; logs and pipes get 160
 
 
@@ -43,8 +57,6 @@ app.command("import-allocations")(import_allocations)
 @app.callback()
 def main() -> None:
     """OptionsV4: find, rank, size and execute multi-leg option strategies on NSE F&O."""
-    with errors_to_exit():
-        current_settings()  # an invalid setting stops every command here, named on one line
 
 
 @app.command()

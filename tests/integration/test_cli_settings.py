@@ -57,6 +57,12 @@ def test_every_command_refuses_a_broken_setting_in_one_line(broken, command):
     assert_one_line_error(broken({"OPTIONSV4_CAPITAL": "abc"}, *command), "OPTIONSV4_CAPITAL", "'abc'")
 
 
+@pytest.mark.parametrize("command", commands(), ids=" ".join)
+def test_help_stays_readable_while_a_setting_is_broken(broken, command):
+    ran = broken({"OPTIONSV4_CAPITAL": "abc"}, *command, "--help")
+    assert ran.exit_code == 0 and "Usage:" in ran.stdout and "OPTIONSV4_CAPITAL" not in ran.output, ran.output
+
+
 @pytest.mark.parametrize(("name", "value", "words"), [
     ("OPTIONSV4_CAPITAL", "-5", ["greater than 0"]),
     ("OPTIONSV4_CAPITAL", "0", ["greater than 0"]),
