@@ -375,23 +375,10 @@ def _iv_rank(symbol: str, is_index: bool, state: MarketState, history: np.ndarra
     return iv_rank(stored, atm_iv)[0], None
 
 
-def analyze_portfolio(
-    source: MarketDataSource,
-    *,
-    universe: pd.DataFrame,
-    allocations: Allocations,
-    settings: AnalysisSettings,
-    risk_profile: str | None = None,
-    progress: Callable[[str], None] | None = None,
-    iv_history: Mapping[str, np.ndarray] | None = None,
-    span: SpanFile | None = None,
-) -> AnalysisResult:
-    """The whole analysis for `universe` on `source`'s trade date; every symbol ends ok or with a reason.
-    iv_history: symbol → its stored ATM IVs (decimals, oldest first), for IV ranks. span: NSE's SPAN risk
-    parameters of the day (marketdata.span_file.span_for_run), whose arrays margin the contracts they list."""
-    return analyze_with_baselines(source, universe=universe, allocations=allocations, settings=settings,
-                                  risk_profile=risk_profile, progress=progress, iv_history=iv_history,
-                                  span=span)[RANKED]
+def analyze_portfolio(source: MarketDataSource, **options) -> AnalysisResult:
+    """The whole analysis for `universe` on `source`'s trade date; every symbol ends ok or with a reason: the ranked
+    result of analyze_with_baselines, whose keyword options it takes (without baselines)."""
+    return analyze_with_baselines(source, **options)[RANKED]
 
 
 def analyze_with_baselines(
@@ -407,9 +394,11 @@ def analyze_with_baselines(
     baselines: tuple[str, ...] = (),
     seed: int = 0,
 ) -> dict[str, AnalysisResult]:
-    """analyze_portfolio's result under "ranked", and beside it one result per baseline pick policy
-    (analysis.picks; the random one seeded by `seed`): each symbol valued and scored once, each policy's picks sized
-    and exited as the analysis sizes and exits its own."""
+    """The analysis for `universe` on `source`'s trade date under "ranked", and beside it one result per baseline
+    pick policy (analysis.picks; the random one seeded by `seed`): each symbol valued and scored once, each policy's
+    picks sized and exited as the analysis sizes and exits its own. iv_history: symbol → its stored ATM IVs
+    (decimals, oldest first), for IV ranks. span: NSE's SPAN risk parameters of the day
+    (marketdata.span_file.span_for_run), whose arrays margin the contracts they list."""
     started = datetime.now(IST)
     profile = risk_profile or settings.risk_profile
     limits = settings.limits(profile)

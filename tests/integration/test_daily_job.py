@@ -23,11 +23,17 @@ from optionsv4_lib.reference.universe import load_universe
 TRADE_DATE = date(2026, 11, 23)
 
 
-def steps(settings, universe, excluded=None):
+def prepared(settings, universe) -> tuple[dict, str]:
+    """(the plan, the run dir) of a synthetic run of `universe` up to its market state: chains fetched."""
     plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
     run_dir = daily.market_context(plan["run_dir"], settings)
     daily.fetch_chains(run_dir, settings)
     daily.market_state(run_dir, settings)
+    return plan, run_dir
+
+
+def steps(settings, universe, excluded=None):
+    plan, run_dir = prepared(settings, universe)
     for batch in daily.batches(plan["symbols"], 3):
         daily.analyze_symbols(run_dir, batch, settings, excluded)
     return daily.read_result(daily.allocate(run_dir, settings))
@@ -49,11 +55,7 @@ def test_steps_equal_one_call(tmp_path):
 
 def test_excluded_symbol_and_missing_task_become_reasons(tmp_path):
     settings = Settings(data_dir=tmp_path)
-    universe = load_universe().head(6)
-    plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
-    run_dir = daily.market_context(plan["run_dir"], settings)
-    daily.fetch_chains(run_dir, settings)
-    daily.market_state(run_dir, settings)
+    plan, run_dir = prepared(settings, load_universe().head(6))
     for symbol in plan["symbols"][:-1]:  # the last symbol's task "crashed"
         daily.analyze_symbol(run_dir, symbol, settings, excluded={"RELIANCE": "chain failed critical expectations"})
     result = daily.read_result(daily.allocate(run_dir, settings))
@@ -245,11 +247,7 @@ def test_fetch_chains_asks_a_batching_source_once_for_every_symbol(tmp_path, mon
 
 def test_a_symbol_whose_analysis_raises_costs_only_itself_and_fails_the_batch(tmp_path, monkeypatch):
     settings = Settings(data_dir=tmp_path)
-    universe = load_universe().head(4)
-    plan = daily.plan_run(TRADE_DATE, settings=settings, universe=universe, allocations=load_allocations())
-    run_dir = daily.market_context(plan["run_dir"], settings)
-    daily.fetch_chains(run_dir, settings)
-    daily.market_state(run_dir, settings)
+    plan, run_dir = prepared(settings, load_universe().head(4))
     real = daily.symbol_outcome
 
     def broken(source, row, **kwargs):
